@@ -1,0 +1,821 @@
+//! The EVM state transition: Ethereum block execution with alloy-evm over revm.
+//!
+//! [`EvmStateTransition`] owns a [`WorldState`] and the chain head. It builds blocks for a
+//! sequencer ([`EvmStateTransition::build_block`], which leaves invalid transactions out and says
+//! why) and re-executes blocks for everyone else ([`EvmStateTransition::execute_block`], which
+//! accepts a block only if every transaction is valid and every root matches). Both run the
+//! transactions through alloy-evm's [`EthBlockExecutor`], the executor reth uses, so gas, refunds,
+//! fees and receipts follow Ethereum's rules for the configured [`SpecId`]. Execution writes into
+//! an overlay; the world state changes only once the whole block has succeeded.
+
+mod overlay;
+
+use crate::{
+    primitives::{
+        ChainId, DaRef, Header, Receipt, RollupId, logs_bloom, receipts_root, transactions_root,
+    },
+    state::{StateChanges, Undo, WorldState},
+    transaction::{DEFAULT_MAX_TX_SIZE, TxError, check_chain_id},
+};
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_eips::{Encodable2718, eip1559::BaseFeeParams};
+use alloy_evm::{
+    Evm, EvmEnv, EvmFactory, FromRecoveredTx,
+    block::{BlockExecutionError, BlockExecutor, BlockValidationError},
+    eth::{
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory,
+        receipt_builder::AlloyReceiptBuilder, spec::EthExecutorSpec,
+    },
+};
+use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use overlay::{Overlay, RecentHashes};
+use revm::{
+    context::{BlockEnv, CfgEnv, TxEnv},
+    context_interface::{block::BlobExcessGasAndPrice, cfg::gas::calculate_initial_tx_gas_for_tx},
+    primitives::hardfork::SpecId,
+};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Default block gas limit: Ethereum mainnet's 30 million at the time of the Merge.
+pub const DEFAULT_BLOCK_GAS_LIMIT: u64 = 30_000_000;
+
+/// Default base fee of the first block: EIP-1559's initial base fee, 1 gwei.
+pub const DEFAULT_INITIAL_BASE_FEE: u64 = 1_000_000_000;
+
+/// How a rollup executes: its identity, EVM rules and limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RollupConfig {
+    /// EVM chain id (EIP-155).
+    pub chain_id: ChainId,
+    /// Rollup id.
+    pub rollup_id: RollupId,
+    /// EVM rules, from Shanghai on; every fork up to it is active from genesis.
+    #[serde(with = "spec_serde")]
+    pub spec: SpecId,
+    /// Gas limit of every block.
+    pub block_gas_limit: u64,
+    /// Largest accepted encoded transaction, in bytes.
+    pub max_tx_size: usize,
+    /// Accept legacy transactions without EIP-155 replay protection.
+    pub allow_unprotected_txs: bool,
+    /// Who receives the base fee. `None` burns it, as Ethereum does; a rollup usually sends it
+    /// to a fee vault. Priority fees always go to the block's sequencer (its `COINBASE`).
+    pub base_fee_recipient: Option<Address>,
+    /// EIP-1559 base-fee adjustment parameters.
+    pub base_fee_params: BaseFeeParams,
+}
+
+impl Default for RollupConfig {
+    fn default() -> Self {
+        Self {
+            chain_id: 1_337,
+            rollup_id: RollupId(1),
+            spec: SpecId::PRAGUE,
+            block_gas_limit: DEFAULT_BLOCK_GAS_LIMIT,
+            max_tx_size: DEFAULT_MAX_TX_SIZE,
+            allow_unprotected_txs: false,
+            base_fee_recipient: None,
+            base_fee_params: BaseFeeParams::ethereum(),
+        }
+    }
+}
+
+mod spec_serde {
+    use revm::primitives::hardfork::SpecId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(spec: &SpecId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(<&'static str>::from(*spec))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SpecId, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse()
+            .map_err(|_| serde::de::Error::custom(format!("unknown EVM spec {name:?}")))
+    }
+}
+
+/// Hardfork schedule of a rollup: every Ethereum fork up to the configured spec is active from
+/// genesis, later ones never. There is no proof-of-work past (Paris from block 0, no block
+/// rewards) and no DAO fork.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RollupHardforks {
+    spec: SpecId,
+}
+
+impl RollupHardforks {
+    /// The schedule for an EVM spec.
+    pub const fn new(spec: SpecId) -> Self {
+        Self { spec }
+    }
+}
+
+impl EthereumHardforks for RollupHardforks {
+    fn ethereum_fork_activation(&self, fork: EthereumHardfork) -> ForkCondition {
+        use EthereumHardfork as F;
+        let needs = match fork {
+            F::Dao => return ForkCondition::Never,
+            F::Paris => {
+                return ForkCondition::TTD {
+                    activation_block_number: 0,
+                    fork_block: None,
+                    total_difficulty: U256::ZERO,
+                };
+            }
+            F::Shanghai => SpecId::SHANGHAI,
+            F::Cancun => SpecId::CANCUN,
+            F::Prague => SpecId::PRAGUE,
+            F::Osaka => SpecId::OSAKA,
+            F::Frontier
+            | F::Homestead
+            | F::Tangerine
+            | F::SpuriousDragon
+            | F::Byzantium
+            | F::Constantinople
+            | F::Petersburg
+            | F::Istanbul
+            | F::MuirGlacier
+            | F::Berlin
+            | F::London
+            | F::ArrowGlacier
+            | F::GrayGlacier => return ForkCondition::Block(0),
+            _ => return ForkCondition::Never,
+        };
+        if self.spec.is_enabled_in(needs) {
+            ForkCondition::Timestamp(0)
+        } else {
+            ForkCondition::Never
+        }
+    }
+}
+
+impl EthExecutorSpec for RollupHardforks {
+    fn deposit_contract_address(&self) -> Option<Address> {
+        // A rollup has no beacon-chain deposit contract.
+        None
+    }
+}
+
+/// What the sequencer chooses for a new block; everything else follows from the parent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockAttributes {
+    /// Unix timestamp in seconds; not before the parent's.
+    pub timestamp: u64,
+    /// The sequencer building the block, which receives priority fees.
+    pub sequencer: Address,
+    /// DA position the block builds on.
+    pub da_ref: DaRef,
+}
+
+/// Options for executing a block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExecuteOptions {
+    /// Return the state root after each transaction (VITAL bisects over them).
+    pub intermediate_roots: bool,
+}
+
+impl ExecuteOptions {
+    /// Options that ask for the state root after each transaction.
+    pub const fn with_intermediate_roots() -> Self {
+        Self {
+            intermediate_roots: true,
+        }
+    }
+}
+
+/// A transaction the block builder left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedTx {
+    /// Transaction hash.
+    pub hash: B256,
+    /// Sender.
+    pub sender: Address,
+    /// Why it was left out.
+    pub error: TxError,
+}
+
+/// The result of executing a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The block's header, with every root filled in.
+    pub header: Header,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+    /// State root after each transaction, when asked for.
+    pub intermediate_roots: Vec<B256>,
+}
+
+/// A block built by [`EvmStateTransition::build_block`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuiltBlock {
+    /// The block.
+    pub block: crate::primitives::Block,
+    /// Its execution outcome.
+    pub outcome: BlockOutcome,
+    /// Candidates left out, with the reason.
+    pub rejected: Vec<RejectedTx>,
+}
+
+/// Why a block could not be executed. The state is unchanged whenever one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutionError {
+    /// A transaction of the block is invalid.
+    #[error("transaction {index} ({hash}) is invalid: {error}")]
+    InvalidTransaction {
+        /// Position in the block.
+        index: usize,
+        /// Transaction hash.
+        hash: B256,
+        /// The reason.
+        error: TxError,
+    },
+    /// The block's sender recovery failed.
+    #[error("transaction {index} has an invalid signature: {error}")]
+    InvalidSignature {
+        /// Position in the block.
+        index: usize,
+        /// The reason.
+        error: TxError,
+    },
+    /// The block is for another chain or rollup.
+    #[error("block is for chain {chain_id} / {rollup_id}, not this rollup")]
+    WrongRollup {
+        /// Chain id in the header.
+        chain_id: ChainId,
+        /// Rollup id in the header.
+        rollup_id: RollupId,
+    },
+    /// The block does not extend the head.
+    #[error(
+        "block does not extend the head: expected parent {expected} at height {expected_height}, got {got} at height {got_height}"
+    )]
+    NotChild {
+        /// Head hash.
+        expected: B256,
+        /// Next height.
+        expected_height: u64,
+        /// Header's parent hash.
+        got: B256,
+        /// Header's height.
+        got_height: u64,
+    },
+    /// The timestamp is before the parent's.
+    #[error("timestamp {got} is before the parent's {parent}")]
+    TimestampBeforeParent {
+        /// Parent timestamp.
+        parent: u64,
+        /// Header timestamp.
+        got: u64,
+    },
+    /// A header field differs from what execution computed.
+    #[error("header {field} mismatch: header has {got}, execution gives {expected}")]
+    HeaderMismatch {
+        /// Which field.
+        field: &'static str,
+        /// Value computed by execution.
+        expected: String,
+        /// Value in the header.
+        got: String,
+    },
+    /// The header's state root differs from the root re-execution computes.
+    #[error("state root mismatch: header has {got}, execution gives {expected}")]
+    StateRootMismatch {
+        /// Root computed by execution.
+        expected: B256,
+        /// Root in the header.
+        got: B256,
+        /// Roots after each transaction, as execution computes them, when they were asked for:
+        /// where a verifier starts looking for the first wrong transaction.
+        intermediate_roots: Vec<B256>,
+    },
+    /// The EVM failed outside any transaction's fault (system calls, database).
+    #[error("block execution failed: {0}")]
+    Evm(String),
+}
+
+/// The default [`crate::StateTransition`]: revm through alloy-evm, over an in-memory
+/// [`WorldState`] with an incremental state root.
+#[derive(Debug, Clone)]
+pub struct EvmStateTransition {
+    config: RollupConfig,
+    state: WorldState,
+    head: Header,
+    hashes: RecentHashes,
+    factory: EthEvmFactory,
+}
+
+/// Everything a block run produced before it touches the state.
+struct Run {
+    included: Vec<Recovered<TxEnvelope>>,
+    receipts: Vec<Receipt>,
+    gas_used: u64,
+    rejected: Vec<RejectedTx>,
+    merged: StateChanges,
+    steps: Option<Vec<StateChanges>>,
+    code: alloy_primitives::map::B256Map<revm::bytecode::Bytecode>,
+}
+
+/// Whether an invalid transaction aborts the block or is left out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Strict,
+    Build,
+}
+
+impl EvmStateTransition {
+    /// A state transition over `state`, whose genesis header is derived from it and from
+    /// `genesis` (timestamp, gas limit, base fee).
+    pub fn new(
+        config: RollupConfig,
+        mut state: WorldState,
+        genesis_timestamp: u64,
+        genesis_base_fee: u64,
+    ) -> Self {
+        let state_root = state.state_root();
+        let head = Header {
+            chain_id: config.chain_id,
+            rollup_id: config.rollup_id,
+            height: 0,
+            timestamp: genesis_timestamp,
+            gas_limit: config.block_gas_limit,
+            base_fee: genesis_base_fee,
+            transactions_root: transactions_root(&[]),
+            receipts_root: receipts_root(&[]),
+            state_root,
+            ..Default::default()
+        };
+        let mut hashes = RecentHashes::default();
+        hashes.push(0, head.hash());
+        Self {
+            config,
+            state,
+            head,
+            hashes,
+            factory: EthEvmFactory::default(),
+        }
+    }
+
+    /// The rollup's configuration.
+    pub const fn config(&self) -> &RollupConfig {
+        &self.config
+    }
+
+    /// Header of the last executed block (the genesis header at first).
+    pub const fn head(&self) -> &Header {
+        &self.head
+    }
+
+    /// The world state after the head.
+    pub const fn state(&self) -> &WorldState {
+        &self.state
+    }
+
+    /// Base fee of the next block, by EIP-1559 from the head.
+    pub fn next_base_fee(&self) -> u64 {
+        if self.head.height == 0 {
+            return self.head.base_fee;
+        }
+        self.config.base_fee_params.next_block_base_fee(
+            self.head.gas_used,
+            self.head.gas_limit,
+            self.head.base_fee,
+        )
+    }
+
+    fn next_header(&self, attrs: &BlockAttributes) -> Result<Header, ExecutionError> {
+        if attrs.timestamp < self.head.timestamp {
+            return Err(ExecutionError::TimestampBeforeParent {
+                parent: self.head.timestamp,
+                got: attrs.timestamp,
+            });
+        }
+        Ok(Header {
+            chain_id: self.config.chain_id,
+            rollup_id: self.config.rollup_id,
+            parent_hash: self.head.hash(),
+            height: self.head.height + 1,
+            timestamp: attrs.timestamp,
+            sequencer: attrs.sequencer,
+            gas_limit: self.config.block_gas_limit,
+            base_fee: self.next_base_fee(),
+            da_ref: attrs.da_ref,
+            ..Default::default()
+        })
+    }
+
+    fn evm_env(&self, header: &Header) -> EvmEnv {
+        let mut cfg = CfgEnv::new_with_spec(self.config.spec);
+        cfg.chain_id = self.config.chain_id;
+        // Chain id is checked (with a typed error) before the EVM sees the transaction.
+        cfg.tx_chain_id_check = true;
+        let block = BlockEnv {
+            number: U256::from(header.height),
+            beneficiary: header.sequencer,
+            timestamp: U256::from(header.timestamp),
+            gas_limit: header.gas_limit,
+            basefee: header.base_fee,
+            difficulty: U256::ZERO,
+            // There is no beacon chain: PREVRANDAO is the parent hash. Predictable to the
+            // sequencer, so contracts must not use it as a source of secret randomness.
+            prevrandao: Some(header.parent_hash),
+            blob_excess_gas_and_price: self
+                .config
+                .spec
+                .is_enabled_in(SpecId::CANCUN)
+                .then(|| BlobExcessGasAndPrice::new_with_spec(0, self.config.spec)),
+            ..Default::default()
+        };
+        EvmEnv::new(cfg, block)
+    }
+
+    /// Checks a transaction against the rules Ethereum's transaction pool and block validation
+    /// apply, in the order geth applies them, with the sender's state as execution sees it.
+    fn validate(
+        &self,
+        tx: &Recovered<TxEnvelope>,
+        header: &Header,
+        overlay: &Overlay<'_>,
+        gas_left: u64,
+    ) -> Result<(), TxError> {
+        let envelope = tx.inner();
+        let size = envelope.encode_2718_len();
+        if size > self.config.max_tx_size {
+            return Err(TxError::Oversize {
+                size,
+                limit: self.config.max_tx_size,
+            });
+        }
+        if envelope.is_eip4844() {
+            return Err(TxError::UnsupportedType(0x03));
+        }
+        check_chain_id(
+            envelope,
+            self.config.chain_id,
+            self.config.allow_unprotected_txs,
+        )?;
+        let gas_limit = envelope.gas_limit();
+        if gas_limit > header.gas_limit {
+            return Err(TxError::GasLimitAboveBlockLimit {
+                gas_limit,
+                block_gas_limit: header.gas_limit,
+            });
+        }
+        if gas_limit > gas_left {
+            return Err(TxError::BlockGasExhausted {
+                gas_limit,
+                available: gas_left,
+            });
+        }
+        let max_fee = envelope.max_fee_per_gas();
+        if let Some(priority_fee) = envelope.max_priority_fee_per_gas()
+            && priority_fee > max_fee
+        {
+            return Err(TxError::PriorityFeeAboveFeeCap {
+                priority_fee,
+                max_fee,
+            });
+        }
+        if max_fee < u128::from(header.base_fee) {
+            return Err(TxError::FeeCapBelowBaseFee {
+                max_fee,
+                base_fee: header.base_fee,
+            });
+        }
+        let tx_env = TxEnv::from_recovered_tx(envelope, tx.signer());
+        let intrinsic = calculate_initial_tx_gas_for_tx(&tx_env, self.config.spec, None);
+        let required =
+            (intrinsic.initial_regular_gas + intrinsic.initial_state_gas).max(intrinsic.floor_gas);
+        if gas_limit < required {
+            return Err(TxError::IntrinsicGasTooLow {
+                gas_limit,
+                intrinsic: required,
+            });
+        }
+        let (nonce, balance, code_hash) =
+            overlay
+                .account(&tx.signer())
+                .unwrap_or((0, U256::ZERO, alloy_trie::KECCAK_EMPTY));
+        if envelope.nonce() < nonce {
+            return Err(TxError::NonceTooLow {
+                expected: nonce,
+                got: envelope.nonce(),
+            });
+        }
+        if envelope.nonce() > nonce {
+            return Err(TxError::NonceTooHigh {
+                expected: nonce,
+                got: envelope.nonce(),
+            });
+        }
+        if code_hash != alloy_trie::KECCAK_EMPTY {
+            let delegated = overlay
+                .code_of(&code_hash)
+                .is_some_and(|code| code.is_eip7702());
+            if !delegated {
+                return Err(TxError::SenderHasCode(tx.signer()));
+            }
+        }
+        let cost = U256::from(gas_limit)
+            .saturating_mul(U256::from(max_fee))
+            .saturating_add(envelope.value());
+        if balance < cost {
+            return Err(TxError::InsufficientFunds { balance, cost });
+        }
+        Ok(())
+    }
+
+    /// Runs `txs` on top of the head into an overlay.
+    fn run(
+        &self,
+        header: &Header,
+        txs: Vec<Recovered<TxEnvelope>>,
+        mode: Mode,
+        keep_steps: bool,
+    ) -> Result<Run, ExecutionError> {
+        let hardforks = RollupHardforks::new(self.config.spec);
+        let mut overlay = Overlay::new(&self.state, &self.hashes, keep_steps);
+        let env = self.evm_env(header);
+        let ctx = EthBlockExecutionCtx {
+            parent_hash: header.parent_hash,
+            // No beacon chain: the EIP-4788 system call records a zero root.
+            parent_beacon_block_root: Some(B256::ZERO),
+            ommers: &[],
+            withdrawals: Some(Cow::Borrowed(&[])),
+            extra_data: Bytes::new(),
+            tx_count_hint: Some(txs.len()),
+            slot_number: None,
+        };
+        let base_fee = U256::from(header.base_fee);
+        let mut included = Vec::with_capacity(txs.len());
+        let mut rejected = Vec::new();
+        let (receipts, gas_used) = {
+            let evm = self.factory.create_evm(&mut overlay, env);
+            let mut executor =
+                EthBlockExecutor::new(evm, ctx, &hardforks, AlloyReceiptBuilder::default());
+            executor
+                .apply_pre_execution_changes()
+                .map_err(|e| ExecutionError::Evm(e.to_string()))?;
+            executor.evm_mut().db_mut().end_step();
+            let mut gas_used = 0u64;
+            for (index, tx) in txs.into_iter().enumerate() {
+                let hash = *tx.inner().tx_hash();
+                let checked = self.validate(
+                    &tx,
+                    header,
+                    executor.evm().db(),
+                    header.gas_limit - gas_used,
+                );
+                let result = match checked {
+                    Ok(()) => executor.execute_transaction(&tx).map_err(evm_tx_error),
+                    Err(err) => Err(Some(err)),
+                };
+                match result {
+                    Ok(gas) => {
+                        let gas = gas.tx_gas_used();
+                        gas_used += gas;
+                        if let Some(recipient) = self.config.base_fee_recipient {
+                            executor
+                                .evm_mut()
+                                .db_mut()
+                                .credit(recipient, base_fee * U256::from(gas));
+                        }
+                        executor.evm_mut().db_mut().end_step();
+                        included.push(tx);
+                    }
+                    Err(error) => {
+                        let Some(error) = error else {
+                            return Err(ExecutionError::Evm(format!(
+                                "transaction {hash} failed inside the EVM"
+                            )));
+                        };
+                        if mode == Mode::Strict {
+                            return Err(ExecutionError::InvalidTransaction { index, hash, error });
+                        }
+                        rejected.push(RejectedTx {
+                            hash,
+                            sender: tx.signer(),
+                            error,
+                        });
+                    }
+                }
+            }
+            let (_evm, result) = executor
+                .finish()
+                .map_err(|e| ExecutionError::Evm(e.to_string()))?;
+            (result.receipts, gas_used)
+        };
+        let (merged, steps, code) = overlay.into_changes();
+        Ok(Run {
+            included,
+            receipts,
+            gas_used,
+            rejected,
+            merged,
+            steps,
+            code,
+        })
+    }
+
+    /// Applies a finished run to the state and fills in the header's roots, returning the undos
+    /// (newest last) that put the state back.
+    fn apply_run(
+        &mut self,
+        header: &mut Header,
+        run: Run,
+        want_roots: bool,
+    ) -> (BlockOutcome, Vec<TxEnvelope>, Vec<Undo>) {
+        for (_, code) in run.code {
+            self.state.insert_code(code);
+        }
+        let mut intermediate_roots = Vec::new();
+        let mut undos = Vec::new();
+        match (want_roots, run.steps) {
+            (true, Some(steps)) => {
+                // Steps: the pre-block system calls, one per included transaction, then the
+                // post-block phase when it changed anything.
+                let tx_count = run.included.len();
+                for (i, step) in steps.iter().enumerate() {
+                    undos.push(self.state.apply_with_undo(step));
+                    if (1..=tx_count).contains(&i) {
+                        intermediate_roots.push(self.state.state_root());
+                    }
+                }
+            }
+            _ => undos.push(self.state.apply_with_undo(&run.merged)),
+        }
+        let transactions: Vec<TxEnvelope> =
+            run.included.into_iter().map(|tx| tx.into_inner()).collect();
+        header.gas_used = run.gas_used;
+        header.transactions_root = transactions_root(&transactions);
+        header.receipts_root = receipts_root(&run.receipts);
+        header.logs_bloom = logs_bloom(&run.receipts);
+        header.state_root = self.state.state_root();
+        let outcome = BlockOutcome {
+            header: header.clone(),
+            receipts: run.receipts,
+            intermediate_roots,
+        };
+        (outcome, transactions, undos)
+    }
+
+    fn set_head(&mut self, header: Header) {
+        self.hashes.push(header.height, header.hash());
+        self.head = header;
+    }
+
+    /// Builds the next block from `candidates`, in order, leaving out each invalid one with the
+    /// reason, and makes it the new head.
+    pub fn build_block(
+        &mut self,
+        attrs: BlockAttributes,
+        candidates: Vec<Recovered<TxEnvelope>>,
+        options: ExecuteOptions,
+    ) -> Result<BuiltBlock, ExecutionError> {
+        let header = self.next_header(&attrs)?;
+        let run = self.run(&header, candidates, Mode::Build, options.intermediate_roots)?;
+        let rejected = run.rejected.clone();
+        let mut header = header;
+        let (outcome, transactions, _undos) =
+            self.apply_run(&mut header, run, options.intermediate_roots);
+        self.set_head(header);
+        let block = crate::primitives::Block {
+            header: outcome.header.clone(),
+            transactions,
+        };
+        Ok(BuiltBlock {
+            block,
+            outcome,
+            rejected,
+        })
+    }
+
+    /// Re-executes a block received from a sequencer and makes it the new head if, and only if,
+    /// it extends the head, every transaction is valid, and every header field matches.
+    /// `senders` are the transactions' recovered senders, in order (see
+    /// [`crate::transaction::recover_all`]).
+    pub fn execute_block(
+        &mut self,
+        block: &crate::primitives::Block,
+        senders: &[Address],
+        options: ExecuteOptions,
+    ) -> Result<BlockOutcome, ExecutionError> {
+        let got = &block.header;
+        if got.chain_id != self.config.chain_id || got.rollup_id != self.config.rollup_id {
+            return Err(ExecutionError::WrongRollup {
+                chain_id: got.chain_id,
+                rollup_id: got.rollup_id,
+            });
+        }
+        let head_hash = self.head.hash();
+        if got.parent_hash != head_hash || got.height != self.head.height + 1 {
+            return Err(ExecutionError::NotChild {
+                expected: head_hash,
+                expected_height: self.head.height + 1,
+                got: got.parent_hash,
+                got_height: got.height,
+            });
+        }
+        if senders.len() != block.transactions.len() {
+            return Err(ExecutionError::HeaderMismatch {
+                field: "senders",
+                expected: block.transactions.len().to_string(),
+                got: senders.len().to_string(),
+            });
+        }
+        let expected = self.next_header(&BlockAttributes {
+            timestamp: got.timestamp,
+            sequencer: got.sequencer,
+            da_ref: got.da_ref,
+        })?;
+        check_field("base_fee", expected.base_fee, got.base_fee)?;
+        check_field("gas_limit", expected.gas_limit, got.gas_limit)?;
+        let txs = block
+            .transactions
+            .iter()
+            .cloned()
+            .zip(senders.iter().copied())
+            .map(|(tx, sender)| Recovered::new_unchecked(tx, sender))
+            .collect();
+        let run = self.run(&expected, txs, Mode::Strict, options.intermediate_roots)?;
+        // Roots that do not depend on the post-state are checked before anything is applied.
+        check_field(
+            "transactions_root",
+            transactions_root(&block.transactions),
+            got.transactions_root,
+        )?;
+        check_field(
+            "receipts_root",
+            receipts_root(&run.receipts),
+            got.receipts_root,
+        )?;
+        check_field("gas_used", run.gas_used, got.gas_used)?;
+        check_field("logs_bloom", logs_bloom(&run.receipts), got.logs_bloom)?;
+        // The state root needs the state updated: apply, compare, and put everything back
+        // on a mismatch, so a bad block leaves no trace.
+        let mut header = expected;
+        let (outcome, _, undos) = self.apply_run(&mut header, run, options.intermediate_roots);
+        if header.state_root != got.state_root {
+            let err = ExecutionError::StateRootMismatch {
+                expected: header.state_root,
+                got: got.state_root,
+                intermediate_roots: outcome.intermediate_roots,
+            };
+            for undo in undos.into_iter().rev() {
+                self.state.revert(undo);
+            }
+            // Re-hash the restored paths now so the next block starts from clean caches.
+            let restored = self.state.state_root();
+            debug_assert_eq!(restored, self.head.state_root);
+            return Err(err);
+        }
+        self.set_head(header);
+        Ok(outcome)
+    }
+
+    /// The root of the current state (the head's state root).
+    pub const fn state_root(&self) -> B256 {
+        self.head.state_root
+    }
+}
+
+fn check_field<T: PartialEq + std::fmt::Display>(
+    field: &'static str,
+    expected: T,
+    got: T,
+) -> Result<(), ExecutionError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(ExecutionError::HeaderMismatch {
+            field,
+            expected: expected.to_string(),
+            got: got.to_string(),
+        })
+    }
+}
+
+/// Maps an executor error on one transaction to a typed reason, or `None` when the fault is not
+/// the transaction's (a database or internal EVM error). The checks in `validate` run first and
+/// cover every rule revm enforces before execution, so the EVM's own refusals are a fallback.
+fn evm_tx_error(err: BlockExecutionError) -> Option<TxError> {
+    match err {
+        BlockExecutionError::Validation(
+            BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                transaction_gas_limit,
+                block_available_gas,
+            },
+        ) => Some(TxError::BlockGasExhausted {
+            gas_limit: transaction_gas_limit,
+            available: block_available_gas,
+        }),
+        BlockExecutionError::Validation(BlockValidationError::InvalidTx { error, .. }) => {
+            Some(TxError::Evm(error.to_string()))
+        }
+        _ => None,
+    }
+}
