@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod da;
+pub mod dev;
 pub mod execution;
 pub mod finality;
 pub mod genesis;

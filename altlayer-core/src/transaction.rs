@@ -142,14 +142,51 @@ pub fn decode_transaction(bytes: &[u8], max_size: usize) -> Result<TxEnvelope, T
             limit: max_size,
         });
     }
+    // A first byte up to 0x7f is an EIP-2718 type; legacy transactions start with an RLP list
+    // header (0xc0 and up). Refusing unknown and blob types here gives them a typed error.
+    if let Some(&ty) = bytes.first()
+        && ty <= 0x7f
+        && !matches!(ty, 0x01 | 0x02 | 0x04)
+    {
+        return Err(TxError::UnsupportedType(ty));
+    }
     let tx = TxEnvelope::decode_2718_exact(bytes).map_err(|err| match err {
-        Eip2718Error::UnexpectedType(ty) => TxError::UnsupportedType(ty),
+        _ if legacy_v_is_invalid(bytes) => TxError::InvalidV,
+        // alloy reports some malformed legacy encodings as type 0; only a real type byte is a type.
+        Eip2718Error::UnexpectedType(ty) if bytes.first().is_some_and(|b| *b <= 0x7f) => {
+            TxError::UnsupportedType(ty)
+        }
         other => TxError::Malformed(other.to_string()),
     })?;
     if tx.is_eip4844() {
         return Err(TxError::UnsupportedType(0x03));
     }
     Ok(tx)
+}
+
+/// Whether `bytes` is a legacy transaction whose structure is sound but whose `v` is neither
+/// 27/28 nor an EIP-155 value (35 and up), so the refusal can say so rather than "malformed".
+fn legacy_v_is_invalid(mut bytes: &[u8]) -> bool {
+    let Ok(header) = alloy_rlp::Header::decode(&mut bytes) else {
+        return false;
+    };
+    if !header.list || bytes.len() != header.payload_length {
+        return false;
+    }
+    // nonce, gasPrice, gas, to, value, data, then v.
+    for _ in 0..6 {
+        let Ok(field) = alloy_rlp::Header::decode(&mut bytes) else {
+            return false;
+        };
+        if field.list || bytes.len() < field.payload_length {
+            return false;
+        }
+        bytes = &bytes[field.payload_length..];
+    }
+    match <u64 as alloy_rlp::Decodable>::decode(&mut bytes) {
+        Ok(v) => !matches!(v, 27 | 28) && v < 35,
+        Err(_) => false,
+    }
 }
 
 /// Which implementation of ECDSA public-key recovery to use.
@@ -368,10 +405,11 @@ mod tests {
             decode_transaction(&raw, DEFAULT_MAX_TX_SIZE),
             Err(TxError::Malformed(_))
         ));
-        assert!(matches!(
-            decode_transaction(&[0x7f, 1, 2], DEFAULT_MAX_TX_SIZE),
-            Err(TxError::UnsupportedType(0x7f))
-        ));
+        let unknown = decode_transaction(&[0x7f, 1, 2], DEFAULT_MAX_TX_SIZE);
+        assert!(
+            matches!(unknown, Err(TxError::UnsupportedType(0x7f))),
+            "{unknown:?}"
+        );
         assert!(decode_transaction(&[], DEFAULT_MAX_TX_SIZE).is_err());
     }
 }
