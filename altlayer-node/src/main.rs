@@ -1,1 +1,5 @@
-fn main() {}
+//! The `altlayer` command-line tool.
+
+fn main() -> std::process::ExitCode {
+    altlayer_node::cli::main()
+}

@@ -1,0 +1,359 @@
+//! `altlayer devnet`: a whole single-sequencer EVM rollup in one process.
+//!
+//! The devnet wires altlayer-core's in-process defaults together and drives them with tokio:
+//! a load generator signs transfers from deterministic funded accounts plus a contract
+//! deployment and calls, the transactions go through the full pipeline (EIP-2718 bytes, parallel
+//! sender recovery, validation, EVM execution, receipts, state root), the single sequencer
+//! builds a block every `block_time_ms`, every `batch_blocks` blocks a batch is published to the
+//! in-memory DA layer and committed to the local settlement layer, an independent verifier
+//! retrieves it from DA and re-executes it, and the challenge-window finality gadget reports
+//! what became final.
+
+use altlayer_core::{
+    Batch, Block, DataAvailability, FinalityGadget, RollupConfig, Sequencer, Settlement,
+    Verifier,
+    da::InMemoryDa,
+    dev::{DevAccount, counter_init_code, dev_state},
+    execution::{DEFAULT_INITIAL_BASE_FEE, EvmStateTransition},
+    finality::ChallengeWindowFinality,
+    primitives::Header,
+    sequencer::{SequencerConfig, SequencerEvent, SingleSequencer},
+    settlement::{BatchCommitment, LocalSettlement},
+    transaction::decode_and_recover_all,
+    verifier::{BatchVerdict, ReExecutionVerifier},
+};
+use alloy_eips::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
+
+/// Settings of a devnet run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevnetConfig {
+    /// Blocks to produce before stopping; `None` runs until Ctrl-C.
+    pub blocks: Option<u64>,
+    /// Transactions the load generator sends per block.
+    pub txs_per_block: usize,
+    /// Time between blocks.
+    pub block_time_ms: u64,
+    /// Blocks per batch posted to DA and settlement.
+    pub batch_blocks: u64,
+    /// Challenge window of the local settlement layer, in seconds.
+    pub challenge_window_secs: u64,
+    /// The rollup's execution settings.
+    pub rollup: RollupConfig,
+}
+
+impl Default for DevnetConfig {
+    fn default() -> Self {
+        Self {
+            blocks: None,
+            txs_per_block: 200,
+            block_time_ms: 1_000,
+            batch_blocks: 5,
+            challenge_window_secs: 2,
+            rollup: RollupConfig::default(),
+        }
+    }
+}
+
+/// Why a devnet run stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevnetError {
+    /// A configuration value is out of range.
+    #[error("invalid devnet setting: {0}")]
+    Config(String),
+    /// The sequencer failed.
+    #[error("sequencer: {0}")]
+    Sequencer(#[from] altlayer_core::sequencer::SequencerError),
+    /// Publishing or retrieving a batch failed.
+    #[error("data availability: {0}")]
+    Da(#[from] altlayer_core::da::DaError),
+    /// Settlement refused a batch.
+    #[error("settlement: {0}")]
+    Settlement(#[from] altlayer_core::settlement::SettlementError),
+    /// The independent verifier disagreed with the sequencer.
+    #[error("verifier rejected batch {index}: {reason}")]
+    Verification {
+        /// Batch index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Writing the report failed.
+    #[error("output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a devnet run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DevnetSummary {
+    /// Blocks produced.
+    pub blocks: u64,
+    /// Transactions included.
+    pub transactions: u64,
+    /// Transactions the sequencer left out.
+    pub rejected: u64,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Batches posted.
+    pub batches: u64,
+    /// Highest final height.
+    pub finalized_height: Option<u64>,
+    /// Final state root.
+    pub state_root: B256,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Time spent building blocks (decode to state root).
+    pub busy: Duration,
+}
+
+impl DevnetSummary {
+    /// Included transactions per second of wall time.
+    pub fn tx_per_sec(&self) -> f64 {
+        self.transactions as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// Included transactions per second of block-building time: the pipeline's capacity.
+    pub fn busy_tx_per_sec(&self) -> f64 {
+        self.transactions as f64 / self.busy.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// Million gas per second of block-building time.
+    pub fn busy_mgas_per_sec(&self) -> f64 {
+        self.gas_used as f64 / 1e6 / self.busy.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// The load generator: funded accounts, each with its next nonce, and the counter contract.
+struct Load {
+    chain_id: u64,
+    accounts: Vec<DevAccount>,
+    nonces: Vec<u64>,
+    cursor: usize,
+    contract: Option<Address>,
+}
+
+impl Load {
+    fn new(chain_id: u64, accounts: usize) -> Self {
+        Self {
+            chain_id,
+            accounts: DevAccount::many(accounts as u64),
+            nonces: vec![0; accounts],
+            cursor: 0,
+            contract: None,
+        }
+    }
+
+    /// Signed EIP-2718 bytes for the next block: `count` transactions, the first of which
+    /// deploys the counter (first block) or calls it (later blocks); the rest are transfers,
+    /// each from a different account while there are enough of them.
+    fn next_block(&mut self, count: usize) -> Vec<Bytes> {
+        use rayon::prelude::*;
+        let mut plan = Vec::with_capacity(count);
+        for i in 0..count {
+            let index = self.cursor;
+            self.cursor = (self.cursor + 1) % self.accounts.len();
+            let nonce = self.nonces[index];
+            self.nonces[index] += 1;
+            let kind = match (i, self.contract) {
+                (0, None) => {
+                    let address = self.accounts[index].address.create(nonce);
+                    self.contract = Some(address);
+                    TxKind::Create
+                }
+                (0, Some(contract)) => TxKind::Call(contract),
+                _ => TxKind::Call(self.accounts[(index + 1) % self.accounts.len()].address),
+            };
+            plan.push((index, nonce, kind, i == 0));
+        }
+        let chain_id = self.chain_id;
+        let accounts = &self.accounts;
+        plan.into_par_iter()
+            .map(|(index, nonce, kind, contract_tx)| {
+                let account = &accounts[index];
+                let tx = if contract_tx {
+                    let input = if kind == TxKind::Create { counter_init_code() } else { Bytes::new() };
+                    account.call(chain_id, nonce, kind, input, 200_000)
+                } else {
+                    let TxKind::Call(to) = kind else { unreachable!("transfers have a recipient") };
+                    account.transfer(chain_id, nonce, to, U256::from(1_000_000_000u64))
+                };
+                tx.encoded_2718().into()
+            })
+            .collect()
+    }
+}
+
+/// Runs a devnet, writing one line per block and per batch and a summary to `out`, until the
+/// configured number of blocks or until `stop` resolves (Ctrl-C in the binary).
+pub async fn run(
+    config: DevnetConfig,
+    out: &mut (dyn Write + Send),
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<DevnetSummary, DevnetError> {
+    if config.block_time_ms == 0 {
+        return Err(DevnetError::Config("--block-time-ms must be at least 1".into()));
+    }
+    if config.batch_blocks == 0 {
+        return Err(DevnetError::Config("--batch-blocks must be at least 1".into()));
+    }
+    let accounts = config.txs_per_block.clamp(16, 100_000);
+    // The node is the I/O layer: it reads the wall clock and hands time to the cores.
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let genesis = EvmStateTransition::new(config.rollup.clone(), dev_state(accounts as u64), unix_ms / 1_000, DEFAULT_INITIAL_BASE_FEE);
+    let genesis_root = genesis.state_root();
+    let sequencer_address = Address::repeat_byte(0x5e);
+    let mut verifier = ReExecutionVerifier::new(genesis.clone());
+    let mut sequencer = SingleSequencer::new(
+        genesis,
+        SequencerConfig {
+            block_time_ms: config.block_time_ms,
+            max_txs_per_block: config.txs_per_block.max(1),
+            address: sequencer_address,
+            intermediate_roots: true,
+            ..Default::default()
+        },
+    );
+    let da = InMemoryDa::default();
+    let settlement = LocalSettlement::new(config.rollup.rollup_id, genesis_root, config.challenge_window_secs, U256::from(1));
+    let mut finality = ChallengeWindowFinality::new(config.challenge_window_secs);
+    let mut load = Load::new(config.rollup.chain_id, accounts);
+
+    writeln!(
+        out,
+        "devnet: chain {} {}, {} funded accounts, {} tx/block, block time {} ms, genesis root {genesis_root}",
+        config.rollup.chain_id, config.rollup.rollup_id, accounts, config.txs_per_block, config.block_time_ms
+    )?;
+
+    let mut summary = DevnetSummary::default();
+    let mut pending_blocks: Vec<(Block, Vec<B256>)> = Vec::new();
+    let mut batch_pre_root = genesis_root;
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_millis(config.block_time_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+
+    while config.blocks.is_none_or(|n| summary.blocks < n) {
+        tokio::select! {
+            _ = &mut stop => {
+                writeln!(out, "devnet: interrupted")?;
+                break;
+            }
+            _ = ticker.tick() => {}
+        }
+        let block_started = Instant::now();
+        // The full pipeline from wire bytes: decode and recover in parallel, then pool.
+        for tx in decode_and_recover_all(&load.next_block(config.txs_per_block), config.rollup.max_tx_size) {
+            match tx {
+                Ok(tx) => {
+                    if let Err(err) = sequencer.submit(tx) {
+                        summary.rejected += 1;
+                        tracing::warn!(%err, "load generator transaction refused");
+                    }
+                }
+                Err(err) => {
+                    summary.rejected += 1;
+                    tracing::warn!(%err, "load generator transaction invalid");
+                }
+            }
+        }
+        let now_ms = unix_ms + started.elapsed().as_millis() as u64;
+        let events = sequencer.build_now(now_ms)?;
+        let busy = block_started.elapsed();
+        summary.busy += busy;
+        for event in events {
+            match event {
+                SequencerEvent::Block(built) => {
+                    let header: &Header = &built.block.header;
+                    summary.blocks += 1;
+                    summary.transactions += built.block.transactions.len() as u64;
+                    summary.gas_used += header.gas_used;
+                    finality.on_block(header.height);
+                    writeln!(
+                        out,
+                        "block {:>5}  txs {:>5}  gas {:>10}  root {}  {:>7.1} ms",
+                        header.height,
+                        built.block.transactions.len(),
+                        header.gas_used,
+                        header.state_root,
+                        busy.as_secs_f64() * 1e3
+                    )?;
+                    pending_blocks.push((built.block, built.outcome.intermediate_roots));
+                }
+                SequencerEvent::Rejected(rejected) => {
+                    summary.rejected += 1;
+                    writeln!(out, "  rejected {}: {}", rejected.hash, rejected.error)?;
+                }
+                _ => {}
+            }
+        }
+
+        let now_secs = started.elapsed().as_secs();
+        settlement.set_time(now_secs);
+        if let Some(height) = finality.on_tick(settlement.now().await?) {
+            writeln!(out, "final   up to height {height} (challenge window passed)")?;
+        }
+        if pending_blocks.len() as u64 >= config.batch_blocks {
+            let index = summary.batches;
+            let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) = std::mem::take(&mut pending_blocks).into_iter().unzip();
+            let post_state_root = blocks.last().map(|b| b.header.state_root).unwrap_or(batch_pre_root);
+            let batch = Batch {
+                rollup_id: config.rollup.rollup_id,
+                index,
+                pre_state_root: batch_pre_root,
+                post_state_root,
+                blocks,
+                intermediate_roots: roots.concat(),
+            };
+            let da_ref = da.publish(&batch).await?;
+            let commitment = BatchCommitment::new(&batch, config.rollup.chain_id, da_ref, sequencer_address);
+            settlement.commit_batch(commitment.clone()).await?;
+            finality.on_batch_committed(&commitment, settlement.now().await?);
+            // An independent verifier reads the batch back from DA and re-executes it.
+            let fetched = da.retrieve(&da_ref).await?;
+            match verifier.verify_batch(&fetched) {
+                BatchVerdict::Valid => {}
+                BatchVerdict::Invalid { reason, .. } => return Err(DevnetError::Verification { index, reason }),
+            }
+            writeln!(
+                out,
+                "batch {index:>5}  blocks {}..={}  txs {:>6}  DA position {}  committed, verified",
+                batch.first_height().unwrap_or_default(),
+                batch.last_height().unwrap_or_default(),
+                batch.transaction_count(),
+                da_ref.position
+            )?;
+            batch_pre_root = post_state_root;
+            summary.batches += 1;
+        }
+    }
+
+    summary.elapsed = started.elapsed();
+    summary.finalized_height = finality.finalized_height();
+    summary.state_root = sequencer.state_transition().state_root();
+    writeln!(
+        out,
+        "summary: {} blocks, {} txs ({} rejected), {} batches, final height {}, state root {}",
+        summary.blocks,
+        summary.transactions,
+        summary.rejected,
+        summary.batches,
+        summary.finalized_height.map_or_else(|| "none".to_string(), |h| h.to_string()),
+        summary.state_root
+    )?;
+    writeln!(
+        out,
+        "summary: {:.0} tx/s over {:.2} s wall time; pipeline {:.0} tx/s, {:.1} Mgas/s while building",
+        summary.tx_per_sec(),
+        summary.elapsed.as_secs_f64(),
+        summary.busy_tx_per_sec(),
+        summary.busy_mgas_per_sec()
+    )?;
+    Ok(summary)
+}
