@@ -15,6 +15,20 @@ pub mod transaction;
 pub mod transition;
 pub mod verifier;
 
+/// The alloy crates altlayer-core's public API is made of, re-exported so users name the same
+/// versions.
+pub mod alloy {
+    pub use alloy_consensus as consensus;
+    pub use alloy_eips as eips;
+    pub use alloy_primitives as primitives;
+    pub use alloy_rlp as rlp;
+}
+
+/// The workspace README's examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct WorkspaceReadme;
+
 pub use da::DataAvailability;
 pub use execution::{EvmStateTransition, RollupConfig};
 pub use finality::FinalityGadget;

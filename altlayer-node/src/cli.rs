@@ -4,19 +4,25 @@
 //! exit code (2 for usage errors, 1 for everything else); nothing panics on bad input.
 
 use crate::devnet::{self, DevnetConfig};
-use altlayer_core::{
-    genesis::{genesis_state_root, load_genesis},
-    transaction::{DEFAULT_MAX_TX_SIZE, RecoveryBackend, TxError, decode_transaction, recover_sender},
-};
 use alloy_consensus::{Transaction as _, TxEnvelope, Typed2718};
 use alloy_primitives::hex;
+use altlayer_core::{
+    genesis::{genesis_state_root, load_genesis},
+    transaction::{
+        DEFAULT_MAX_TX_SIZE, RecoveryBackend, TxError, decode_transaction, recover_sender,
+    },
+};
 use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
 /// Command-line interface of the altlayer node.
 #[derive(Debug, Parser)]
-#[command(name = "altlayer", version, about = "Restaked rollups: node, devnet and tools")]
+#[command(
+    name = "altlayer",
+    version,
+    about = "Restaked rollups: node, devnet and tools"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -104,12 +110,24 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             use clap::error::ErrorKind;
-            if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = err.print();
-                return if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+                return if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
             }
             let rendered = err.render().to_string();
-            let line = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let line = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
             eprintln!("{line}");
             return ExitCode::from(2);
         }
@@ -135,7 +153,9 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
             let genesis = load_genesis(&file)?;
             writeln!(out, "{}", genesis_state_root(&genesis))?;
         }
-        Command::Tx { command: TxCommand::Decode { raw } } => {
+        Command::Tx {
+            command: TxCommand::Decode { raw },
+        } => {
             let json = decode_to_json(&raw)?;
             writeln!(out, "{json}")?;
         }
@@ -146,7 +166,10 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                 block_time_ms: args.block_time_ms,
                 batch_blocks: args.batch_blocks,
                 challenge_window_secs: args.challenge_window_secs,
-                rollup: altlayer_core::RollupConfig { chain_id: args.chain_id, ..Default::default() },
+                rollup: altlayer_core::RollupConfig {
+                    chain_id: args.chain_id,
+                    ..Default::default()
+                },
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -178,7 +201,10 @@ pub fn decode_to_json(raw: &str) -> Result<Value, CliError> {
     let from = recover_sender(&tx, RecoveryBackend::Libsecp256k1)?;
     let mut object = Map::new();
     object.insert("type".into(), quantity(tx.ty()));
-    object.insert("chainId".into(), tx.chain_id().map_or(Value::Null, quantity));
+    object.insert(
+        "chainId".into(),
+        tx.chain_id().map_or(Value::Null, quantity),
+    );
     object.insert("nonce".into(), quantity(tx.nonce()));
     object.insert("from".into(), json!(from));
     object.insert("to".into(), tx.to().map_or(Value::Null, |to| json!(to)));
@@ -188,7 +214,10 @@ pub fn decode_to_json(raw: &str) -> Result<Value, CliError> {
         object.insert("gasPrice".into(), quantity(tx.max_fee_per_gas()));
     } else {
         object.insert("maxFeePerGas".into(), quantity(tx.max_fee_per_gas()));
-        object.insert("maxPriorityFeePerGas".into(), quantity(tx.max_priority_fee_per_gas().unwrap_or_default()));
+        object.insert(
+            "maxPriorityFeePerGas".into(),
+            quantity(tx.max_priority_fee_per_gas().unwrap_or_default()),
+        );
     }
     object.insert("input".into(), json!(tx.input()));
     object.insert("hash".into(), json!(tx.tx_hash()));
@@ -212,13 +241,22 @@ mod tests {
         assert_eq!(json["gasPrice"], "0x4a817c800");
         assert_eq!(json["input"], "0x");
         // keccak256 of the signed encoding, as any Ethereum client reports it.
-        assert_eq!(json["hash"], "0x33469b22e9f636356c4160a87eb19df52b7412e8eac32a4a55ffe88ea8350788");
+        assert_eq!(
+            json["hash"],
+            "0x33469b22e9f636356c4160a87eb19df52b7412e8eac32a4a55ffe88ea8350788"
+        );
     }
 
     #[test]
     fn bad_input_is_a_typed_error() {
         assert!(matches!(decode_to_json("0xzz"), Err(CliError::Hex(_))));
-        assert!(matches!(decode_to_json("0x"), Err(CliError::Transaction(_))));
-        assert!(matches!(decode_to_json("0x02c0"), Err(CliError::Transaction(_))));
+        assert!(matches!(
+            decode_to_json("0x"),
+            Err(CliError::Transaction(_))
+        ));
+        assert!(matches!(
+            decode_to_json("0x02c0"),
+            Err(CliError::Transaction(_))
+        ));
     }
 }

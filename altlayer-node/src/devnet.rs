@@ -9,9 +9,10 @@
 //! retrieves it from DA and re-executes it, and the challenge-window finality gadget reports
 //! what became final.
 
+use alloy_eips::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use altlayer_core::{
-    Batch, Block, DataAvailability, FinalityGadget, RollupConfig, Sequencer, Settlement,
-    Verifier,
+    Batch, Block, DataAvailability, FinalityGadget, RollupConfig, Sequencer, Settlement, Verifier,
     da::InMemoryDa,
     dev::{DevAccount, counter_init_code, dev_state},
     execution::{DEFAULT_INITIAL_BASE_FEE, EvmStateTransition},
@@ -22,8 +23,6 @@ use altlayer_core::{
     transaction::decode_and_recover_all,
     verifier::{BatchVerdict, ReExecutionVerifier},
 };
-use alloy_eips::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use std::{
     io::Write,
     time::{Duration, Instant},
@@ -176,10 +175,16 @@ impl Load {
             .map(|(index, nonce, kind, contract_tx)| {
                 let account = &accounts[index];
                 let tx = if contract_tx {
-                    let input = if kind == TxKind::Create { counter_init_code() } else { Bytes::new() };
+                    let input = if kind == TxKind::Create {
+                        counter_init_code()
+                    } else {
+                        Bytes::new()
+                    };
                     account.call(chain_id, nonce, kind, input, 200_000)
                 } else {
-                    let TxKind::Call(to) = kind else { unreachable!("transfers have a recipient") };
+                    let TxKind::Call(to) = kind else {
+                        unreachable!("transfers have a recipient")
+                    };
                     account.transfer(chain_id, nonce, to, U256::from(1_000_000_000u64))
                 };
                 tx.encoded_2718().into()
@@ -196,17 +201,26 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<DevnetSummary, DevnetError> {
     if config.block_time_ms == 0 {
-        return Err(DevnetError::Config("--block-time-ms must be at least 1".into()));
+        return Err(DevnetError::Config(
+            "--block-time-ms must be at least 1".into(),
+        ));
     }
     if config.batch_blocks == 0 {
-        return Err(DevnetError::Config("--batch-blocks must be at least 1".into()));
+        return Err(DevnetError::Config(
+            "--batch-blocks must be at least 1".into(),
+        ));
     }
     let accounts = config.txs_per_block.clamp(16, 100_000);
     // The node is the I/O layer: it reads the wall clock and hands time to the cores.
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let genesis = EvmStateTransition::new(config.rollup.clone(), dev_state(accounts as u64), unix_ms / 1_000, DEFAULT_INITIAL_BASE_FEE);
+    let genesis = EvmStateTransition::new(
+        config.rollup.clone(),
+        dev_state(accounts as u64),
+        unix_ms / 1_000,
+        DEFAULT_INITIAL_BASE_FEE,
+    );
     let genesis_root = genesis.state_root();
     let sequencer_address = Address::repeat_byte(0x5e);
     let mut verifier = ReExecutionVerifier::new(genesis.clone());
@@ -221,14 +235,23 @@ pub async fn run(
         },
     );
     let da = InMemoryDa::default();
-    let settlement = LocalSettlement::new(config.rollup.rollup_id, genesis_root, config.challenge_window_secs, U256::from(1));
+    let settlement = LocalSettlement::new(
+        config.rollup.rollup_id,
+        genesis_root,
+        config.challenge_window_secs,
+        U256::from(1),
+    );
     let mut finality = ChallengeWindowFinality::new(config.challenge_window_secs);
     let mut load = Load::new(config.rollup.chain_id, accounts);
 
     writeln!(
         out,
         "devnet: chain {} {}, {} funded accounts, {} tx/block, block time {} ms, genesis root {genesis_root}",
-        config.rollup.chain_id, config.rollup.rollup_id, accounts, config.txs_per_block, config.block_time_ms
+        config.rollup.chain_id,
+        config.rollup.rollup_id,
+        accounts,
+        config.txs_per_block,
+        config.block_time_ms
     )?;
 
     let mut summary = DevnetSummary::default();
@@ -247,9 +270,11 @@ pub async fn run(
             }
             _ = ticker.tick() => {}
         }
+        // The load generator plays the network: signing is not part of the pipeline's time.
+        let raw = load.next_block(config.txs_per_block);
         let block_started = Instant::now();
         // The full pipeline from wire bytes: decode and recover in parallel, then pool.
-        for tx in decode_and_recover_all(&load.next_block(config.txs_per_block), config.rollup.max_tx_size) {
+        for tx in decode_and_recover_all(&raw, config.rollup.max_tx_size) {
             match tx {
                 Ok(tx) => {
                     if let Err(err) = sequencer.submit(tx) {
@@ -297,12 +322,19 @@ pub async fn run(
         let now_secs = started.elapsed().as_secs();
         settlement.set_time(now_secs);
         if let Some(height) = finality.on_tick(settlement.now().await?) {
-            writeln!(out, "final   up to height {height} (challenge window passed)")?;
+            writeln!(
+                out,
+                "final   up to height {height} (challenge window passed)"
+            )?;
         }
         if pending_blocks.len() as u64 >= config.batch_blocks {
             let index = summary.batches;
-            let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) = std::mem::take(&mut pending_blocks).into_iter().unzip();
-            let post_state_root = blocks.last().map(|b| b.header.state_root).unwrap_or(batch_pre_root);
+            let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) =
+                std::mem::take(&mut pending_blocks).into_iter().unzip();
+            let post_state_root = blocks
+                .last()
+                .map(|b| b.header.state_root)
+                .unwrap_or(batch_pre_root);
             let batch = Batch {
                 rollup_id: config.rollup.rollup_id,
                 index,
@@ -312,14 +344,17 @@ pub async fn run(
                 intermediate_roots: roots.concat(),
             };
             let da_ref = da.publish(&batch).await?;
-            let commitment = BatchCommitment::new(&batch, config.rollup.chain_id, da_ref, sequencer_address);
+            let commitment =
+                BatchCommitment::new(&batch, config.rollup.chain_id, da_ref, sequencer_address);
             settlement.commit_batch(commitment.clone()).await?;
             finality.on_batch_committed(&commitment, settlement.now().await?);
             // An independent verifier reads the batch back from DA and re-executes it.
             let fetched = da.retrieve(&da_ref).await?;
             match verifier.verify_batch(&fetched) {
                 BatchVerdict::Valid => {}
-                BatchVerdict::Invalid { reason, .. } => return Err(DevnetError::Verification { index, reason }),
+                BatchVerdict::Invalid { reason, .. } => {
+                    return Err(DevnetError::Verification { index, reason });
+                }
             }
             writeln!(
                 out,
@@ -344,7 +379,9 @@ pub async fn run(
         summary.transactions,
         summary.rejected,
         summary.batches,
-        summary.finalized_height.map_or_else(|| "none".to_string(), |h| h.to_string()),
+        summary
+            .finalized_height
+            .map_or_else(|| "none".to_string(), |h| h.to_string()),
         summary.state_root
     )?;
     writeln!(

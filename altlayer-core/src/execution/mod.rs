@@ -209,6 +209,21 @@ pub struct BlockOutcome {
     pub intermediate_roots: Vec<B256>,
 }
 
+/// What [`EvmStateTransition::simulate_block`] reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Simulation {
+    /// Receipts of the transactions that would be included.
+    pub receipts: Vec<Receipt>,
+    /// Gas the block would use.
+    pub gas_used: u64,
+    /// Hashes of the transactions that would be included, in order.
+    pub included: Vec<B256>,
+    /// Transactions that would be left out, and why.
+    pub rejected: Vec<RejectedTx>,
+    /// The state changes the block would make, merged per account.
+    pub changes: StateChanges,
+}
+
 /// A block built by [`EvmStateTransition::build_block`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuiltBlock {
@@ -666,6 +681,29 @@ impl EvmStateTransition {
     fn set_head(&mut self, header: Header) {
         self.hashes.push(header.height, header.hash());
         self.head = header;
+    }
+
+    /// Executes `candidates` as the next block would, without changing anything: receipts, gas,
+    /// refusals and the state changes the block would make. For block simulation (gas
+    /// estimation, pre-confirmation) and for measuring execution apart from the state root.
+    pub fn simulate_block(
+        &self,
+        attrs: BlockAttributes,
+        candidates: Vec<Recovered<TxEnvelope>>,
+    ) -> Result<Simulation, ExecutionError> {
+        let header = self.next_header(&attrs)?;
+        let run = self.run(&header, candidates, Mode::Build, false)?;
+        Ok(Simulation {
+            receipts: run.receipts,
+            gas_used: run.gas_used,
+            included: run
+                .included
+                .iter()
+                .map(|tx| *tx.inner().tx_hash())
+                .collect(),
+            rejected: run.rejected,
+            changes: run.merged,
+        })
     }
 
     /// Builds the next block from `candidates`, in order, leaving out each invalid one with the

@@ -1,0 +1,108 @@
+//! The `altlayer` binary end to end: outputs, exit codes, one-line errors.
+
+use std::process::{Command, Output};
+
+fn altlayer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_altlayer"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../altlayer-core/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn assert_one_line_error(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+#[test]
+fn genesis_root_prints_the_root() {
+    let output = altlayer(&["genesis-root", &fixture("sepolia-genesis.json")]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "0x5eb6e371a698b8d68f665192350ffcecbbbf322916f4b51bd79bb6887da3f494\n"
+    );
+}
+
+#[test]
+fn tx_decode_prints_one_json_object() {
+    // An EIP-1559 transaction signed by development account 0.
+    let account = altlayer_core::dev::DevAccount::new(0);
+    let tx = account.transfer(
+        1337,
+        4,
+        alloy_primitives::Address::repeat_byte(0x11),
+        alloy_primitives::U256::from(7),
+    );
+    let raw = alloy_primitives::hex::encode_prefixed(alloy_eips::Encodable2718::encoded_2718(&tx));
+    let output = altlayer(&["tx", "decode", &raw]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["type"], "0x2");
+    assert_eq!(json["chainId"], "0x539");
+    assert_eq!(json["nonce"], "0x4");
+    assert_eq!(json["from"], account.address.to_string().to_lowercase());
+    assert_eq!(json["to"], "0x1111111111111111111111111111111111111111");
+    assert_eq!(json["value"], "0x7");
+    assert_eq!(json["gas"], "0x5208");
+    assert_eq!(json["maxFeePerGas"], "0x174876e800");
+    assert_eq!(json["maxPriorityFeePerGas"], "0x77359400");
+    assert_eq!(json["input"], "0x");
+    assert_eq!(json["hash"], tx.tx_hash().to_string());
+    assert!(json.get("gasPrice").is_none());
+}
+
+#[test]
+fn errors_are_one_line_with_a_non_zero_exit() {
+    assert_one_line_error(&altlayer(&["genesis-root", "/nonexistent/genesis.json"]), 1);
+    assert_one_line_error(&altlayer(&["genesis-root", &fixture("../execution.rs")]), 1);
+    assert_one_line_error(&altlayer(&["tx", "decode", "0xnothex"]), 1);
+    assert_one_line_error(&altlayer(&["tx", "decode", "0xc0"]), 1);
+    assert_one_line_error(&altlayer(&["tx", "decode", "0x7f01"]), 1);
+    assert_one_line_error(&altlayer(&["frobnicate"]), 2);
+    assert_one_line_error(&altlayer(&["devnet", "--blocks", "0"]), 2);
+    assert_one_line_error(&altlayer(&["devnet", "--blocks", "-3"]), 2);
+    assert_one_line_error(&altlayer(&["devnet", "--block-time-ms", "0"]), 2);
+    assert_one_line_error(&altlayer(&["devnet", "--txs-per-block", "lots"]), 2);
+}
+
+#[test]
+fn devnet_runs_to_the_requested_height() {
+    let output = altlayer(&[
+        "devnet",
+        "--blocks",
+        "3",
+        "--txs-per-block",
+        "20",
+        "--block-time-ms",
+        "5",
+        "--batch-blocks",
+        "3",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("block ")).count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("batch     0  blocks 1..=3  txs     60"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("summary: 3 blocks, 60 txs (0 rejected), 1 batches"),
+        "{stdout}"
+    );
+}
