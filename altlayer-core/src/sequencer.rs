@@ -42,7 +42,13 @@ pub enum SubmitError {
 pub enum SequencerError {
     /// Building the block failed outside any transaction's fault.
     #[error("block building failed: {0}")]
-    Execution(#[from] ExecutionError),
+    Execution(Box<ExecutionError>),
+}
+
+impl From<ExecutionError> for SequencerError {
+    fn from(error: ExecutionError) -> Self {
+        Self::Execution(Box::new(error))
+    }
 }
 
 /// Orders transactions into blocks.

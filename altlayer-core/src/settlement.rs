@@ -193,11 +193,28 @@ pub struct LocalSettlement {
     inner: Mutex<LocalState>,
 }
 
+/// A committed batch as the local L1 holds it.
+#[derive(Debug)]
+struct Entry {
+    commitment: BatchCommitment,
+    window_ends: u64,
+    /// The open challenge: challenger and bond.
+    challenge: Option<(Address, U256)>,
+    reverted: bool,
+}
+
+impl Entry {
+    /// Whether the batch could still be reverted at `now`.
+    fn open(&self, now: u64) -> bool {
+        !self.reverted && (self.challenge.is_some() || now < self.window_ends)
+    }
+}
+
 #[derive(Debug)]
 struct LocalState {
     now: u64,
     genesis_root: B256,
-    batches: BTreeMap<u64, (BatchCommitment, u64, Option<(Address, U256)>, bool)>,
+    batches: BTreeMap<u64, Entry>,
     /// Bonds forfeited by losing challengers, and returned to winners, by address.
     forfeited: U256,
     refunds: BTreeMap<Address, U256>,
@@ -259,32 +276,29 @@ impl LocalSettlement {
     }
 
     fn status_of(state: &LocalState, index: u64) -> Result<BatchStatus, SettlementError> {
-        let (_, window_ends, challenge, reverted) = state
+        let entry = state
             .batches
             .get(&index)
             .ok_or(SettlementError::UnknownBatch(index))?;
-        Ok(if *reverted {
+        let window_ends = entry.window_ends;
+        Ok(if entry.reverted {
             BatchStatus::Reverted
-        } else if challenge.is_some() {
+        } else if entry.challenge.is_some() {
             BatchStatus::Challenged
-        } else if state.now >= *window_ends {
+        } else if state.now >= window_ends {
             // A batch is final only once every earlier batch is: an open challenge on an
             // earlier batch could revert this one too.
             let earlier_open = state
                 .batches
                 .range(..index)
-                .any(|(_, (_, ends, ch, rev))| !rev && (ch.is_some() || state.now < *ends));
+                .any(|(_, earlier)| earlier.open(state.now));
             if earlier_open {
-                BatchStatus::Pending {
-                    window_ends: *window_ends,
-                }
+                BatchStatus::Pending { window_ends }
             } else {
                 BatchStatus::Final
             }
         } else {
-            BatchStatus::Pending {
-                window_ends: *window_ends,
-            }
+            BatchStatus::Pending { window_ends }
         })
     }
 }
@@ -307,9 +321,9 @@ impl Settlement for LocalSettlement {
             .batches
             .iter()
             .rev()
-            .find(|(_, (_, _, _, reverted))| !reverted);
+            .find(|(_, entry)| !entry.reverted);
         let (expected_index, expected_root) = match live {
-            Some((index, (c, ..))) => (index + 1, c.post_state_root),
+            Some((index, entry)) => (index + 1, entry.commitment.post_state_root),
             None => (0, state.genesis_root),
         };
         if commitment.index != expected_index {
@@ -325,9 +339,13 @@ impl Settlement for LocalSettlement {
             });
         }
         let window_ends = state.now.saturating_add(self.challenge_window);
-        state
-            .batches
-            .insert(commitment.index, (commitment, window_ends, None, false));
+        let entry = Entry {
+            commitment,
+            window_ends,
+            challenge: None,
+            reverted: false,
+        };
+        state.batches.insert(entry.commitment.index, entry);
         Ok(())
     }
 
@@ -336,7 +354,7 @@ impl Settlement for LocalSettlement {
         state
             .batches
             .get(&index)
-            .map(|(c, ..)| c.clone())
+            .map(|entry| entry.commitment.clone())
             .ok_or(SettlementError::UnknownBatch(index))
     }
 
@@ -365,7 +383,7 @@ impl Settlement for LocalSettlement {
             return Err(SettlementError::NotChallengeable { index, status });
         }
         if let Some(entry) = state.batches.get_mut(&index) {
-            entry.2 = Some((challenger, bond));
+            entry.challenge = Some((challenger, bond));
         }
         Ok(())
     }
@@ -380,7 +398,7 @@ impl Settlement for LocalSettlement {
             .batches
             .get_mut(&index)
             .ok_or(SettlementError::UnknownBatch(index))?;
-        let Some((challenger, bond)) = entry.2.take() else {
+        let Some((challenger, bond)) = entry.challenge.take() else {
             return Err(SettlementError::NoChallenge(index));
         };
         match outcome {
@@ -388,10 +406,10 @@ impl Settlement for LocalSettlement {
             ChallengeOutcome::BatchInvalid => {
                 let mut returned = vec![(challenger, bond)];
                 for (_, entry) in state.batches.range_mut(index..) {
-                    entry.3 = true;
+                    entry.reverted = true;
                     // Challenges on later batches are moot once those batches are reverted:
                     // their bonds go back too.
-                    returned.extend(entry.2.take());
+                    returned.extend(entry.challenge.take());
                 }
                 for (who, amount) in returned {
                     let refund = state.refunds.entry(who).or_default();
@@ -405,9 +423,9 @@ impl Settlement for LocalSettlement {
     async fn finalized_height(&self) -> Result<Option<u64>, SettlementError> {
         let state = self.lock();
         let mut finalized = None;
-        for (index, (commitment, ..)) in &state.batches {
+        for (index, entry) in &state.batches {
             match Self::status_of(&state, *index)? {
-                BatchStatus::Final => finalized = Some(commitment.last_height),
+                BatchStatus::Final => finalized = Some(entry.commitment.last_height),
                 _ => break,
             }
         }

@@ -308,6 +308,86 @@ pub fn decode_and_recover_all(
         .collect()
 }
 
+/// Items per job when mapping is pipelined with consumption: small enough that the consumer
+/// starts early, large enough that scheduling costs little against an ECDSA recovery.
+const PIPELINE_CHUNK: usize = 32;
+
+/// Maps `items` on the rayon pool, in chunks, while `consume` receives the results in order on
+/// the calling thread as soon as each chunk is ready: sender recovery on all cores overlapped
+/// with execution, which must run in order on one thread.
+///
+/// Called from inside the rayon pool (where blocking on a channel could starve the pool), with
+/// a pool of one thread, or for a few items, it maps everything first and then consumes.
+pub fn map_in_order<T, U, R>(
+    items: &[T],
+    map: impl Fn(&T) -> U + Sync,
+    consume: impl FnOnce(&mut dyn Iterator<Item = U>) -> R,
+) -> R
+where
+    T: Sync,
+    U: Send,
+{
+    if items.len() < 2 * PIPELINE_CHUNK
+        || rayon::current_thread_index().is_some()
+        || rayon::current_num_threads() < 2
+    {
+        let mapped: Vec<U> = items
+            .par_iter()
+            .with_min_len(PARALLEL_RECOVERY_MIN)
+            .map(&map)
+            .collect();
+        return consume(&mut mapped.into_iter());
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    rayon::in_place_scope(|scope| {
+        for (index, chunk) in items.chunks(PIPELINE_CHUNK).enumerate() {
+            let (sender, map) = (sender.clone(), &map);
+            scope.spawn(move |_| {
+                let mapped: Vec<U> = chunk.iter().map(map).collect();
+                // The consumer may have stopped early (a refused block); then nobody listens.
+                let _ = sender.send((index, mapped));
+            });
+        }
+        drop(sender);
+        let mut in_order = InOrder {
+            receiver,
+            next: 0,
+            early: std::collections::BTreeMap::new(),
+            current: Vec::new().into_iter(),
+        };
+        consume(&mut in_order)
+    })
+}
+
+/// Chunks arriving in any order, handed out in order.
+struct InOrder<U> {
+    receiver: std::sync::mpsc::Receiver<(usize, Vec<U>)>,
+    next: usize,
+    early: std::collections::BTreeMap<usize, Vec<U>>,
+    current: std::vec::IntoIter<U>,
+}
+
+impl<U> Iterator for InOrder<U> {
+    type Item = U;
+
+    fn next(&mut self) -> Option<U> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            if let Some(chunk) = self.early.remove(&self.next) {
+                self.next += 1;
+                self.current = chunk.into_iter();
+                continue;
+            }
+            // Every sender gone means every chunk was delivered (or a job panicked, which the
+            // scope re-raises once the consumer returns).
+            let (index, chunk) = self.receiver.recv().ok()?;
+            self.early.insert(index, chunk);
+        }
+    }
+}
+
 /// The fields of a decoded transaction that callers commonly want, with its hash and size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxSummary {

@@ -119,4 +119,13 @@ impl StateTransition for EvmStateTransition {
     ) -> Result<BlockOutcome, ExecutionError> {
         Self::execute_block(self, block, senders, options)
     }
+
+    fn execute_block_recovering(
+        &mut self,
+        block: &Block,
+        options: ExecuteOptions,
+    ) -> Result<BlockOutcome, ExecutionError> {
+        // Pipelined: recovery on all cores overlaps execution.
+        Self::execute_block_recovering(self, block, options)
+    }
 }

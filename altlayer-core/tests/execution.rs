@@ -7,7 +7,7 @@ use alloy_consensus::{
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, keccak256};
 use altlayer_core::{
-    Block, EvmStateTransition, RollupConfig, StateTransition,
+    Block, EvmStateTransition, RollupConfig,
     dev::{DevAccount, counter_init_code, dev_balance, dev_state_transition},
     execution::{BlockAttributes, ExecuteOptions, ExecutionError},
     transaction::{
@@ -579,4 +579,83 @@ fn recovery_backends_agree_serial_and_parallel() {
     }
     assert_eq!(keccak256(txs[0].encoded_2718()), *txs[0].tx_hash());
     assert_eq!(txs[0].nonce(), 3);
+}
+
+#[test]
+fn raw_blocks_are_built_and_followed_through_the_pipelined_path() {
+    // Enough transactions that decoding and recovery run pipelined with execution.
+    let (mut stf, accounts) = setup(150);
+    let mut follower = stf.clone();
+    let mut raw: Vec<Bytes> = accounts
+        .iter()
+        .map(|a| {
+            a.transfer(CHAIN, 0, Address::repeat_byte(3), U256::from(9))
+                .encoded_2718()
+                .into()
+        })
+        .collect();
+    raw.insert(40, Bytes::from_static(&[0xde, 0xad]));
+    raw.insert(120, Bytes::from_static(&[0x7f]));
+    let built = stf
+        .build_block_from_raw(attrs(1), &raw, ExecuteOptions::default())
+        .unwrap();
+    assert_eq!(built.block.transactions.len(), 150);
+    assert_eq!(built.rejected.len(), 2);
+    assert_eq!(built.rejected[0].hash, keccak256([0xde, 0xad]));
+    assert!(matches!(built.rejected[0].error, TxError::Malformed(_)));
+    assert_eq!(built.rejected[0].sender, None);
+    assert_eq!(built.rejected[1].error, TxError::UnsupportedType(0x7f));
+    // Same order as the raw input, minus the refusals.
+    let expected: Vec<TxEnvelope> = accounts
+        .iter()
+        .map(|a| a.transfer(CHAIN, 0, Address::repeat_byte(3), U256::from(9)))
+        .collect();
+    assert_eq!(built.block.transactions, expected);
+
+    let outcome = follower
+        .execute_block_recovering(&built.block, ExecuteOptions::default())
+        .unwrap();
+    assert_eq!(outcome.header, built.block.header);
+
+    // A bad signature deep in a large block refuses the whole block, naming the transaction.
+    let mut follower = stf.clone();
+    let mut next: Vec<Recovered<TxEnvelope>> = accounts
+        .iter()
+        .map(|a| recovered(a.transfer(CHAIN, 1, Address::repeat_byte(4), U256::from(1))))
+        .collect();
+    let sequenced = stf
+        .build_block(
+            attrs(2),
+            std::mem::take(&mut next),
+            ExecuteOptions::default(),
+        )
+        .unwrap();
+    let mut forged = sequenced.block.clone();
+    let TxEnvelope::Eip1559(signed) = &forged.transactions[70] else {
+        unreachable!()
+    };
+    let sig = *signed.signature();
+    forged.transactions[70] = TxEnvelope::Eip1559(signed.tx().clone().into_signed(Signature::new(
+        U256::ZERO,
+        sig.s(),
+        sig.v(),
+    )));
+    let err = follower
+        .execute_block_recovering(&forged, ExecuteOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExecutionError::InvalidTransaction {
+                index: 70,
+                error: TxError::InvalidSignatureScalars,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    follower
+        .execute_block_recovering(&sequenced.block, ExecuteOptions::default())
+        .unwrap();
+    assert_eq!(follower.head(), stf.head());
 }

@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use altlayer_core::{
-    Block, Header, RollupConfig, StateTransition,
+    Block, Header, RollupConfig,
     dev::{DevAccount, counter_init_code, dev_state_transition},
     execution::{BlockAttributes, ExecuteOptions},
     transaction::{DEFAULT_MAX_TX_SIZE, RecoveryBackend, decode_transaction, recover},

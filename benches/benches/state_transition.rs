@@ -67,7 +67,7 @@ fn state_transition(c: &mut Criterion) {
                 .raw
                 .iter()
                 .map(|raw| decode_transaction(raw, DEFAULT_MAX_TX_SIZE).expect("valid"))
-                .count()
+                .collect::<Vec<_>>()
         })
     });
 

@@ -15,12 +15,15 @@ use crate::{
         ChainId, DaRef, Header, Receipt, RollupId, logs_bloom, receipts_root, transactions_root,
     },
     state::{StateChanges, Undo, WorldState},
-    transaction::{DEFAULT_MAX_TX_SIZE, TxError, check_chain_id},
+    transaction::{
+        DEFAULT_MAX_TX_SIZE, RecoveryBackend, TxError, check_chain_id, decode_transaction,
+        map_in_order, recover,
+    },
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_eips::{Encodable2718, eip1559::BaseFeeParams};
 use alloy_evm::{
-    Evm, EvmEnv, EvmFactory, FromRecoveredTx,
+    Evm, EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory,
@@ -28,11 +31,11 @@ use alloy_evm::{
     },
 };
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use overlay::{Overlay, RecentHashes};
 use revm::{
-    context::{BlockEnv, CfgEnv, TxEnv},
-    context_interface::{block::BlobExcessGasAndPrice, cfg::gas::calculate_initial_tx_gas_for_tx},
+    context::{BlockEnv, CfgEnv},
+    context_interface::{block::BlobExcessGasAndPrice, cfg::gas::calculate_initial_tx_gas},
     primitives::hardfork::SpecId,
 };
 use serde::{Deserialize, Serialize};
@@ -192,8 +195,8 @@ impl ExecuteOptions {
 pub struct RejectedTx {
     /// Transaction hash.
     pub hash: B256,
-    /// Sender.
-    pub sender: Address,
+    /// Sender, when it could be recovered.
+    pub sender: Option<Address>,
     /// Why it was left out.
     pub error: TxError,
 }
@@ -216,8 +219,8 @@ pub struct Simulation {
     pub receipts: Vec<Receipt>,
     /// Gas the block would use.
     pub gas_used: u64,
-    /// Hashes of the transactions that would be included, in order.
-    pub included: Vec<B256>,
+    /// The transactions that would be included, in order.
+    pub included: Vec<Recovered<TxEnvelope>>,
     /// Transactions that would be left out, and why.
     pub rejected: Vec<RejectedTx>,
     /// The state changes the block would make, merged per account.
@@ -334,6 +337,10 @@ struct Run {
     steps: Option<Vec<StateChanges>>,
     code: alloy_primitives::map::B256Map<revm::bytecode::Bytecode>,
 }
+
+/// A transaction ready for execution, or the reason it never got that far (it did not decode,
+/// or its signature did not recover).
+type Candidate = Result<Recovered<TxEnvelope>, Box<RejectedTx>>;
 
 /// Whether an invalid transaction aborts the block or is left out.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -501,8 +508,20 @@ impl EvmStateTransition {
                 base_fee: header.base_fee,
             });
         }
-        let tx_env = TxEnv::from_recovered_tx(envelope, tx.signer());
-        let intrinsic = calculate_initial_tx_gas_for_tx(&tx_env, self.config.spec, None);
+        let access_list = envelope.access_list();
+        let intrinsic = calculate_initial_tx_gas(
+            self.config.spec,
+            envelope.input(),
+            envelope.kind().is_create(),
+            access_list.map_or(0, |list| list.len() as u64),
+            access_list.map_or(0, |list| {
+                list.iter().map(|item| item.storage_keys.len() as u64).sum()
+            }),
+            envelope
+                .authorization_list()
+                .map_or(0, |list| list.len() as u64),
+            None,
+        );
         let required =
             (intrinsic.initial_regular_gas + intrinsic.initial_state_gas).max(intrinsic.floor_gas);
         if gas_limit < required {
@@ -544,11 +563,13 @@ impl EvmStateTransition {
         Ok(())
     }
 
-    /// Runs `txs` on top of the head into an overlay.
+    /// Runs `txs` on top of the head into an overlay. Candidates arrive as a stream so that
+    /// sender recovery can still be running on other cores while earlier transactions execute.
     fn run(
         &self,
         header: &Header,
-        txs: Vec<Recovered<TxEnvelope>>,
+        txs: &mut dyn Iterator<Item = Candidate>,
+        count_hint: usize,
         mode: Mode,
         keep_steps: bool,
     ) -> Result<Run, ExecutionError> {
@@ -562,11 +583,11 @@ impl EvmStateTransition {
             ommers: &[],
             withdrawals: Some(Cow::Borrowed(&[])),
             extra_data: Bytes::new(),
-            tx_count_hint: Some(txs.len()),
+            tx_count_hint: Some(count_hint),
             slot_number: None,
         };
         let base_fee = U256::from(header.base_fee);
-        let mut included = Vec::with_capacity(txs.len());
+        let mut included = Vec::with_capacity(count_hint);
         let mut rejected = Vec::new();
         let (receipts, gas_used) = {
             let evm = self.factory.create_evm(&mut overlay, env);
@@ -577,8 +598,21 @@ impl EvmStateTransition {
                 .map_err(|e| ExecutionError::Evm(e.to_string()))?;
             executor.evm_mut().db_mut().end_step();
             let mut gas_used = 0u64;
-            for (index, tx) in txs.into_iter().enumerate() {
-                let hash = *tx.inner().tx_hash();
+            for (index, candidate) in txs.enumerate() {
+                let tx = match candidate {
+                    Ok(tx) => tx,
+                    Err(refused) => {
+                        if mode == Mode::Strict {
+                            return Err(ExecutionError::InvalidTransaction {
+                                index,
+                                hash: refused.hash,
+                                error: refused.error,
+                            });
+                        }
+                        rejected.push(*refused);
+                        continue;
+                    }
+                };
                 let checked = self.validate(
                     &tx,
                     header,
@@ -602,18 +636,21 @@ impl EvmStateTransition {
                         executor.evm_mut().db_mut().end_step();
                         included.push(tx);
                     }
-                    Err(error) => {
-                        let Some(error) = error else {
-                            return Err(ExecutionError::Evm(format!(
-                                "transaction {hash} failed inside the EVM"
-                            )));
-                        };
+                    Err(None) => {
+                        return Err(ExecutionError::Evm(format!(
+                            "transaction {} failed inside the EVM",
+                            tx.inner().tx_hash()
+                        )));
+                    }
+                    Err(Some(error)) => {
+                        // The hash is computed only when a refusal has to name the transaction.
+                        let hash = *tx.inner().tx_hash();
                         if mode == Mode::Strict {
                             return Err(ExecutionError::InvalidTransaction { index, hash, error });
                         }
                         rejected.push(RejectedTx {
                             hash,
-                            sender: tx.signer(),
+                            sender: Some(tx.signer()),
                             error,
                         });
                     }
@@ -692,15 +729,18 @@ impl EvmStateTransition {
         candidates: Vec<Recovered<TxEnvelope>>,
     ) -> Result<Simulation, ExecutionError> {
         let header = self.next_header(&attrs)?;
-        let run = self.run(&header, candidates, Mode::Build, false)?;
+        let count = candidates.len();
+        let run = self.run(
+            &header,
+            &mut candidates.into_iter().map(Ok),
+            count,
+            Mode::Build,
+            false,
+        )?;
         Ok(Simulation {
             receipts: run.receipts,
             gas_used: run.gas_used,
-            included: run
-                .included
-                .iter()
-                .map(|tx| *tx.inner().tx_hash())
-                .collect(),
+            included: run.included,
             rejected: run.rejected,
             changes: run.merged,
         })
@@ -714,10 +754,54 @@ impl EvmStateTransition {
         candidates: Vec<Recovered<TxEnvelope>>,
         options: ExecuteOptions,
     ) -> Result<BuiltBlock, ExecutionError> {
-        let header = self.next_header(&attrs)?;
-        let run = self.run(&header, candidates, Mode::Build, options.intermediate_roots)?;
+        let count = candidates.len();
+        self.build_from(attrs, &mut candidates.into_iter().map(Ok), count, options)
+    }
+
+    /// Builds the next block from raw EIP-2718 transactions as they come off the network:
+    /// decoding and sender recovery run on all cores while earlier transactions already execute
+    /// on this thread. Transactions that do not decode or recover are left out with the reason
+    /// (their hash is then `keccak256` of the bytes).
+    pub fn build_block_from_raw(
+        &mut self,
+        attrs: BlockAttributes,
+        raw: &[impl AsRef<[u8]> + Sync],
+        options: ExecuteOptions,
+    ) -> Result<BuiltBlock, ExecutionError> {
+        let max_size = self.config.max_tx_size;
+        let decode = |bytes: &_| -> Candidate {
+            let bytes: &[u8] = AsRef::<[u8]>::as_ref(bytes);
+            decode_transaction(bytes, max_size)
+                .and_then(|tx| recover(tx, RecoveryBackend::Libsecp256k1))
+                .map_err(|error| {
+                    Box::new(RejectedTx {
+                        hash: keccak256(bytes),
+                        sender: None,
+                        error,
+                    })
+                })
+        };
+        map_in_order(raw, decode, |candidates| {
+            self.build_from(attrs, candidates, raw.len(), options)
+        })
+    }
+
+    fn build_from(
+        &mut self,
+        attrs: BlockAttributes,
+        candidates: &mut dyn Iterator<Item = Candidate>,
+        count: usize,
+        options: ExecuteOptions,
+    ) -> Result<BuiltBlock, ExecutionError> {
+        let mut header = self.next_header(&attrs)?;
+        let run = self.run(
+            &header,
+            candidates,
+            count,
+            Mode::Build,
+            options.intermediate_roots,
+        )?;
         let rejected = run.rejected.clone();
-        let mut header = header;
         let (outcome, transactions, _undos) =
             self.apply_run(&mut header, run, options.intermediate_roots);
         self.set_head(header);
@@ -742,6 +826,48 @@ impl EvmStateTransition {
         senders: &[Address],
         options: ExecuteOptions,
     ) -> Result<BlockOutcome, ExecutionError> {
+        if senders.len() != block.transactions.len() {
+            return Err(ExecutionError::HeaderMismatch {
+                field: "senders",
+                expected: block.transactions.len().to_string(),
+                got: senders.len().to_string(),
+            });
+        }
+        let mut candidates = block
+            .transactions
+            .iter()
+            .zip(senders)
+            .map(|(tx, sender)| Ok(Recovered::new_unchecked(tx.clone(), *sender)));
+        self.execute_from(block, &mut candidates, options)
+    }
+
+    /// Re-executes a block as [`EvmStateTransition::execute_block`] does, recovering the
+    /// senders on all cores while earlier transactions already execute on this thread.
+    pub fn execute_block_recovering(
+        &mut self,
+        block: &crate::primitives::Block,
+        options: ExecuteOptions,
+    ) -> Result<BlockOutcome, ExecutionError> {
+        let recover_one = |tx: &TxEnvelope| -> Candidate {
+            recover(tx.clone(), RecoveryBackend::Libsecp256k1).map_err(|error| {
+                Box::new(RejectedTx {
+                    hash: *tx.tx_hash(),
+                    sender: None,
+                    error,
+                })
+            })
+        };
+        map_in_order(&block.transactions, recover_one, |candidates| {
+            self.execute_from(block, candidates, options)
+        })
+    }
+
+    fn execute_from(
+        &mut self,
+        block: &crate::primitives::Block,
+        candidates: &mut dyn Iterator<Item = Candidate>,
+        options: ExecuteOptions,
+    ) -> Result<BlockOutcome, ExecutionError> {
         let got = &block.header;
         if got.chain_id != self.config.chain_id || got.rollup_id != self.config.rollup_id {
             return Err(ExecutionError::WrongRollup {
@@ -758,51 +884,25 @@ impl EvmStateTransition {
                 got_height: got.height,
             });
         }
-        if senders.len() != block.transactions.len() {
-            return Err(ExecutionError::HeaderMismatch {
-                field: "senders",
-                expected: block.transactions.len().to_string(),
-                got: senders.len().to_string(),
-            });
-        }
-        let expected = self.next_header(&BlockAttributes {
+        let mut header = self.next_header(&BlockAttributes {
             timestamp: got.timestamp,
             sequencer: got.sequencer,
             da_ref: got.da_ref,
         })?;
-        check_field("base_fee", expected.base_fee, got.base_fee)?;
-        check_field("gas_limit", expected.gas_limit, got.gas_limit)?;
-        let txs = block
-            .transactions
-            .iter()
-            .cloned()
-            .zip(senders.iter().copied())
-            .map(|(tx, sender)| Recovered::new_unchecked(tx, sender))
-            .collect();
-        let run = self.run(&expected, txs, Mode::Strict, options.intermediate_roots)?;
-        // Roots that do not depend on the post-state are checked before anything is applied.
-        check_field(
-            "transactions_root",
-            transactions_root(&block.transactions),
-            got.transactions_root,
+        check_field("base_fee", header.base_fee, got.base_fee)?;
+        check_field("gas_limit", header.gas_limit, got.gas_limit)?;
+        let count = block.transactions.len();
+        let run = self.run(
+            &header,
+            candidates,
+            count,
+            Mode::Strict,
+            options.intermediate_roots,
         )?;
-        check_field(
-            "receipts_root",
-            receipts_root(&run.receipts),
-            got.receipts_root,
-        )?;
-        check_field("gas_used", run.gas_used, got.gas_used)?;
-        check_field("logs_bloom", logs_bloom(&run.receipts), got.logs_bloom)?;
-        // The state root needs the state updated: apply, compare, and put everything back
-        // on a mismatch, so a bad block leaves no trace.
-        let mut header = expected;
-        let (outcome, _, undos) = self.apply_run(&mut header, run, options.intermediate_roots);
-        if header.state_root != got.state_root {
-            let err = ExecutionError::StateRootMismatch {
-                expected: header.state_root,
-                got: got.state_root,
-                intermediate_roots: outcome.intermediate_roots,
-            };
+        // Apply, compare every computed field with the header, and put everything back on a
+        // mismatch, so a bad block leaves no trace.
+        let (mut outcome, _, undos) = self.apply_run(&mut header, run, options.intermediate_roots);
+        if let Err(err) = compare_headers(&header, got, &mut outcome) {
             for undo in undos.into_iter().rev() {
                 self.state.revert(undo);
             }
@@ -819,6 +919,32 @@ impl EvmStateTransition {
     pub const fn state_root(&self) -> B256 {
         self.head.state_root
     }
+}
+
+/// Compares the header execution computed with the one received, field by field, so the error
+/// names the first field that differs.
+fn compare_headers(
+    computed: &Header,
+    got: &Header,
+    outcome: &mut BlockOutcome,
+) -> Result<(), ExecutionError> {
+    check_field(
+        "transactions_root",
+        computed.transactions_root,
+        got.transactions_root,
+    )?;
+    check_field("receipts_root", computed.receipts_root, got.receipts_root)?;
+    check_field("gas_used", computed.gas_used, got.gas_used)?;
+    check_field("logs_bloom", computed.logs_bloom, got.logs_bloom)?;
+    if computed.state_root != got.state_root {
+        return Err(ExecutionError::StateRootMismatch {
+            expected: computed.state_root,
+            got: got.state_root,
+            intermediate_roots: core::mem::take(&mut outcome.intermediate_roots),
+        });
+    }
+    // Every other field was taken from the received header; equality is a final guard.
+    check_field("hash", computed.hash(), got.hash())
 }
 
 fn check_field<T: PartialEq + std::fmt::Display>(

@@ -128,8 +128,10 @@ impl<'a> Overlay<'a> {
             account.storage_cleared = true;
         }
         account.info = change.info;
-        for (slot, value) in &change.storage {
-            account.storage.insert(*slot, *value);
+        account.storage.extend(change.storage.iter().copied());
+        if self.steps.is_none() {
+            // Per-step changes are not wanted: the merged view above is all there is to keep.
+            return;
         }
         // Merge into the step: a later change to the same account in the same step wins, and
         // a wipe earlier in the step must survive a later plain write.

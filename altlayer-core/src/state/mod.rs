@@ -36,6 +36,8 @@ pub struct Account {
     storage_trie: MerkleTrie,
     /// Slots written since the storage root was last taken.
     dirty_slots: Vec<U256>,
+    /// `keccak256(address)`, the account's trie key, once it has been computed.
+    trie_key: Option<B256>,
 }
 
 impl Account {
@@ -404,7 +406,8 @@ impl WorldState {
                         storage_root,
                         code_hash: account.code_hash,
                     };
-                    (keccak256(*address), alloy_rlp::encode(leaf))
+                    let key = *account.trie_key.get_or_insert_with(|| keccak256(*address));
+                    (key, alloy_rlp::encode(leaf))
                 })
                 .collect();
             self.accounts.extend(present);

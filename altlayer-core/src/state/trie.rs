@@ -56,7 +56,7 @@ impl Cell {
 }
 
 fn empty_children() -> Box<[Option<Box<Cell>>; 16]> {
-    Box::new(Default::default())
+    Box::default()
 }
 
 /// A Merkle-Patricia trie over 32-byte keys with cached node hashes.
@@ -381,7 +381,7 @@ fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
 /// with alloy-trie's `HashBuilder`: the reference the incremental trie is checked against, and
 /// the baseline its benchmark is measured against.
 pub fn root_from_scratch(mut entries: Vec<(B256, Vec<u8>)>) -> B256 {
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_unstable_by_key(|(key, _)| *key);
     let mut builder = alloy_trie::HashBuilder::default();
     for (key, value) in &entries {
         builder.add_leaf(Nibbles::unpack_array(&key.0), value);
