@@ -681,35 +681,60 @@ impl EvmStateTransition {
         run: Run,
         want_roots: bool,
     ) -> (BlockOutcome, Vec<TxEnvelope>, Vec<Undo>) {
-        for (_, code) in run.code {
-            self.state.insert_code(code);
-        }
-        let mut intermediate_roots = Vec::new();
-        let mut undos = Vec::new();
-        match (want_roots, run.steps) {
-            (true, Some(steps)) => {
-                // Steps: the pre-block system calls, one per included transaction, then the
-                // post-block phase when it changed anything.
-                let tx_count = run.included.len();
-                for (i, step) in steps.iter().enumerate() {
-                    undos.push(self.state.apply_with_undo(step));
-                    if (1..=tx_count).contains(&i) {
-                        intermediate_roots.push(self.state.state_root());
-                    }
-                }
-            }
-            _ => undos.push(self.state.apply_with_undo(&run.merged)),
-        }
+        let Run {
+            included,
+            receipts,
+            gas_used,
+            merged,
+            steps,
+            code,
+            ..
+        } = run;
         let transactions: Vec<TxEnvelope> =
-            run.included.into_iter().map(|tx| tx.into_inner()).collect();
-        header.gas_used = run.gas_used;
-        header.transactions_root = transactions_root(&transactions);
-        header.receipts_root = receipts_root(&run.receipts);
-        header.logs_bloom = logs_bloom(&run.receipts);
-        header.state_root = self.state.state_root();
+            included.into_iter().map(|tx| tx.into_inner()).collect();
+        let tx_count = transactions.len();
+        let state = &mut self.state;
+        // The state root and the transactions and receipts roots are independent: hash them
+        // side by side, so the serial parts of the trie update leave no core idle.
+        let ((state_root, intermediate_roots, undos), (transactions_root, receipts_root, bloom)) =
+            rayon::join(
+                move || {
+                    for (_, code) in code {
+                        state.insert_code(code);
+                    }
+                    let mut intermediate_roots = Vec::new();
+                    let mut undos = Vec::new();
+                    match (want_roots, steps) {
+                        (true, Some(steps)) => {
+                            // Steps: the pre-block system calls, one per included transaction,
+                            // then the post-block phase when it changed anything.
+                            for (i, step) in steps.iter().enumerate() {
+                                undos.push(state.apply_with_undo(step));
+                                if (1..=tx_count).contains(&i) {
+                                    intermediate_roots.push(state.state_root());
+                                }
+                            }
+                        }
+                        _ => undos.push(state.apply_with_undo(&merged)),
+                    }
+                    (state.state_root(), intermediate_roots, undos)
+                },
+                || {
+                    (
+                        transactions_root(&transactions),
+                        receipts_root(&receipts),
+                        logs_bloom(&receipts),
+                    )
+                },
+            );
+        header.gas_used = gas_used;
+        header.transactions_root = transactions_root;
+        header.receipts_root = receipts_root;
+        header.logs_bloom = bloom;
+        header.state_root = state_root;
         let outcome = BlockOutcome {
             header: header.clone(),
-            receipts: run.receipts,
+            receipts,
             intermediate_roots,
         };
         (outcome, transactions, undos)
