@@ -195,6 +195,14 @@ fn quantity(value: impl std::fmt::LowerHex) -> Value {
 }
 
 /// Decodes a raw transaction and describes it as JSON-RPC does: quantities as 0x-hex.
+///
+/// ```
+/// // EIP-155's worked example: 1 ether from 0x9d8a..4f, nonce 9, chain 1.
+/// let json = altlayer_node::cli::decode_to_json("0xf86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83")?;
+/// assert_eq!(json["from"], "0x9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f");
+/// assert_eq!(json["chainId"], "0x1");
+/// # Ok::<(), altlayer_node::cli::CliError>(())
+/// ```
 pub fn decode_to_json(raw: &str) -> Result<Value, CliError> {
     let bytes = hex::decode(raw.trim())?;
     let tx: TxEnvelope = decode_transaction(&bytes, DEFAULT_MAX_TX_SIZE)?;
