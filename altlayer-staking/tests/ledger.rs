@@ -1,0 +1,354 @@
+//! The ALT ledger: refusals change nothing, weights at past heights, unbonding, and a property
+//! test of every accounting invariant over random operation sequences.
+
+use alloy_primitives::{Address, U256};
+use altlayer_core::{RollupId, TokenLedger};
+use altlayer_staking::*;
+use proptest::prelude::*;
+
+const AUTHORITY: Address = Address::repeat_byte(0xaa);
+const DAY: u64 = 86_400;
+
+fn addr(i: u8) -> Address {
+    Address::repeat_byte(i)
+}
+
+fn set(service: Service) -> OperatorSetId {
+    OperatorSetId::new(service, RollupId(1))
+}
+
+fn ledger() -> AltLedger {
+    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY).unwrap();
+    for service in [Service::Squad, Service::Mach] {
+        ledger
+            .create_set(
+                &AUTHORITY,
+                set(service),
+                OperatorSetConfig {
+                    min_stake: U256::from(100),
+                },
+            )
+            .unwrap();
+    }
+    ledger
+}
+
+/// Runs `op`, expecting a refusal that leaves the ledger exactly as it was.
+fn refused<T: std::fmt::Debug>(
+    ledger: &mut AltLedger,
+    op: impl FnOnce(&mut AltLedger) -> Result<T, StakingError>,
+) -> StakingError {
+    let before = ledger.state_hash();
+    let err = op(ledger).expect_err("refused");
+    assert_eq!(
+        ledger.state_hash(),
+        before,
+        "a refused operation changed the ledger: {err}"
+    );
+    err
+}
+
+#[test]
+fn every_refusal_is_typed_and_changes_nothing() {
+    let mut l = ledger();
+    let (alice, bob, op) = (addr(1), addr(2), addr(3));
+    l.mint(&AUTHORITY, &alice, U256::from(1_000)).unwrap();
+    assert_eq!(
+        refused(&mut l, |l| l.mint(&alice, &alice, U256::from(1))),
+        StakingError::Unauthorized(alice)
+    );
+    assert_eq!(
+        refused(&mut l, |l| l.transfer(&alice, &bob, U256::ZERO)),
+        StakingError::ZeroAmount
+    );
+    assert!(matches!(
+        refused(&mut l, |l| l.transfer(&alice, &bob, U256::from(1_001))),
+        StakingError::InsufficientBalance { .. }
+    ));
+    assert!(matches!(
+        refused(&mut l, |l| l.stake(&bob, U256::from(1))),
+        StakingError::InsufficientBalance { .. }
+    ));
+    assert!(matches!(
+        refused(&mut l, |l| l.unstake(&alice, U256::from(1))),
+        StakingError::InsufficientStake { .. }
+    ));
+    assert_eq!(
+        refused(&mut l, |l| l.delegate(&alice, &op, U256::from(1))),
+        StakingError::UnknownOperator(op)
+    );
+    l.register_operator(op, OperatorKey::EcdsaOnly, 500)
+        .unwrap();
+    assert_eq!(
+        refused(&mut l, |l| l.register_operator(
+            op,
+            OperatorKey::EcdsaOnly,
+            0
+        )),
+        StakingError::AlreadyRegistered(op)
+    );
+    l.set_params(StakingParams {
+        max_commission_bips: 1_000,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(
+        refused(&mut l, |l| l.set_commission(&op, 1_001)),
+        StakingError::CommissionTooHigh {
+            max: 1_000,
+            got: 1_001
+        }
+    ));
+    let bad = StakingParams {
+        slash_equivocation_bips: 20_000,
+        ..Default::default()
+    };
+    assert!(matches!(
+        refused(&mut l, |l| l.set_params(bad)),
+        StakingError::InvalidParams(_)
+    ));
+    assert!(matches!(
+        refused(&mut l, |l| l.delegate(&alice, &op, U256::from(1))),
+        StakingError::InsufficientStake { .. }
+    ));
+    l.stake(&alice, U256::from(150)).unwrap();
+    l.delegate(&alice, &op, U256::from(50)).unwrap();
+    assert!(matches!(
+        refused(&mut l, |l| l.join_set(&op, set(Service::Mach))),
+        StakingError::BelowMinimumStake { .. }
+    ));
+    let unknown = OperatorSetId::new(Service::Vital, RollupId(9));
+    assert_eq!(
+        refused(&mut l, |l| l.join_set(&op, unknown)),
+        StakingError::UnknownSet(unknown)
+    );
+    assert_eq!(
+        refused(&mut l, |l| l.leave_set(&op, set(Service::Mach))),
+        StakingError::NotMember(op)
+    );
+    assert_eq!(
+        refused(&mut l, |l| l.create_set(
+            &AUTHORITY,
+            set(Service::Mach),
+            OperatorSetConfig {
+                min_stake: U256::ZERO
+            }
+        )),
+        StakingError::SetExists(set(Service::Mach))
+    );
+    assert!(matches!(
+        refused(&mut l, |l| l.undelegate(&alice, &op, U256::from(51))),
+        StakingError::InsufficientShares { .. }
+    ));
+    assert_eq!(
+        refused(&mut l, |l| l.redeem(&alice, &op)),
+        StakingError::NothingToRedeem
+    );
+    assert!(matches!(
+        refused(&mut l, |l| l.stake_at(&op, set(Service::Mach), 1)),
+        StakingError::FutureHeight {
+            requested: 1,
+            current: 0
+        }
+    ));
+    assert!(matches!(
+        refused(&mut l, |l| l.voting_power_at(&alice, 5)),
+        StakingError::FutureHeight { .. }
+    ));
+    l.advance(5, 100).unwrap();
+    assert_eq!(
+        refused(&mut l, |l| l.advance(4, 200)),
+        StakingError::ClockBackwards
+    );
+    assert_eq!(
+        refused(&mut l, |l| l.advance(6, 99)),
+        StakingError::ClockBackwards
+    );
+    // At most seven unbonding entries per delegator and operator.
+    for _ in 0..7 {
+        l.undelegate(&alice, &op, U256::from(1)).unwrap();
+    }
+    assert_eq!(
+        refused(&mut l, |l| l.undelegate(&alice, &op, U256::from(1))),
+        StakingError::TooManyUnbondingEntries { max: 7 }
+    );
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn weights_are_read_at_past_heights_and_follow_the_minimum() {
+    let mut l = ledger();
+    let (alice, op1, op2) = (addr(1), addr(3), addr(4));
+    let mach = set(Service::Mach);
+    l.mint(&AUTHORITY, &alice, U256::from(10_000)).unwrap();
+    l.stake(&alice, U256::from(10_000)).unwrap();
+    for op in [op1, op2] {
+        l.register_operator(op, OperatorKey::EcdsaOnly, 0).unwrap();
+        l.delegate(&alice, &op, U256::from(1_000)).unwrap();
+        l.join_set(&op, mach).unwrap();
+    }
+    // Restaking: op1 also joins SQUAD with the same stake.
+    l.join_set(&op1, set(Service::Squad)).unwrap();
+    l.advance(1, 10).unwrap();
+    l.delegate(&alice, &op1, U256::from(500)).unwrap();
+    l.advance(2, 20).unwrap();
+    // op2 falls below the minimum of 100: its weight stops counting, though it stays a member.
+    l.undelegate(&alice, &op2, U256::from(950)).unwrap();
+    l.advance(3, 30).unwrap();
+    l.leave_set(&op1, set(Service::Squad)).unwrap();
+
+    assert_eq!(l.total_stake_at(mach, 0).unwrap(), U256::from(2_000));
+    assert_eq!(l.total_stake_at(mach, 1).unwrap(), U256::from(2_500));
+    assert_eq!(l.total_stake_at(mach, 2).unwrap(), U256::from(1_500));
+    assert_eq!(l.stake_at(&op2, mach, 1).unwrap(), U256::from(1_000));
+    assert_eq!(l.stake_at(&op2, mach, 2).unwrap(), U256::ZERO);
+    assert_eq!(
+        l.stake_at(&op1, set(Service::Squad), 2).unwrap(),
+        U256::from(1_500)
+    );
+    assert_eq!(
+        l.stake_at(&op1, set(Service::Squad), 3).unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(
+        l.members_at(mach, 3).unwrap(),
+        vec![(op1, U256::from(1_500)), (op2, U256::ZERO)]
+    );
+    // Voting power: stALT plus delegated value, as of each height.
+    assert_eq!(l.voting_power_at(&alice, 0).unwrap(), U256::from(10_000));
+    assert_eq!(
+        l.voting_power_at(&alice, 2).unwrap(),
+        U256::from(10_000 - 950)
+    );
+    assert_eq!(
+        l.total_voting_power_at(2).unwrap(),
+        U256::from(10_000 - 950)
+    );
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn unbonding_waits_out_the_cooldown() {
+    let mut l = ledger();
+    let (alice, op) = (addr(1), addr(3));
+    l.mint(&AUTHORITY, &alice, U256::from(1_000)).unwrap();
+    l.stake(&alice, U256::from(1_000)).unwrap();
+    l.register_operator(op, OperatorKey::EcdsaOnly, 0).unwrap();
+    l.delegate(&alice, &op, U256::from(1_000)).unwrap();
+    l.advance(1, 1_000).unwrap();
+    assert_eq!(
+        l.undelegate(&alice, &op, U256::from(400)).unwrap(),
+        U256::from(400)
+    );
+    l.advance(2, 1_000 + 21 * DAY - 1).unwrap();
+    assert_eq!(l.redeem(&alice, &op), Err(StakingError::NothingToRedeem));
+    l.advance(3, 1_000 + 21 * DAY).unwrap();
+    assert_eq!(l.redeem(&alice, &op).unwrap(), U256::from(400));
+    assert_eq!(l.staked_of(&alice), U256::from(400));
+    assert!(l.unbonding_entries(&alice, &op).is_empty());
+    l.unstake(&alice, U256::from(400)).unwrap();
+    assert_eq!(l.balance_of(&alice), U256::from(400));
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn same_operations_same_hash_and_snapshots_round_trip() {
+    let run = || {
+        let mut l = ledger();
+        l.mint(&AUTHORITY, &addr(1), U256::from(77)).unwrap();
+        l.stake(&addr(1), U256::from(7)).unwrap();
+        l
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.state_hash(), b.state_hash());
+    let snapshot = serde_json::to_string(&a).unwrap();
+    let restored: AltLedger = serde_json::from_str(&snapshot).unwrap();
+    assert_eq!(restored, a);
+    let mut c = run();
+    c.transfer(&addr(1), &addr(2), U256::from(1)).unwrap();
+    assert_ne!(c.state_hash(), a.state_hash());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Mint(u8, u64),
+    Transfer(u8, u8, u64),
+    Stake(u8, u64),
+    Unstake(u8, u64),
+    Delegate(u8, u8, u64),
+    Undelegate(u8, u8, u64),
+    Redeem(u8, u8),
+    Join(u8, bool),
+    Leave(u8, bool),
+    Time(u64, u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let who = 0u8..5;
+    let operator = 0u8..3;
+    let amount = 0u64..2_000;
+    prop_oneof![
+        (who.clone(), amount.clone()).prop_map(|(w, a)| Op::Mint(w, a)),
+        (who.clone(), who.clone(), amount.clone()).prop_map(|(f, t, a)| Op::Transfer(f, t, a)),
+        (who.clone(), amount.clone()).prop_map(|(w, a)| Op::Stake(w, a)),
+        (who.clone(), amount.clone()).prop_map(|(w, a)| Op::Unstake(w, a)),
+        (who.clone(), operator.clone(), amount.clone()).prop_map(|(w, o, a)| Op::Delegate(w, o, a)),
+        (who.clone(), operator.clone(), amount.clone())
+            .prop_map(|(w, o, a)| Op::Undelegate(w, o, a)),
+        (who, operator.clone()).prop_map(|(w, o)| Op::Redeem(w, o)),
+        (operator.clone(), any::<bool>()).prop_map(|(o, s)| Op::Join(o, s)),
+        (operator, any::<bool>()).prop_map(|(o, s)| Op::Leave(o, s)),
+        (0u64..3, 0u64..(30 * DAY)).prop_map(|(h, t)| Op::Time(h, t)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// After every step of a random sequence: supply is conserved, shares sum to the pools,
+    /// set totals equal their members' weights; a refused step changes nothing; and weights
+    /// recorded at a height never change once the ledger has moved past it.
+    #[test]
+    fn invariants_hold_after_every_step(ops in prop::collection::vec(op(), 1..120)) {
+        let mut l = ledger();
+        let operator = |i: u8| addr(100 + i);
+        for i in 0..3 {
+            l.register_operator(operator(i), OperatorKey::EcdsaOnly, 1_000).unwrap();
+        }
+        let mut history: Vec<(u64, U256, U256)> = Vec::new();
+        for op in ops {
+            let before = l.state_hash();
+            let sets = |s: bool| set(if s { Service::Mach } else { Service::Squad });
+            let result = match op {
+                Op::Mint(w, a) => l.mint(&AUTHORITY, &addr(w), U256::from(a)),
+                Op::Transfer(f, t, a) => l.transfer(&addr(f), &addr(t), U256::from(a)),
+                Op::Stake(w, a) => l.stake(&addr(w), U256::from(a)),
+                Op::Unstake(w, a) => l.unstake(&addr(w), U256::from(a)),
+                Op::Delegate(w, o, a) => l.delegate(&addr(w), &operator(o), U256::from(a)).map(drop),
+                Op::Undelegate(w, o, a) => l.undelegate(&addr(w), &operator(o), U256::from(a)).map(drop),
+                Op::Redeem(w, o) => l.redeem(&addr(w), &operator(o)).map(drop),
+                Op::Join(o, s) => l.join_set(&operator(o), sets(s)),
+                Op::Leave(o, s) => l.leave_set(&operator(o), sets(s)),
+                Op::Time(dh, dt) => {
+                    let (h, now) = (l.height(), l.now());
+                    // A height's weights are final once the ledger moves past it: remember them
+                    // as they stand when it does.
+                    if dh > 0 {
+                        history.push((h, l.total_stake_at(set(Service::Mach), h).unwrap(), l.total_voting_power_at(h).unwrap()));
+                    }
+                    l.advance(h + dh, now + dt)
+                }
+            };
+            if result.is_err() {
+                prop_assert_eq!(l.state_hash(), before);
+            }
+            prop_assert_eq!(l.check_invariants(), Ok(()));
+            for (h, mach, power) in &history {
+                if *h < l.height() {
+                    prop_assert_eq!(l.total_stake_at(set(Service::Mach), *h).unwrap(), *mach);
+                    prop_assert_eq!(l.total_voting_power_at(*h).unwrap(), *power);
+                }
+            }
+        }
+    }
+}
