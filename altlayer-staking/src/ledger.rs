@@ -10,13 +10,14 @@
 //! pooled stake is restaked into every operator set it joins: it weighs, and is slashable, in
 //! each of them.
 
+use crate::evidence::Evidence;
 use crate::{
     checkpoints::Checkpoints,
     operator::{Operator, OperatorKey, OperatorSetConfig, OperatorSetId},
     params::{BIPS, InvalidParams, ParameterStore, StakingParams},
 };
 use alloy_primitives::{Address, B256, U256, U512, keccak256};
-use altlayer_core::TokenLedger;
+use altlayer_core::{ChainId, TokenLedger};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,9 +118,34 @@ pub enum StakingError {
     /// Parameters refused.
     #[error(transparent)]
     InvalidParams(#[from] InvalidParams),
+    /// The evidence does not prove what it claims.
+    #[error("invalid evidence: {0}")]
+    InvalidEvidence(String),
+    /// The same infraction was already slashed.
+    #[error("evidence {0} was already used")]
+    DuplicateEvidence(B256),
+    /// The infraction is older than the evidence age limits.
+    #[error("evidence of height {height} is too old")]
+    EvidenceExpired {
+        /// Infraction height.
+        height: u64,
+    },
     /// An amount does not fit in 256 bits.
     #[error("arithmetic overflow")]
     Overflow,
+}
+
+/// What a slash did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlashOutcome {
+    /// The slashed operator.
+    pub operator: Address,
+    /// The fraction of its stake at the infraction height: the most the slash may take.
+    pub due: U256,
+    /// What was taken (less than `due` when stake had already left or been slashed).
+    pub slashed: U256,
+    /// Paid to the submitter of the evidence; the rest was burned.
+    pub reward: U256,
 }
 
 /// An operator's delegation pool.
@@ -220,8 +246,16 @@ fn add(a: U256, b: U256) -> Result<U256, StakingError> {
 pub struct AltLedger {
     params: StakingParams,
     authority: Address,
+    chain_id: ChainId,
     height: u64,
     now: u64,
+    /// Ledger time at each height, for the evidence age limit.
+    times: Checkpoints<u64>,
+    seen_evidence: BTreeSet<B256>,
+    /// Challenge id -> (losing proposer, height), as settlement decided.
+    lost_challenges: BTreeMap<B256, (Address, u64)>,
+    /// Rollup -> height -> canonical block hash.
+    canonical: BTreeMap<u64, BTreeMap<u64, B256>>,
     liquid: BTreeMap<Address, U256>,
     staked: BTreeMap<Address, Checkpoints<U256>>,
     total_staked: Checkpoints<U256>,
@@ -240,15 +274,25 @@ pub struct AltLedger {
 }
 
 impl AltLedger {
-    /// An empty ledger whose protocol authority (the only account that mints, burns and
-    /// creates operator sets) is `authority`.
-    pub fn new(params: StakingParams, authority: Address) -> Result<Self, StakingError> {
+    /// An empty ledger whose protocol authority (the only account that mints, burns, creates
+    /// operator sets and records settlement outcomes) is `authority`. Votes in evidence are
+    /// verified for `chain_id`.
+    pub fn new(
+        params: StakingParams,
+        authority: Address,
+        chain_id: ChainId,
+    ) -> Result<Self, StakingError> {
         params.validate()?;
         Ok(Self {
             params,
             authority,
+            chain_id,
             height: 0,
             now: 0,
+            times: Checkpoints::default(),
+            seen_evidence: BTreeSet::new(),
+            lost_challenges: BTreeMap::new(),
+            canonical: BTreeMap::new(),
             liquid: BTreeMap::new(),
             staked: BTreeMap::new(),
             total_staked: Checkpoints::default(),
@@ -281,6 +325,7 @@ impl AltLedger {
         }
         self.height = height;
         self.now = now;
+        self.times.record(height, now);
         Ok(())
     }
 
@@ -799,6 +844,199 @@ impl AltLedger {
             }
         }
         Ok(members)
+    }
+
+    // ---- slashing ----
+
+    /// Records that settlement decided a challenge against `operator`'s state root at `height`
+    /// (protocol authority only); [`Evidence::InvalidStateRoot`] then refers to it.
+    pub fn record_lost_challenge(
+        &mut self,
+        caller: &Address,
+        challenge: B256,
+        operator: Address,
+        height: u64,
+    ) -> Result<(), StakingError> {
+        self.authorize(caller)?;
+        self.lost_challenges.insert(challenge, (operator, height));
+        Ok(())
+    }
+
+    /// Records the canonical block of a rollup at a height (protocol authority only);
+    /// [`Evidence::InvalidVote`] is a vote for anything else.
+    pub fn record_canonical(
+        &mut self,
+        caller: &Address,
+        rollup: altlayer_core::RollupId,
+        height: u64,
+        block: B256,
+    ) -> Result<(), StakingError> {
+        self.authorize(caller)?;
+        self.canonical
+            .entry(rollup.0)
+            .or_default()
+            .insert(height, block);
+        Ok(())
+    }
+
+    /// Verifies evidence and slashes the offender: the slash takes the infraction's fraction of
+    /// the operator's stake at the infraction height, first from unbonding entries created at or
+    /// after that height, then from the pool (every delegator pro rata), capped at what
+    /// remains. A share goes to `submitter`, the rest is burned; equivocation also tombstones
+    /// the operator in the set. Refused evidence changes nothing.
+    pub fn slash(
+        &mut self,
+        submitter: &Address,
+        evidence: &Evidence,
+    ) -> Result<SlashOutcome, StakingError> {
+        let id = evidence.hash();
+        if self.seen_evidence.contains(&id) {
+            return Err(StakingError::DuplicateEvidence(id));
+        }
+        let set_id = evidence.set();
+        let set = self
+            .sets
+            .get(&set_id)
+            .ok_or(StakingError::UnknownSet(set_id))?;
+        let height = evidence.height();
+        self.check_height(height)?;
+        if self.height - height > self.params.max_evidence_age_blocks
+            || self.now - self.times.at(height) > self.params.max_evidence_age_secs
+        {
+            return Err(StakingError::EvidenceExpired { height });
+        }
+        let invalid = |reason: &str| StakingError::InvalidEvidence(reason.to_owned());
+        let bad_signature = |e: altlayer_core::transaction::TxError| {
+            StakingError::InvalidEvidence(format!("bad signature: {e}"))
+        };
+        let (operator, fraction, tombstone) = match evidence {
+            Evidence::Equivocation { first, second, .. } => {
+                if (first.height, first.round) != (second.height, second.round) {
+                    return Err(invalid("the votes are for different slots"));
+                }
+                if first.digest == second.digest {
+                    return Err(invalid("the votes do not conflict"));
+                }
+                let signer = first.signer(set_id, self.chain_id).map_err(bad_signature)?;
+                if second
+                    .signer(set_id, self.chain_id)
+                    .map_err(bad_signature)?
+                    != signer
+                {
+                    return Err(invalid("the votes have different signers"));
+                }
+                (signer, self.params.slash_equivocation_bips, true)
+            }
+            Evidence::InvalidStateRoot {
+                operator,
+                height,
+                challenge,
+                ..
+            } => {
+                if self.lost_challenges.get(challenge) != Some(&(*operator, *height)) {
+                    return Err(invalid(
+                        "no decided challenge against this operator at this height",
+                    ));
+                }
+                (*operator, self.params.slash_invalid_state_root_bips, false)
+            }
+            Evidence::InvalidVote { vote, .. } => {
+                let canonical = self
+                    .canonical
+                    .get(&set_id.rollup.0)
+                    .and_then(|m| m.get(&vote.height));
+                match canonical {
+                    None => return Err(invalid("no canonical block recorded at that height")),
+                    Some(block) if *block == vote.digest => {
+                        return Err(invalid("the vote is for the canonical block"));
+                    }
+                    Some(_) => {}
+                }
+                (
+                    vote.signer(set_id, self.chain_id).map_err(bad_signature)?,
+                    self.params.slash_invalid_vote_bips,
+                    false,
+                )
+            }
+        };
+        let state = self
+            .operators
+            .get(&operator)
+            .ok_or(StakingError::UnknownOperator(operator))?;
+        if set.tombstoned.contains(&operator) {
+            return Err(StakingError::Tombstoned(operator));
+        }
+        if !set.membership.get(&operator).is_some_and(|m| m.at(height)) {
+            return Err(invalid("the signer was not in the set at that height"));
+        }
+
+        // Checkpoints hold a height's final state, so stake undelegated during the infraction
+        // height itself is added back: the base is the stake the operator had at h.
+        let left_during = self
+            .unbonding
+            .get(&operator)
+            .into_iter()
+            .flat_map(|m| m.values().flatten())
+            .filter(|e| e.created_height == height)
+            .fold(U256::ZERO, |sum, e| sum + e.amount);
+        let base = state.pool.at(height).stake + left_during;
+        let due = mul_div(base, U256::from(fraction), U256::from(BIPS));
+        let mut taken = U256::ZERO;
+        for entries in self
+            .unbonding
+            .get_mut(&operator)
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            for entry in entries.iter_mut().filter(|e| e.created_height >= height) {
+                let cut =
+                    mul_div(entry.amount, U256::from(fraction), U256::from(BIPS)).min(due - taken);
+                entry.amount -= cut;
+                taken += cut;
+            }
+        }
+        self.total_unbonding -= taken;
+        let pool = self.pool(&operator).unwrap_or_default();
+        let from_pool = (due - taken).min(pool.stake);
+        taken += from_pool;
+        self.update_pool(
+            &operator,
+            Pool {
+                stake: pool.stake - from_pool,
+                shares: pool.shares,
+            },
+        );
+
+        let reward = mul_div(
+            taken,
+            U256::from(self.params.evidence_reward_bips),
+            U256::from(BIPS),
+        );
+        if !reward.is_zero() {
+            let balance = self.balance_of(submitter) + reward;
+            self.liquid.insert(*submitter, balance);
+        }
+        self.burned += taken - reward;
+        self.seen_evidence.insert(id);
+        if tombstone {
+            if self
+                .operators
+                .get(&operator)
+                .is_some_and(|o| o.sets.contains(&set_id))
+            {
+                let stake = pool.stake - from_pool;
+                self.remove_member(&operator, set_id, stake);
+            }
+            if let Some(set) = self.sets.get_mut(&set_id) {
+                set.tombstoned.insert(operator);
+            }
+        }
+        Ok(SlashOutcome {
+            operator,
+            due,
+            slashed: taken,
+            reward,
+        })
     }
 
     // ---- integrity ----

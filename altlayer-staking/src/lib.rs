@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod checkpoints;
+pub mod evidence;
 pub mod ledger;
 pub mod operator;
 pub mod params;
 
-pub use ledger::{AltLedger, Pool, StakingError, UnbondingEntry};
+pub use evidence::{Evidence, SignedVote, VoteSignature};
+pub use ledger::{AltLedger, Pool, SlashOutcome, StakingError, UnbondingEntry};
 pub use operator::{Operator, OperatorKey, OperatorSetConfig, OperatorSetId, Service};
 pub use params::{ParameterStore, StakingParams};

@@ -1,7 +1,7 @@
 //! The ALT ledger: refusals change nothing, weights at past heights, unbonding, and a property
 //! test of every accounting invariant over random operation sequences.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use altlayer_core::{RollupId, TokenLedger};
 use altlayer_staking::*;
 use proptest::prelude::*;
@@ -18,7 +18,7 @@ fn set(service: Service) -> OperatorSetId {
 }
 
 fn ledger() -> AltLedger {
-    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY).unwrap();
+    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY, 1_337).unwrap();
     for service in [Service::Squad, Service::Mach] {
         ledger
             .create_set(
@@ -281,6 +281,8 @@ enum Op {
     Join(u8, bool),
     Leave(u8, bool),
     Time(u64, u64),
+    /// Equivocation by operator `o` at `back` heights ago, with conflicting digest `d`.
+    Equivocate(u8, u64, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -299,6 +301,7 @@ fn op() -> impl Strategy<Value = Op> {
         (operator.clone(), any::<bool>()).prop_map(|(o, s)| Op::Join(o, s)),
         (operator, any::<bool>()).prop_map(|(o, s)| Op::Leave(o, s)),
         (0u64..3, 0u64..(30 * DAY)).prop_map(|(h, t)| Op::Time(h, t)),
+        (0u8..3, 0u64..3, 1u8..4).prop_map(|(o, b, d)| Op::Equivocate(o, b, d)),
     ]
 }
 
@@ -311,7 +314,9 @@ proptest! {
     #[test]
     fn invariants_hold_after_every_step(ops in prop::collection::vec(op(), 1..120)) {
         let mut l = ledger();
-        let operator = |i: u8| addr(100 + i);
+        let keys: Vec<_> = (0..3).map(altlayer_core::dev::DevAccount::new).collect();
+        let operator = |i: u8| keys[i as usize].address;
+        let mut tombstoned = std::collections::BTreeSet::new();
         for i in 0..3 {
             l.register_operator(operator(i), OperatorKey::EcdsaOnly, 1_000).unwrap();
         }
@@ -337,6 +342,27 @@ proptest! {
                         history.push((h, l.total_stake_at(set(Service::Mach), h).unwrap(), l.total_voting_power_at(h).unwrap()));
                     }
                     l.advance(h + dh, now + dt)
+                }
+                Op::Equivocate(o, back, d) => {
+                    let height = l.height().saturating_sub(back);
+                    let mach = set(Service::Mach);
+                    let vote = |digest: B256| {
+                        let hash = SignedVote::signing_hash(mach, 1_337, height, 0, digest);
+                        SignedVote { height, round: 0, digest, signature: VoteSignature::Ecdsa(keys[o as usize].sign_hash(&hash)) }
+                    };
+                    let evidence = Evidence::Equivocation { set: mach, first: vote(B256::ZERO), second: vote(B256::repeat_byte(d)) };
+                    let result = l.slash(&addr(0), &evidence);
+                    if tombstoned.contains(&o) {
+                        // Tombstoned (or the very same evidence again): never slashed twice.
+                        prop_assert!(matches!(result, Err(StakingError::Tombstoned(_) | StakingError::DuplicateEvidence(_))), "{:?}", result);
+                    }
+                    if let Ok(outcome) = &result {
+                        // Never more than the fraction (5 %) of the stake at the height.
+                        prop_assert!(outcome.slashed <= outcome.due);
+                        prop_assert!(outcome.reward <= outcome.slashed);
+                        tombstoned.insert(o);
+                    }
+                    result.map(drop)
                 }
             };
             if result.is_err() {
