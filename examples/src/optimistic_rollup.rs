@@ -4,7 +4,7 @@
 //! challenged at settlement, and reverted; the honest batch that replaces it finalizes.
 
 use altlayer_core::{
-    Batch, Block, DataAvailability, FinalityGadget, RollupConfig, RollupId, Sequencer, Settlement,
+    Batch, DaRef, DataAvailability, FinalityGadget, RollupConfig, RollupId, Sequencer, Settlement,
     StateTransition, Verifier,
     alloy::primitives::{Address, B256, U256},
     da::{DaError, InMemoryDa},
@@ -55,31 +55,49 @@ pub enum ExampleError {
     Settlement(#[from] SettlementError),
 }
 
-/// Produces `count` blocks of one transfer per account, returning them with their
-/// per-transaction roots.
-fn produce<S: StateTransition>(
+/// Produces batch 0: two blocks of one transfer per account, from genesis, with the
+/// per-transaction roots the sequencer reports.
+fn produce_batch<S: StateTransition>(
     sequencer: &mut SingleSequencer<S>,
     accounts: &[DevAccount],
-    nonce: &mut u64,
-    count: u64,
-    now_ms: &mut u64,
-) -> Result<(Vec<Block>, Vec<B256>), ExampleError> {
+    genesis_root: B256,
+) -> Result<Batch, ExampleError> {
     let (mut blocks, mut roots) = (Vec::new(), Vec::new());
-    for _ in 0..count {
+    for nonce in 0..2 {
         for account in accounts {
-            let tx = account.transfer(1_337, *nonce, Address::repeat_byte(0xb0), U256::from(1));
+            let tx = account.transfer(1_337, nonce, Address::repeat_byte(0xb0), U256::from(1));
             sequencer.submit(recover(tx, RecoveryBackend::Libsecp256k1)?)?;
         }
-        *nonce += 1;
-        *now_ms += 1_000;
-        for event in sequencer.on_tick(*now_ms)? {
+        for event in sequencer.on_tick((nonce + 1) * 1_000)? {
             if let SequencerEvent::Block(built) = event {
                 roots.extend(built.outcome.intermediate_roots);
                 blocks.push(built.block);
             }
         }
     }
-    Ok((blocks, roots))
+    Ok(Batch {
+        rollup_id: ROLLUP,
+        index: 0,
+        pre_state_root: genesis_root,
+        post_state_root: blocks.last().map_or(genesis_root, |b| b.header.state_root),
+        blocks,
+        intermediate_roots: roots,
+    })
+}
+
+/// Publishes a batch to DA and commits it to settlement; the finality gadget starts its
+/// window.
+async fn post(
+    batch: &Batch,
+    da: &InMemoryDa,
+    l1: &LocalSettlement,
+    finality: &mut ChallengeWindowFinality,
+) -> Result<DaRef, ExampleError> {
+    let reference = da.publish(batch).await?;
+    let commitment = BatchCommitment::new(batch, 1_337, reference, Address::repeat_byte(0x5e));
+    l1.commit_batch(commitment.clone()).await?;
+    finality.on_batch_committed(&commitment, l1.now().await?);
+    Ok(reference)
 }
 
 /// Runs the example.
@@ -97,24 +115,12 @@ pub async fn run() -> Result<Report, ExampleError> {
     let da = InMemoryDa::default();
     let l1 = LocalSettlement::new(ROLLUP, genesis_root, WINDOW, U256::from(1_000));
     let mut finality = ChallengeWindowFinality::new(WINDOW);
-    let (mut nonce, mut now_ms) = (0, 0);
 
-    // Batch 0: two blocks, but the sequencer lies about the root after the fourth transaction.
-    let (blocks, mut roots) = produce(&mut sequencer, &accounts, &mut nonce, 2, &mut now_ms)?;
-    roots[4] = B256::repeat_byte(0xba);
-    let mut faulty = Batch {
-        rollup_id: ROLLUP,
-        index: 0,
-        pre_state_root: genesis_root,
-        post_state_root: blocks[1].header.state_root,
-        blocks,
-        intermediate_roots: roots,
-    };
+    // Batch 0, but the sequencer lies about the root after the fifth transaction.
+    let mut faulty = produce_batch(&mut sequencer, &accounts, genesis_root)?;
+    faulty.intermediate_roots[4] = B256::repeat_byte(0xba);
     faulty.post_state_root = B256::repeat_byte(0xba);
-    let reference = da.publish(&faulty).await?;
-    let commitment = BatchCommitment::new(&faulty, 1_337, reference, Address::repeat_byte(0x5e));
-    l1.commit_batch(commitment.clone()).await?;
-    finality.on_batch_committed(&commitment, l1.now().await?);
+    let reference = post(&faulty, &da, &l1, &mut finality).await?;
     report.lines.push(format!(
         "batch 0 posted at DA position {}",
         reference.position
@@ -147,20 +153,8 @@ pub async fn run() -> Result<Report, ExampleError> {
 
     // The rollup starts over from the last valid root with an honest sequencer.
     let mut sequencer = SingleSequencer::new(genesis, config);
-    let (mut nonce, mut now_ms) = (0, 0);
-    let (blocks, roots) = produce(&mut sequencer, &accounts, &mut nonce, 2, &mut now_ms)?;
-    let honest = Batch {
-        rollup_id: ROLLUP,
-        index: 0,
-        pre_state_root: genesis_root,
-        post_state_root: blocks[1].header.state_root,
-        blocks,
-        intermediate_roots: roots,
-    };
-    let reference = da.publish(&honest).await?;
-    let commitment = BatchCommitment::new(&honest, 1_337, reference, Address::repeat_byte(0x5e));
-    l1.commit_batch(commitment.clone()).await?;
-    finality.on_batch_committed(&commitment, l1.now().await?);
+    let honest = produce_batch(&mut sequencer, &accounts, genesis_root)?;
+    let reference = post(&honest, &da, &l1, &mut finality).await?;
     let verdict = verifier.verify_batch(&da.retrieve(&reference).await?);
     report
         .lines
