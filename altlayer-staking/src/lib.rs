@@ -5,8 +5,10 @@ pub mod evidence;
 pub mod ledger;
 pub mod operator;
 pub mod params;
+pub mod rewards;
 
 pub use evidence::{Evidence, SignedVote, VoteSignature};
 pub use ledger::{AltLedger, Pool, SlashOutcome, StakingError, UnbondingEntry};
 pub use operator::{Operator, OperatorKey, OperatorSetConfig, OperatorSetId, Service};
 pub use params::{ParameterStore, StakingParams};
+pub use rewards::{FeeShares, FeeSplit};
