@@ -9,7 +9,7 @@
 //! without a C compiler.
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
-use alloy_eips::eip2718::{Decodable2718, Eip2718Error, Encodable2718};
+use alloy_eips::eip2718::{Decodable2718, Eip2718Error};
 use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 use rayon::prelude::*;
 
@@ -294,6 +294,14 @@ pub fn recover_all_serial(
     txs.into_iter().map(|tx| recover(tx, backend)).collect()
 }
 
+/// Decodes one raw transaction and recovers its sender with libsecp256k1.
+pub fn decode_and_recover(bytes: &[u8], max_size: usize) -> Result<Recovered<TxEnvelope>, TxError> {
+    recover(
+        decode_transaction(bytes, max_size)?,
+        RecoveryBackend::Libsecp256k1,
+    )
+}
+
 /// Decodes and recovers many raw transactions across all cores, keeping their order.
 pub fn decode_and_recover_all(
     raw: &[impl AsRef<[u8]> + Sync],
@@ -301,10 +309,7 @@ pub fn decode_and_recover_all(
 ) -> Vec<Result<Recovered<TxEnvelope>, TxError>> {
     raw.par_iter()
         .with_min_len(PARALLEL_RECOVERY_MIN)
-        .map(|bytes| {
-            let tx = decode_transaction(bytes.as_ref(), max_size)?;
-            recover(tx, RecoveryBackend::Libsecp256k1)
-        })
+        .map(|bytes| decode_and_recover(bytes.as_ref(), max_size))
         .collect()
 }
 
@@ -385,26 +390,6 @@ impl<U> Iterator for InOrder<U> {
             let (index, chunk) = self.receiver.recv().ok()?;
             self.early.insert(index, chunk);
         }
-    }
-}
-
-/// The fields of a decoded transaction that callers commonly want, with its hash and size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TxSummary {
-    /// Transaction hash (`keccak256` of the EIP-2718 encoding).
-    pub hash: B256,
-    /// Encoded size in bytes.
-    pub size: usize,
-    /// Recovered sender.
-    pub from: Address,
-}
-
-/// Hash, size and sender of a recovered transaction.
-pub fn summarize(tx: &Recovered<TxEnvelope>) -> TxSummary {
-    TxSummary {
-        hash: *tx.inner().tx_hash(),
-        size: tx.inner().encode_2718_len(),
-        from: tx.signer(),
     }
 }
 

@@ -692,7 +692,7 @@ impl AltLedger {
     }
 
     /// Starts unbonding `shares` from an operator: their value leaves the pool now and can be
-    /// redeemed after the cooldown, staying slashable for infractions before this height.
+    /// redeemed after the cooldown, staying slashable for infractions at or before this height.
     /// Returns the amount unbonding.
     pub fn undelegate(
         &mut self,

@@ -8,10 +8,7 @@ use alloy_primitives::{Address, B256, U256};
 use altlayer_benches::TransferBlock;
 use altlayer_core::{
     execution::{BlockAttributes, ExecuteOptions},
-    transaction::{
-        DEFAULT_MAX_TX_SIZE, RecoveryBackend, decode_and_recover_all, decode_transaction,
-        recover_all,
-    },
+    transaction::{DEFAULT_MAX_TX_SIZE, RecoveryBackend, decode_transaction, recover_all},
 };
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use revm::{
@@ -47,12 +44,10 @@ fn state_transition(c: &mut Criterion) {
         b.iter_batched(
             || fixture.stf.clone(),
             |mut stf| {
-                let txs = decode_and_recover_all(&fixture.raw, DEFAULT_MAX_TX_SIZE)
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-                    .expect("valid");
+                // Raw bytes in, block with every root out; decoding and recovery on all cores
+                // overlap execution on this thread.
                 let built = stf
-                    .build_block(attrs(), txs, ExecuteOptions::default())
+                    .build_block_from_raw(attrs(), &fixture.raw, ExecuteOptions::default())
                     .expect("builds");
                 assert_eq!(built.block.transactions.len(), TXS);
                 (stf, built)

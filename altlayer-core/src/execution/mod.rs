@@ -16,7 +16,7 @@ use crate::{
     },
     state::{StateChanges, Undo, WorldState},
     transaction::{
-        DEFAULT_MAX_TX_SIZE, RecoveryBackend, TxError, check_chain_id, decode_transaction,
+        DEFAULT_MAX_TX_SIZE, RecoveryBackend, TxError, check_chain_id, decode_and_recover,
         map_in_order, recover,
     },
 };
@@ -796,15 +796,13 @@ impl EvmStateTransition {
         let max_size = self.config.max_tx_size;
         let decode = |bytes: &_| -> Candidate {
             let bytes: &[u8] = AsRef::<[u8]>::as_ref(bytes);
-            decode_transaction(bytes, max_size)
-                .and_then(|tx| recover(tx, RecoveryBackend::Libsecp256k1))
-                .map_err(|error| {
-                    Box::new(RejectedTx {
-                        hash: keccak256(bytes),
-                        sender: None,
-                        error,
-                    })
+            decode_and_recover(bytes, max_size).map_err(|error| {
+                Box::new(RejectedTx {
+                    hash: keccak256(bytes),
+                    sender: None,
+                    error,
                 })
+            })
         };
         map_in_order(raw, decode, |candidates| {
             self.build_from(attrs, candidates, raw.len(), options)
