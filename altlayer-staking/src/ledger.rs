@@ -1,8 +1,9 @@
 //! The ALT ledger: liquid balances, staking into stALT, delegation (restaking) to operators,
 //! unbonding, and checkpointed stake weights, in one deterministic sans-IO state machine.
 //!
-//! Money moves between five places, and the sum never changes except by mint:
-//! `minted = liquid + staked (stALT) + pooled (delegated) + unbonding + treasury + burned`.
+//! Money moves between these places, and the sum never changes except by mint:
+//! `minted = liquid + staked (stALT) + pooled (delegated) + unbonding + unclaimed rewards +
+//! treasury + burned`.
 //!
 //! Delegation is share accounting: each operator has one pool `{stake, shares}`; a delegator
 //! holds shares, worth `shares * stake / total_shares`. Taking a fraction of a pool's stake
@@ -20,6 +21,10 @@ use alloy_primitives::{Address, B256, U256, U512, keccak256};
 use altlayer_core::{ChainId, TokenLedger};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+mod distribution;
+
+pub use distribution::{CollectedFees, EpochRewards, REWARD_SCALE};
 
 /// Why a ledger operation was refused. A refused operation changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +106,9 @@ pub enum StakingError {
     /// Nothing has finished unbonding.
     #[error("nothing to redeem")]
     NothingToRedeem,
+    /// No rewards to claim.
+    #[error("no rewards to claim")]
+    NothingToClaim,
     /// A lookup at a height the ledger has not reached.
     #[error("height {requested} is in the future (current {current})")]
     FutureHeight {
@@ -181,18 +189,28 @@ pub struct UnbondingEntry {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct OperatorState {
     info: Operator,
     pool: Checkpoints<Pool>,
     sets: BTreeSet<OperatorSetId>,
+    /// Cumulative rewards per pool share, scaled by [`distribution::REWARD_SCALE`].
+    reward_per_share: U256,
+    /// Rewards distributed to the pool's delegators and not yet settled to them.
+    reward_pot: U256,
+    /// Commission earned and not yet claimed.
+    commission: U256,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SetState {
     config: OperatorSetConfig,
     membership: BTreeMap<Address, Checkpoints<bool>>,
     total: Checkpoints<U256>,
     tombstoned: BTreeSet<Address>,
+    /// Rewards waiting for the set's next epoch distribution.
+    undistributed: U256,
 }
 
 /// A map with structured keys as a list of pairs: JSON objects only take string keys.
@@ -219,21 +237,49 @@ mod pairs {
     }
 }
 
-/// `a * b / c`, rounded down, in 512-bit intermediate precision; callers guarantee `c > 0`
-/// and a result that fits (a share of a pool is never larger than the pool).
-fn mul_div(a: U256, b: U256, c: U256) -> U256 {
+/// `a * b / c` rounded down and whether it was inexact, or `None` when the quotient does not
+/// fit in 256 bits; `c > 0`. Products that fit in 256 bits (every realistic amount of ALT)
+/// take the fast path; the rest go through 512-bit intermediates.
+fn mul_div_rem(a: U256, b: U256, c: U256) -> Option<(U256, bool)> {
+    if let Some(product) = a.checked_mul(b) {
+        return Some((product / c, !(product % c).is_zero()));
+    }
     let widen = |x: U256| {
         let l = x.as_limbs();
         U512::from_limbs([l[0], l[1], l[2], l[3], 0, 0, 0, 0])
     };
     let product: U512 = a.widening_mul(b);
-    let quotient = product / widen(c);
+    let (quotient, remainder) = product.div_rem(widen(c));
     let l = quotient.as_limbs();
     if l[4..].iter().any(|limb| *limb != 0) {
-        U256::MAX
+        None
     } else {
-        U256::from_limbs([l[0], l[1], l[2], l[3]])
+        Some((
+            U256::from_limbs([l[0], l[1], l[2], l[3]]),
+            !remainder.is_zero(),
+        ))
     }
+}
+
+/// `a * b / c` rounded down, or `None` when it does not fit; `c > 0`.
+pub(crate) fn checked_mul_div(a: U256, b: U256, c: U256) -> Option<U256> {
+    mul_div_rem(a, b, c).map(|(q, _)| q)
+}
+
+/// `a * b / c` rounded up, or `None` when it does not fit; `c > 0`.
+fn checked_mul_div_ceil(a: U256, b: U256, c: U256) -> Option<U256> {
+    let (q, inexact) = mul_div_rem(a, b, c)?;
+    if inexact {
+        q.checked_add(U256::from(1))
+    } else {
+        Some(q)
+    }
+}
+
+/// `a * b / c` rounded down; callers guarantee `c > 0` and a result that fits (a share of a
+/// pool is never larger than the pool). Saturates rather than panics if that is ever wrong.
+fn mul_div(a: U256, b: U256, c: U256) -> U256 {
+    checked_mul_div(a, b, c).unwrap_or(U256::MAX)
 }
 
 fn add(a: U256, b: U256) -> Result<U256, StakingError> {
@@ -271,6 +317,13 @@ pub struct AltLedger {
     shares: BTreeMap<Address, BTreeMap<Address, Checkpoints<U256>>>,
     /// Operator -> delegator -> unbonding entries.
     unbonding: BTreeMap<Address, BTreeMap<Address, Vec<UnbondingEntry>>>,
+    /// Delegator -> operator -> rewards per share already accounted for, as an amount
+    /// (`shares * reward_per_share / scale`, rounded up, at the last settlement).
+    reward_debt: BTreeMap<Address, BTreeMap<Address, U256>>,
+    /// Settled delegator rewards, not yet claimed.
+    owed: BTreeMap<Address, U256>,
+    /// Fee accounts whose incoming fees are split and routed to a rollup's operator sets.
+    fee_accounts: BTreeMap<Address, u64>,
 }
 
 impl AltLedger {
@@ -305,6 +358,9 @@ impl AltLedger {
             sets: BTreeMap::new(),
             shares: BTreeMap::new(),
             unbonding: BTreeMap::new(),
+            reward_debt: BTreeMap::new(),
+            owed: BTreeMap::new(),
+            fee_accounts: BTreeMap::new(),
         })
     }
 
@@ -480,6 +536,9 @@ impl AltLedger {
                 info,
                 pool: Checkpoints::default(),
                 sets: BTreeSet::new(),
+                reward_per_share: U256::ZERO,
+                reward_pot: U256::ZERO,
+                commission: U256::ZERO,
             },
         );
         Ok(())
@@ -531,6 +590,7 @@ impl AltLedger {
             membership: BTreeMap::new(),
             total: Checkpoints::default(),
             tombstoned: BTreeSet::new(),
+            undistributed: U256::ZERO,
         };
         self.sets.insert(id, set);
         Ok(())
@@ -685,7 +745,9 @@ impl AltLedger {
             shares: add(pool.shares, issued)?,
         };
         let shares = add(self.shares_of(delegator, operator), issued)?;
+        let settlement = self.settlement(delegator, operator, shares)?;
         self.set_staked(delegator, left);
+        self.settle(delegator, operator, settlement);
         self.set_shares(delegator, operator, shares);
         self.update_pool(operator, new_pool);
         Ok(issued)
@@ -723,6 +785,8 @@ impl AltLedger {
             stake: pool.stake - amount,
             shares: pool.shares - shares,
         };
+        let settlement = self.settlement(delegator, operator, left)?;
+        self.settle(delegator, operator, settlement);
         self.set_shares(delegator, operator, left);
         self.update_pool(operator, new_pool);
         let entry = UnbondingEntry {
@@ -1075,13 +1139,15 @@ impl AltLedger {
                 self.total_unbonding, unbonding
             ));
         }
-        let held = liquid + staked + pooled + unbonding + self.treasury + self.burned;
+        let rewards = self.unclaimed_rewards();
+        let held = liquid + staked + pooled + unbonding + rewards + self.treasury + self.burned;
         if held != self.minted {
             return Err(format!(
                 "supply: minted {} != held and burned {}",
                 self.minted, held
             ));
         }
+        self.check_reward_pots()?;
         for (address, operator) in &self.operators {
             let pool = operator.pool.latest();
             let shares = self
@@ -1163,6 +1229,21 @@ impl TokenLedger for AltLedger {
         self.debit(from, amount)?;
         self.liquid.insert(*to, credited);
         Ok(())
+    }
+
+    /// Fees charged to a registered fee account (see [`AltLedger::register_fee_account`]) are
+    /// split and routed by [`AltLedger::collect_fees`]; to any other account they are a
+    /// transfer.
+    fn charge_fee(
+        &mut self,
+        payer: &Address,
+        collector: &Address,
+        amount: U256,
+    ) -> Result<(), StakingError> {
+        match self.fee_account_rollup(collector) {
+            Some(rollup) => self.collect_fees(payer, rollup, amount).map(drop),
+            None => self.transfer(payer, collector, amount),
+        }
     }
 
     /// Voting power: stALT plus the value of delegated shares, both as they stood at `height`.

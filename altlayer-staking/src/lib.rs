@@ -8,7 +8,10 @@ pub mod params;
 pub mod rewards;
 
 pub use evidence::{Evidence, SignedVote, VoteSignature};
-pub use ledger::{AltLedger, Pool, SlashOutcome, StakingError, UnbondingEntry};
+pub use ledger::{
+    AltLedger, CollectedFees, EpochRewards, Pool, REWARD_SCALE, SlashOutcome, StakingError,
+    UnbondingEntry,
+};
 pub use operator::{Operator, OperatorKey, OperatorSetConfig, OperatorSetId, Service};
 pub use params::{ParameterStore, StakingParams};
 pub use rewards::{FeeShares, FeeSplit};

@@ -1,6 +1,7 @@
 //! Staking parameters: one struct, validated, with documented defaults and their sources, and
 //! the trait through which governance reads and changes them.
 
+use crate::rewards::FeeSplit;
 use serde::{Deserialize, Serialize};
 
 /// Basis points in one whole: 10,000 bips = 100 %.
@@ -38,6 +39,9 @@ pub struct StakingParams {
     /// Share of a slash paid to whoever submitted the evidence, in bips; the rest is burned.
     /// Default 1,000 (10 %).
     pub evidence_reward_bips: u32,
+    /// How fees paid in ALT are divided (burn, sequencers, operators, treasury). Default 10 %
+    /// burned, 40 % to the SQUAD set, 40 % to the VITAL and MACH sets, 10 % to the treasury.
+    pub fee_split: FeeSplit,
 }
 
 impl Default for StakingParams {
@@ -53,6 +57,7 @@ impl Default for StakingParams {
             slash_invalid_state_root_bips: BIPS,
             slash_invalid_vote_bips: 500,
             evidence_reward_bips: 1_000,
+            fee_split: FeeSplit::default(),
         }
     }
 }
@@ -102,6 +107,7 @@ impl StakingParams {
         )?;
         fraction("slashInvalidVoteBips", self.slash_invalid_vote_bips)?;
         fraction("evidenceRewardBips", self.evidence_reward_bips)?;
+        self.fee_split.validate()?;
         if self.max_evidence_age_secs > self.unbonding_cooldown_secs {
             // Evidence must expire before the stake it would slash can leave.
             return Err(InvalidParams {
