@@ -3,13 +3,13 @@
 //! Three infractions are slashable (DESIGN.md §2): equivocation (two conflicting signed
 //! messages of one signer for one slot), an invalid state root confirmed by a challenge, and
 //! an invalid finality vote (a vote for a block other than the canonical one at its height).
-//! Votes are verified here by their ECDSA signature over a domain-separated digest; the
-//! aggregation layer adds BLS signatures as a further [`VoteSignature`] variant.
+//! Votes are verified here by their signature over a domain-separated digest: ECDSA by the
+//! operator's address, or BLS (BN254) under the operator's registered key.
 
-use crate::operator::{OperatorSetId, Service};
+use crate::operator::{OperatorKey, OperatorSetId, Service};
 use alloy_primitives::{Address, B256, Signature, keccak256};
 use altlayer_core::{
-    ChainId,
+    ChainId, bls,
     primitives::{Domain, signing_digest},
     transaction::{RecoveryBackend, TxError, recover_signer},
 };
@@ -21,6 +21,14 @@ use serde::{Deserialize, Serialize};
 pub enum VoteSignature {
     /// secp256k1 ECDSA by the operator's address (low-s, as EIP-2).
     Ecdsa(Signature),
+    /// BN254 BLS by the operator's registered key (a BLS signature does not name its
+    /// signer, so the vote does).
+    Bls {
+        /// The operator that signed.
+        signer: Address,
+        /// Its signature on [`SignedVote::signing_hash`].
+        signature: bls::Signature,
+    },
 }
 
 /// A vote an operator signed: what it signed for one slot of one operator set.
@@ -68,15 +76,47 @@ impl SignedVote {
         )
     }
 
-    /// The signer of the vote in `set` on `chain_id`.
-    pub fn signer(&self, set: OperatorSetId, chain_id: ChainId) -> Result<Address, TxError> {
+    /// The signer of the vote in `set` on `chain_id`, checked against its signature; `key_of`
+    /// gives a claimed BLS signer's registered key.
+    pub fn signer<'a>(
+        &self,
+        set: OperatorSetId,
+        chain_id: ChainId,
+        key_of: impl FnOnce(&Address) -> Option<&'a OperatorKey>,
+    ) -> Result<Address, VoteError> {
         let hash = Self::signing_hash(set, chain_id, self.height, self.round, self.digest);
         match &self.signature {
             VoteSignature::Ecdsa(signature) => {
                 recover_signer(signature, &hash, RecoveryBackend::Libsecp256k1)
+                    .map_err(VoteError::Ecdsa)
+            }
+            VoteSignature::Bls { signer, signature } => {
+                let key = key_of(signer)
+                    .and_then(OperatorKey::bls)
+                    .ok_or(VoteError::NoBlsKey(*signer))?;
+                if bls::verify(key, &hash, signature) {
+                    Ok(*signer)
+                } else {
+                    Err(VoteError::BadBlsSignature(*signer))
+                }
             }
         }
     }
+}
+
+/// Why a vote's signature does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VoteError {
+    /// The ECDSA signature does not recover.
+    #[error("bad ECDSA signature: {0}")]
+    Ecdsa(TxError),
+    /// The claimed BLS signer has no registered BLS key.
+    #[error("{0} has no registered BLS key")]
+    NoBlsKey(Address),
+    /// The BLS signature does not verify under the signer's key.
+    #[error("BLS signature does not verify under {0}'s key")]
+    BadBlsSignature(Address),
 }
 
 /// Evidence that an operator misbehaved in an operator set.

@@ -68,6 +68,12 @@ pub enum StakingError {
     /// No such operator.
     #[error("unknown operator {0}")]
     UnknownOperator(Address),
+    /// The BLS key's proof of possession does not verify for this operator and chain.
+    #[error("the BLS key registration of {0} does not verify")]
+    InvalidKey(Address),
+    /// Another operator registered the same BLS key.
+    #[error("the BLS key of {0} is registered to another operator")]
+    KeyInUse(Address),
     /// The operator is registered already.
     #[error("operator {0} is already registered")]
     AlreadyRegistered(Address),
@@ -514,7 +520,9 @@ impl AltLedger {
 
     // ---- operators and sets ----
 
-    /// Registers an operator.
+    /// Registers an operator. A BLS key must carry a proof of possession for this operator
+    /// and the ledger's chain ([`altlayer_core::bls::SecretKey::register`]), and may belong
+    /// to one operator only.
     pub fn register_operator(
         &mut self,
         address: Address,
@@ -525,6 +533,18 @@ impl AltLedger {
             return Err(StakingError::AlreadyRegistered(address));
         }
         self.check_commission(commission_bips)?;
+        if let OperatorKey::Bn254(registration) = &key {
+            if !registration.verify(self.chain_id, address) {
+                return Err(StakingError::InvalidKey(address));
+            }
+            let taken = self.operators.values().any(|o| match &o.info.key {
+                OperatorKey::Bn254(other) => other.g1 == registration.g1,
+                OperatorKey::EcdsaOnly => false,
+            });
+            if taken {
+                return Err(StakingError::KeyInUse(address));
+            }
+        }
         let info = Operator {
             address,
             key,
@@ -970,9 +990,10 @@ impl AltLedger {
             return Err(StakingError::EvidenceExpired { height });
         }
         let invalid = |reason: &str| StakingError::InvalidEvidence(reason.to_owned());
-        let bad_signature = |e: altlayer_core::transaction::TxError| {
+        let bad_signature = |e: crate::evidence::VoteError| {
             StakingError::InvalidEvidence(format!("bad signature: {e}"))
         };
+        let key_of = |a: &Address| self.operators.get(a).map(|o| &o.info.key);
         let (operator, fraction, tombstone) = match evidence {
             Evidence::Equivocation { first, second, .. } => {
                 if (first.height, first.round) != (second.height, second.round) {
@@ -981,9 +1002,11 @@ impl AltLedger {
                 if first.digest == second.digest {
                     return Err(invalid("the votes do not conflict"));
                 }
-                let signer = first.signer(set_id, self.chain_id).map_err(bad_signature)?;
+                let signer = first
+                    .signer(set_id, self.chain_id, key_of)
+                    .map_err(bad_signature)?;
                 if second
-                    .signer(set_id, self.chain_id)
+                    .signer(set_id, self.chain_id, key_of)
                     .map_err(bad_signature)?
                     != signer
                 {
@@ -1017,7 +1040,8 @@ impl AltLedger {
                     Some(_) => {}
                 }
                 (
-                    vote.signer(set_id, self.chain_id).map_err(bad_signature)?,
+                    vote.signer(set_id, self.chain_id, key_of)
+                        .map_err(bad_signature)?,
                     self.params.slash_invalid_vote_bips,
                     false,
                 )

@@ -7,7 +7,7 @@ pub mod operator;
 pub mod params;
 pub mod rewards;
 
-pub use evidence::{Evidence, SignedVote, VoteSignature};
+pub use evidence::{Evidence, SignedVote, VoteError, VoteSignature};
 pub use ledger::{
     AltLedger, CollectedFees, EpochRewards, Pool, REWARD_SCALE, SlashOutcome, StakingError,
     UnbondingEntry,

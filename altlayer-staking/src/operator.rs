@@ -2,6 +2,7 @@
 
 use alloy_primitives::{Address, U256};
 use altlayer_core::RollupId;
+use altlayer_core::bls::{KeyRegistration, PublicKeyG2};
 use serde::{Deserialize, Serialize};
 
 /// A restaked service of a rollup.
@@ -32,23 +33,25 @@ impl OperatorSetId {
 }
 
 /// An operator's signing key for votes and alerts.
-///
-/// The aggregation issue fills in BLS on BN254 (a G1 and a G2 public key, as EigenLayer
-/// registers them); until then an operator signs with its ECDSA address alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum OperatorKey {
-    /// No key beyond the operator's ECDSA address.
+    /// No key beyond the operator's ECDSA address: votes are ECDSA-signed.
     #[default]
     EcdsaOnly,
-    /// A BN254 BLS public key in EigenLayer's encoding: G1 (64 bytes) and G2 (128 bytes),
-    /// big-endian coordinates. Checked on registration by the aggregation layer.
-    Bn254 {
-        /// The key in G1.
-        g1: Vec<u8>,
-        /// The key in G2.
-        g2: Vec<u8>,
-    },
+    /// A BN254 BLS key (G1 and G2, as EigenLayer registers them) with its proof of
+    /// possession for this operator and chain, checked on registration.
+    Bn254(KeyRegistration),
+}
+
+impl OperatorKey {
+    /// The BLS key that verifies the operator's signatures, if it has one.
+    pub const fn bls(&self) -> Option<&PublicKeyG2> {
+        match self {
+            Self::Bn254(registration) => Some(&registration.g2),
+            Self::EcdsaOnly => None,
+        }
+    }
 }
 
 /// A registered operator.

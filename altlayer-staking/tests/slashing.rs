@@ -278,3 +278,97 @@ fn bad_evidence_is_refused_and_changes_nothing() {
         StakingError::EvidenceExpired { height: 10 }
     );
 }
+
+#[test]
+fn bls_keys_need_a_proof_of_possession_and_bls_equivocation_is_slashed() {
+    use altlayer_core::bls::SecretKey;
+    let mut l = AltLedger::new(StakingParams::default(), AUTHORITY, CHAIN).unwrap();
+    l.create_set(
+        &AUTHORITY,
+        mach(),
+        OperatorSetConfig {
+            min_stake: U256::from(100),
+        },
+    )
+    .unwrap();
+    let (operator, other) = (Address::repeat_byte(0x0e), Address::repeat_byte(0x0f));
+    let key = SecretKey::from_seed(b"mach operator").unwrap();
+
+    // A proof made for another chain, or for another operator, is refused; so is a key that
+    // another operator registered already.
+    let before = l.state_hash();
+    assert_eq!(
+        l.register_operator(
+            operator,
+            OperatorKey::Bn254(key.register(CHAIN + 1, operator)),
+            0
+        ),
+        Err(StakingError::InvalidKey(operator))
+    );
+    assert_eq!(
+        l.register_operator(operator, OperatorKey::Bn254(key.register(CHAIN, other)), 0),
+        Err(StakingError::InvalidKey(operator))
+    );
+    assert_eq!(l.state_hash(), before);
+    l.register_operator(
+        operator,
+        OperatorKey::Bn254(key.register(CHAIN, operator)),
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        l.register_operator(other, OperatorKey::Bn254(key.register(CHAIN, other)), 0),
+        Err(StakingError::KeyInUse(other))
+    );
+
+    let alice = Address::repeat_byte(1);
+    l.mint(&AUTHORITY, &alice, U256::from(1_000)).unwrap();
+    l.stake(&alice, U256::from(1_000)).unwrap();
+    l.delegate(&alice, &operator, U256::from(1_000)).unwrap();
+    l.join_set(&operator, mach()).unwrap();
+    l.advance(5, 60).unwrap();
+
+    let bls_vote = |signer: &SecretKey, digest: B256| {
+        let hash = SignedVote::signing_hash(mach(), CHAIN, 5, 0, digest);
+        SignedVote {
+            height: 5,
+            round: 0,
+            digest,
+            signature: VoteSignature::Bls {
+                signer: operator,
+                signature: signer.sign(&hash),
+            },
+        }
+    };
+    // A vote "by" the operator signed with somebody else's key proves nothing.
+    let forged = Evidence::Equivocation {
+        set: mach(),
+        first: bls_vote(&key, B256::repeat_byte(1)),
+        second: bls_vote(
+            &SecretKey::from_seed(b"forger").unwrap(),
+            B256::repeat_byte(2),
+        ),
+    };
+    let before = l.state_hash();
+    assert!(matches!(
+        l.slash(&alice, &forged),
+        Err(StakingError::InvalidEvidence(_))
+    ));
+    assert_eq!(l.state_hash(), before);
+
+    let evidence = Evidence::Equivocation {
+        set: mach(),
+        first: bls_vote(&key, B256::repeat_byte(1)),
+        second: bls_vote(&key, B256::repeat_byte(2)),
+    };
+    let outcome = l.slash(&alice, &evidence).unwrap();
+    assert_eq!(
+        (outcome.operator, outcome.slashed),
+        (operator, U256::from(50))
+    );
+    assert_eq!(
+        l.slash(&alice, &evidence),
+        Err(StakingError::DuplicateEvidence(evidence.hash()))
+    );
+    l.check_invariants().unwrap();
+}
