@@ -530,12 +530,15 @@ fn a_block_with_an_invalid_transaction_or_wrong_root_is_refused_and_changes_noth
     // A wrong receipts root, a wrong parent, a foreign chain.
     let mut wrong = good.clone();
     wrong.header.receipts_root = B256::ZERO;
+    // The error names the block that should have been: the good one.
+    let good_hash = good.hash();
     assert!(matches!(
         follower.execute_block_recovering(&wrong, Default::default()),
         Err(ExecutionError::HeaderMismatch {
             field: "receipts_root",
+            expected_hash: Some(hash),
             ..
-        })
+        }) if hash == good_hash
     ));
     let mut orphan = good.clone();
     orphan.header.parent_hash = B256::ZERO;

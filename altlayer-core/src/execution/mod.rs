@@ -299,6 +299,9 @@ pub enum ExecutionError {
         expected: String,
         /// Value in the header.
         got: String,
+        /// Hash of the header re-execution computed, when it got that far (what an alert
+        /// names as the block that should have been).
+        expected_hash: Option<B256>,
     },
     /// The header's state root differs from the root re-execution computes.
     #[error("state root mismatch: header has {got}, execution gives {expected}")]
@@ -854,6 +857,7 @@ impl EvmStateTransition {
                 field: "senders",
                 expected: block.transactions.len().to_string(),
                 got: senders.len().to_string(),
+                expected_hash: None,
             });
         }
         let mut candidates = block
@@ -951,14 +955,43 @@ fn compare_headers(
     got: &Header,
     outcome: &mut BlockOutcome,
 ) -> Result<(), ExecutionError> {
-    check_field(
+    let expected_hash = computed.hash();
+    let check = |field, expected: &dyn std::fmt::Display, got: &dyn std::fmt::Display, equal| {
+        if equal {
+            Ok(())
+        } else {
+            Err(ExecutionError::HeaderMismatch {
+                field,
+                expected: expected.to_string(),
+                got: got.to_string(),
+                expected_hash: Some(expected_hash),
+            })
+        }
+    };
+    check(
         "transactions_root",
-        computed.transactions_root,
-        got.transactions_root,
+        &computed.transactions_root,
+        &got.transactions_root,
+        computed.transactions_root == got.transactions_root,
     )?;
-    check_field("receipts_root", computed.receipts_root, got.receipts_root)?;
-    check_field("gas_used", computed.gas_used, got.gas_used)?;
-    check_field("logs_bloom", computed.logs_bloom, got.logs_bloom)?;
+    check(
+        "receipts_root",
+        &computed.receipts_root,
+        &got.receipts_root,
+        computed.receipts_root == got.receipts_root,
+    )?;
+    check(
+        "gas_used",
+        &computed.gas_used,
+        &got.gas_used,
+        computed.gas_used == got.gas_used,
+    )?;
+    check(
+        "logs_bloom",
+        &computed.logs_bloom,
+        &got.logs_bloom,
+        computed.logs_bloom == got.logs_bloom,
+    )?;
     if computed.state_root != got.state_root {
         return Err(ExecutionError::StateRootMismatch {
             expected: computed.state_root,
@@ -967,9 +1000,11 @@ fn compare_headers(
         });
     }
     // Every other field was taken from the received header; equality is a final guard.
-    check_field("hash", computed.hash(), got.hash())
+    let got_hash = got.hash();
+    check("hash", &expected_hash, &got_hash, expected_hash == got_hash)
 }
 
+/// A header field checked before execution, when no header has been computed yet.
 fn check_field<T: PartialEq + std::fmt::Display>(
     field: &'static str,
     expected: T,
@@ -982,6 +1017,7 @@ fn check_field<T: PartialEq + std::fmt::Display>(
             field,
             expected: expected.to_string(),
             got: got.to_string(),
+            expected_hash: None,
         })
     }
 }
