@@ -303,6 +303,18 @@ macro_rules! point_type {
                 Ok(Self(point))
             }
 
+            /// Wraps a sum of points that were each checked (a running aggregate kept as a
+            /// projective sum): such a sum is in the subgroup by construction, so only the
+            /// curve equation is re-checked, not the (costly) subgroup membership. Never use
+            /// it on a point from outside; decode those with `from_bytes`.
+            pub fn from_trusted_sum(point: $affine) -> Result<Self, BlsError> {
+                if point.is_on_curve() {
+                    Ok(Self(point))
+                } else {
+                    Err(BlsError::NotOnCurve)
+                }
+            }
+
             /// The sum of `items` (the aggregate). Summing an empty list, or values that
             /// cancel, yields the point at infinity, which verifies nothing.
             pub fn aggregate<'a>(items: impl IntoIterator<Item = &'a Self>) -> Self {

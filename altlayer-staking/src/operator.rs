@@ -41,10 +41,15 @@ pub enum OperatorKey {
     EcdsaOnly,
     /// A BN254 BLS key (G1 and G2, as EigenLayer registers them) with its proof of
     /// possession for this operator and chain, checked on registration.
-    Bn254(KeyRegistration),
+    Bn254(Box<KeyRegistration>),
 }
 
 impl OperatorKey {
+    /// A BLS key with its proof of possession.
+    pub fn bn254(registration: KeyRegistration) -> Self {
+        Self::Bn254(Box::new(registration))
+    }
+
     /// The BLS key that verifies the operator's signatures, if it has one.
     pub const fn bls(&self) -> Option<&PublicKeyG2> {
         match self {

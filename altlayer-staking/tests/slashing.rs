@@ -300,24 +300,24 @@ fn bls_keys_need_a_proof_of_possession_and_bls_equivocation_is_slashed() {
     assert_eq!(
         l.register_operator(
             operator,
-            OperatorKey::Bn254(key.register(CHAIN + 1, operator)),
+            OperatorKey::bn254(key.register(CHAIN + 1, operator)),
             0
         ),
         Err(StakingError::InvalidKey(operator))
     );
     assert_eq!(
-        l.register_operator(operator, OperatorKey::Bn254(key.register(CHAIN, other)), 0),
+        l.register_operator(operator, OperatorKey::bn254(key.register(CHAIN, other)), 0),
         Err(StakingError::InvalidKey(operator))
     );
     assert_eq!(l.state_hash(), before);
     l.register_operator(
         operator,
-        OperatorKey::Bn254(key.register(CHAIN, operator)),
+        OperatorKey::bn254(key.register(CHAIN, operator)),
         0,
     )
     .unwrap();
     assert_eq!(
-        l.register_operator(other, OperatorKey::Bn254(key.register(CHAIN, other)), 0),
+        l.register_operator(other, OperatorKey::bn254(key.register(CHAIN, other)), 0),
         Err(StakingError::KeyInUse(other))
     );
 
