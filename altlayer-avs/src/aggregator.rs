@@ -231,7 +231,10 @@ impl Aggregator {
                 task.ready_at = Some(now);
             }
         }
-        if task.ready_at.is_some_and(|ready| now >= ready + task.config.window_ms) {
+        if task
+            .ready_at
+            .is_some_and(|ready| now >= ready + task.config.window_ms)
+        {
             events.extend(self.certify(digest, now));
         }
         Ok(events)
@@ -252,7 +255,10 @@ impl Aggregator {
         due.sort();
         let mut events = Vec::new();
         for digest in due {
-            let ready = self.tasks.get(&digest).is_some_and(|t| t.ready_at.is_some());
+            let ready = self
+                .tasks
+                .get(&digest)
+                .is_some_and(|t| t.ready_at.is_some());
             if ready {
                 events.extend(self.certify(digest, now));
             } else if let Some(task) = self.tasks.remove(&digest) {
@@ -329,12 +335,19 @@ impl Task {
                 let key = q.quorum.roster.aggregate_key(&q.signers);
                 let signature = Signature::from_trusted_sum(q.signature.into_affine());
                 if let (Ok(key), Ok(signature)) = (key, signature)
-                    && bls::verify_point(&key, &self.point, &signature) {
-                        q.verified = Some(signature);
-                        continue;
-                    }
+                    && bls::verify_point(&key, &self.point, &signature)
+                {
+                    q.verified = Some(signature);
+                    continue;
+                }
                 let members: Vec<usize> = q.signers.ones().collect();
-                find_bad(&q.quorum.roster, &self.point, &self.signatures, &members, &mut bad);
+                find_bad(
+                    &q.quorum.roster,
+                    &self.point,
+                    &self.signatures,
+                    &members,
+                    &mut bad,
+                );
             }
             if bad.is_empty() {
                 return events;
@@ -346,12 +359,13 @@ impl Task {
                 self.excluded.insert(signer);
                 for q in &mut self.quorums {
                     if let Some(i) = q.quorum.roster.index_of(&signer)
-                        && q.signers.get(i) {
-                            q.signers.clear(i);
-                            q.stake -= q.quorum.roster.entries()[i].stake;
-                            q.signature -= signature.point();
-                            q.verified = None;
-                        }
+                        && q.signers.get(i)
+                    {
+                        q.signers.clear(i);
+                        q.stake -= q.quorum.roster.entries()[i].stake;
+                        q.signature -= signature.point();
+                        q.verified = None;
+                    }
                 }
                 events.push(AggregatorEvent::InvalidSignature {
                     digest: self.config.digest,

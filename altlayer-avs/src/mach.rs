@@ -309,12 +309,13 @@ impl<T: StateTransition> MachOperator<T> {
             });
         }
         if let Some(last) = self.state.last_signed_height
-            && header.height <= last {
-                return Err(MachError::AlreadySigned {
-                    height: header.height,
-                    last,
-                });
-            }
+            && header.height <= last
+        {
+            return Err(MachError::AlreadySigned {
+                height: header.height,
+                last,
+            });
+        }
         let (chain_id, rollup) = (header.chain_id, header.rollup_id);
         let kind = match self
             .transition
@@ -448,7 +449,8 @@ impl MachFinality {
     /// its parent is.
     pub fn on_header(&mut self, header: &Header) {
         let hash = header.hash();
-        self.blocks.insert(header.height, (hash, header.parent_hash));
+        self.blocks
+            .insert(header.height, (hash, header.parent_hash));
         if let Some(alert) = self.alerted.get(&header.parent_hash).copied() {
             self.alerted.insert(hash, alert);
         }
@@ -476,13 +478,14 @@ impl MachFinality {
             return Err(MachError::DigestMismatch);
         }
         if let Some((known, _)) = self.blocks.get(&vote.height)
-            && *known != vote.block_hash {
-                return Err(MachError::UnknownBlock {
-                    height: vote.height,
-                    certified: vote.block_hash,
-                    known: *known,
-                });
-            }
+            && *known != vote.block_hash
+        {
+            return Err(MachError::UnknownBlock {
+                height: vote.height,
+                certified: vote.block_hash,
+                known: *known,
+            });
+        }
         if self.alerted.contains_key(&vote.block_hash) {
             return Err(MachError::Alerted(vote.height));
         }
@@ -532,9 +535,10 @@ impl MachFinality {
             return MachStatus::FinalOnL1;
         }
         if let Some((hash, _)) = self.blocks.get(&height)
-            && let Some(index) = self.alerted.get(hash) {
-                return MachStatus::Alerted(&self.alerts[*index]);
-            }
+            && let Some(index) = self.alerted.get(hash)
+        {
+            return MachStatus::Alerted(&self.alerts[*index]);
+        }
         match self.fast.get(&height) {
             Some((vote, certificate)) => MachStatus::FastFinal { vote, certificate },
             None => MachStatus::Pending,

@@ -177,7 +177,11 @@ impl Roster {
         entries.sort_by_key(|e| e.operator);
         entries.dedup_by_key(|e| e.operator);
         let total = entries.iter().fold(U256::ZERO, |s, e| s + e.stake);
-        let all_keys = entries.iter().filter_map(|e| e.key).map(|k| *k.point()).sum();
+        let all_keys = entries
+            .iter()
+            .filter_map(|e| e.key)
+            .map(|k| *k.point())
+            .sum();
         Self {
             snapshot,
             entries,
