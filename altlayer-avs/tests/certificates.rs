@@ -186,11 +186,11 @@ fn bad_signatures_are_found_excluded_and_reported_and_the_rest_certifies() {
     a.new_task(0, task(&r, digest, 0)).unwrap();
     // Operators 3 and 7 sign something else; everyone else is honest.
     let mut events = Vec::new();
-    for i in 0..12 {
+    for (i, key) in k.iter().enumerate() {
         let signature = if i == 3 || i == 7 {
-            k[i].sign(&B256::ZERO)
+            key.sign(&B256::ZERO)
         } else {
-            k[i].sign(&digest)
+            key.sign(&digest)
         };
         match a.add_signature(1, digest, Address::repeat_byte(i as u8 + 1), signature) {
             Ok(out) => events.extend(out),
@@ -335,13 +335,13 @@ fn every_quorum_must_reach_its_own_threshold() {
     )
     .unwrap();
     let mut events = Vec::new();
-    for i in 0..6 {
+    for (i, key) in k.iter().enumerate() {
         events.extend(
             agg.add_signature(
                 1,
                 digest,
                 Address::repeat_byte(i as u8 + 1),
-                k[i].sign(&digest),
+                key.sign(&digest),
             )
             .unwrap(),
         );

@@ -140,17 +140,18 @@ impl Net {
         self.now += 1_000;
         let mut messages = Vec::new();
         for (i, operator) in self.operators.iter_mut().enumerate() {
-            if online(i) {
-                if let Ok(message) = operator.on_block(block, SNAPSHOT) {
-                    messages.push(message);
-                }
+            if !online(i) {
+                continue;
+            }
+            if let Ok(message) = operator.on_block(block, SNAPSHOT) {
+                messages.push(message);
             }
         }
         let mut events = Vec::new();
         let mut by_digest: BTreeMap<B256, MachMessage> = BTreeMap::new();
         for message in &messages {
             let digest = message.digest();
-            if !by_digest.contains_key(&digest) {
+            if let std::collections::btree_map::Entry::Vacant(entry) = by_digest.entry(digest) {
                 self.aggregator
                     .new_task(
                         self.now,
@@ -165,7 +166,7 @@ impl Net {
                         },
                     )
                     .unwrap();
-                by_digest.insert(digest, message.clone());
+                entry.insert(message.clone());
             }
             if let MachMessage::Vote {
                 vote,
