@@ -388,6 +388,19 @@ impl ConfirmedAlert {
     pub fn hash(&self) -> B256 {
         self.certificate.hash()
     }
+
+    /// Checks the confirmation independently (what a challenger, settlement or VITAL does
+    /// before acting on it): the certificate is for this alert and verifies against the
+    /// snapshot's roster at `threshold`.
+    pub fn verify(&self, roster: &Roster, threshold: Threshold) -> Result<(), MachError> {
+        if self.certificate.digest != self.alert.digest()
+            || self.certificate.snapshot != self.alert.snapshot()
+        {
+            return Err(MachError::DigestMismatch);
+        }
+        self.certificate.verify(roster, threshold)?;
+        Ok(())
+    }
 }
 
 /// The status of a height, with what proves it.

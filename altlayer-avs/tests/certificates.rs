@@ -423,3 +423,62 @@ fn ecdsa_certificates_recover_distinct_operators_in_parallel() {
         Err(EcdsaError::Quorum(QcError::BelowThreshold { .. }))
     ));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10))]
+
+    /// Whatever subset of 16 signers sends bad signatures, the aggregator reports exactly
+    /// that subset (those it received before it certified), never an honest signer, and
+    /// certifies exactly when the honest stake meets the threshold.
+    #[test]
+    fn bisection_finds_exactly_the_bad_signers(bad_mask in any::<u16>(), order in Just(()).prop_perturb(|_, mut rng| {
+        let mut order: Vec<usize> = (0..16).collect();
+        for i in (1..16).rev() {
+            order.swap(i, rng.random_range(0..=i));
+        }
+        order
+    })) {
+        let k = keys(16);
+        let r = Arc::new(roster(&k, &[10; 16], Service::Mach));
+        let digest = B256::repeat_byte(9);
+        let mut a = Aggregator::new();
+        a.new_task(0, task(&r, digest, 0)).unwrap();
+        let is_bad = |i: usize| bad_mask & (1 << i) != 0;
+        let mut events = Vec::new();
+        let mut received = Vec::new();
+        for i in order {
+            let signature = if is_bad(i) { k[i].sign(&B256::ZERO) } else { k[i].sign(&digest) };
+            match a.add_signature(1, digest, Address::repeat_byte(i as u8 + 1), signature) {
+                Ok(out) => {
+                    received.push(i);
+                    events.extend(out);
+                }
+                Err(AggregatorError::TaskClosed(_)) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+        events.extend(a.tick(2_000));
+        let reported: Vec<Address> = events.iter().filter_map(|e| match e {
+            AggregatorEvent::InvalidSignature { signer, .. } => Some(*signer),
+            _ => None,
+        }).collect();
+        // Reports are bad signers the aggregator received, each once.
+        let mut seen = std::collections::BTreeSet::new();
+        for signer in &reported {
+            let i = usize::from(signer.0[0]) - 1;
+            prop_assert!(is_bad(i), "honest signer {} reported", i);
+            prop_assert!(received.contains(&i) && seen.insert(i));
+        }
+        let certified = events.iter().find_map(|e| match e {
+            AggregatorEvent::Certified { certificates, .. } => Some(certificates[0].clone()),
+            _ => None,
+        });
+        let honest = (0..16).filter(|i| !is_bad(*i)).count();
+        prop_assert_eq!(certified.is_some(), honest * 100 >= 16 * 66);
+        if let Some(certificate) = certified {
+            // Only honest signers in it, and it verifies.
+            prop_assert!(certificate.signers.ones().all(|i| !is_bad(i)));
+            prop_assert!(certificate.verify(&r, Threshold::default()).is_ok());
+        }
+    }
+}

@@ -318,6 +318,14 @@ fn a_wrong_state_root_is_alerted_and_the_block_and_its_descendants_never_finaliz
             FinalityStatus::Alerted { .. }
         ));
         assert_eq!(net.gadget.confirmed_alerts().len(), 1);
+        // The confirmed alert stands on its own: anyone can check it against the snapshot.
+        confirmed.verify(&net.roster, Threshold::default()).unwrap();
+        let mut forged = confirmed.clone();
+        forged.alert.height += 1;
+        assert_eq!(
+            forged.verify(&net.roster, Threshold::default()),
+            Err(MachError::DigestMismatch)
+        );
 
         // A descendant of the bad block: operators cannot judge it (their replicas never
         // took the bad block), and even a certificate for it is refused.
