@@ -381,7 +381,7 @@ impl Task {
 /// checked with one aggregate verification; if it passes the bad ones are all in the right
 /// half, which is searched without a check of its own; if it fails it is searched, and the
 /// right half is checked in turn.
-fn find_bad(
+pub(crate) fn find_bad(
     roster: &Roster,
     point: &G1Affine,
     signatures: &BTreeMap<Address, Signature>,

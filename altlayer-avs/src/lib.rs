@@ -6,6 +6,8 @@ pub mod mach;
 pub mod qc;
 #[cfg(feature = "runtime")]
 pub mod service;
+pub mod sim;
+pub mod squad;
 
 /// BLS on BN254, EigenLayer-compatible (defined in altlayer-core so that altlayer-staking can
 /// verify BLS-signed evidence without depending on this crate).

@@ -76,14 +76,14 @@ pub enum QcError {
     #[error("signer {0} has no BLS key")]
     SignerWithoutKey(Address),
     /// Signed stake is below the threshold.
-    #[error("signed stake {signed} of {total} is below {percent} %")]
+    #[error("signed stake {signed} of {total} does not meet {threshold}")]
     BelowThreshold {
         /// Stake that signed.
         signed: U256,
         /// The snapshot's total.
         total: U256,
         /// The threshold.
-        percent: u8,
+        threshold: Threshold,
     },
     /// The aggregate signature does not verify under the signers' aggregate key.
     #[error("aggregate signature does not verify")]
@@ -96,42 +96,81 @@ pub enum QcError {
     Staking(#[from] StakingError),
 }
 
-/// A signed-stake threshold in percent, inclusive: met when
-/// `signed x 100 >= total x percent` (AltLayer's `MachServiceManager` rule). A snapshot with
-/// no stake meets no threshold.
+/// A signed-stake threshold: a fraction of the snapshot's total, inclusive or strict.
+///
+/// - The default, MACH's rule (AltLayer `MachServiceManager`): inclusive 66 %, met when
+///   `signed x 100 >= total x 66`.
+/// - [`Threshold::MORE_THAN_TWO_THIRDS`], the BFT commit rule (CometBFT): strict, met when
+///   `signed x 3 > total x 2`.
+///
+/// A snapshot with no stake meets no threshold. Products are formed in 512 bits, so no stake
+/// is too large.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Threshold(u8);
+pub struct Threshold {
+    numerator: u32,
+    denominator: u32,
+    strict: bool,
+}
 
 impl Default for Threshold {
-    /// 66 %, MACH's confirmation threshold (DESIGN.md §6).
+    /// 66 %, inclusive: MACH's confirmation threshold (DESIGN.md §6).
     fn default() -> Self {
-        Self(66)
+        Self {
+            numerator: 66,
+            denominator: 100,
+            strict: false,
+        }
+    }
+}
+
+impl core::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let op = if self.strict { ">" } else { ">=" };
+        write!(f, "{op} {}/{}", self.numerator, self.denominator)
     }
 }
 
 impl Threshold {
-    /// A threshold of `percent` (1..=100).
+    /// More than two thirds (strict): the BFT quorum.
+    pub const MORE_THAN_TWO_THIRDS: Self = Self {
+        numerator: 2,
+        denominator: 3,
+        strict: true,
+    };
+
+    /// More than one third (strict): at least one honest signer when byzantine stake is
+    /// below a third.
+    pub const MORE_THAN_ONE_THIRD: Self = Self {
+        numerator: 1,
+        denominator: 3,
+        strict: true,
+    };
+
+    /// An inclusive threshold of `percent` (1..=100).
     pub const fn new(percent: u8) -> Result<Self, QcError> {
         if percent == 0 || percent > 100 {
             Err(QcError::InvalidThreshold(percent))
         } else {
-            Ok(Self(percent))
+            Ok(Self {
+                numerator: percent as u32,
+                denominator: 100,
+                strict: false,
+            })
         }
     }
 
-    /// The percentage.
-    pub const fn percent(self) -> u8 {
-        self.0
-    }
-
-    /// Whether `signed` of `total` meets it: `signed x 100 >= total x percent`, in 512 bits so
-    /// no stake is too large.
+    /// Whether `signed` of `total` meets it.
     pub fn is_met(self, signed: U256, total: U256) -> bool {
         if total.is_zero() {
             return false;
         }
-        let widen = |x: U256| U512::from(x);
-        widen(signed) * U512::from(100u8) >= widen(total) * U512::from(self.0)
+        let left = U512::from(signed) * U512::from(self.denominator);
+        let right = U512::from(total) * U512::from(self.numerator);
+        if self.strict {
+            left > right
+        } else {
+            left >= right
+        }
     }
 
     /// `BelowThreshold` unless met.
@@ -142,7 +181,7 @@ impl Threshold {
             Err(QcError::BelowThreshold {
                 signed,
                 total,
-                percent: self.0,
+                threshold: self,
             })
         }
     }

@@ -65,7 +65,7 @@ fn certificate(
 #[test]
 fn the_threshold_is_inclusive_at_exactly_66_percent() {
     let t = Threshold::default();
-    assert_eq!(t.percent(), 66);
+    assert_eq!(t, Threshold::new(66).unwrap());
     // signed x 100 >= total x 66
     assert!(t.is_met(U256::from(66), U256::from(100)));
     assert!(!t.is_met(U256::from(65), U256::from(100)));
@@ -76,6 +76,12 @@ fn the_threshold_is_inclusive_at_exactly_66_percent() {
     assert!(t.is_met(U256::MAX, U256::MAX));
     assert!(!t.is_met(U256::MAX / U256::from(2), U256::MAX));
     assert_eq!(Threshold::new(0), Err(QcError::InvalidThreshold(0)));
+    // The BFT rule is strict: exactly two thirds is not enough, one more unit is.
+    let bft = Threshold::MORE_THAN_TWO_THIRDS;
+    assert!(!bft.is_met(U256::from(200), U256::from(300)));
+    assert!(bft.is_met(U256::from(201), U256::from(300)));
+    assert!(!Threshold::MORE_THAN_ONE_THIRD.is_met(U256::from(100), U256::from(300)));
+    assert!(Threshold::MORE_THAN_ONE_THIRD.is_met(U256::from(101), U256::from(300)));
     assert_eq!(Threshold::new(101), Err(QcError::InvalidThreshold(101)));
 
     // The boundary through a whole certificate: stakes 66 and 34 of 100.
@@ -92,7 +98,7 @@ fn the_threshold_is_inclusive_at_exactly_66_percent() {
         Err(QcError::BelowThreshold {
             signed: U256::from(65),
             total: U256::from(100),
-            percent: 66
+            threshold: Threshold::default()
         })
     );
 }

@@ -1,0 +1,241 @@
+//! A [`SquadNode`] as a simulator [`Node`], optionally byzantine.
+
+use super::{
+    Decision, Input, Message, Output, Proposal, SquadConfig, SquadNode, SquadState, Target, Timer,
+    Vote, VoteKind,
+};
+use crate::{
+    qc::Roster,
+    sim::{Dest, Effect, Node},
+};
+use alloy_primitives::{Address, B256, keccak256};
+use altlayer_core::bls::SecretKey;
+use std::sync::Arc;
+
+/// How a simulated sequencer behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Follows the protocol.
+    Honest,
+    /// Signs two different proposals and two different votes for every slot, each to half of
+    /// the peers.
+    Equivocate,
+    /// Never sends its proposals.
+    WithholdProposals,
+}
+
+/// What a simulated sequencer reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SquadEvent {
+    /// A committed block.
+    Committed(Box<Decision>),
+    /// Evidence of equivocation.
+    Evidence(Box<altlayer_staking::Evidence>),
+    /// A soft confirmation (height, block).
+    SoftConfirmed(u64, B256),
+}
+
+/// A sequencer in the simulator.
+pub struct SquadProcess {
+    node: SquadNode,
+    peers: Arc<Vec<Address>>,
+    key: SecretKey,
+    behaviour: Behaviour,
+}
+
+impl SquadProcess {
+    /// Wraps `node`; `peers[i]` is the address of simulator node `i`.
+    pub fn new(
+        node: SquadNode,
+        peers: Arc<Vec<Address>>,
+        key: SecretKey,
+        behaviour: Behaviour,
+    ) -> Self {
+        Self {
+            node,
+            peers,
+            key,
+            behaviour,
+        }
+    }
+
+    /// Builds the sequencer at `index` of `peers` (from `keys[index]`), fresh or from
+    /// persisted state.
+    pub fn build(
+        config: &SquadConfig,
+        roster: &Arc<Roster>,
+        peers: &Arc<Vec<Address>>,
+        key: &SecretKey,
+        index: usize,
+        behaviour: Behaviour,
+        state: Option<SquadState>,
+    ) -> Result<Self, super::SquadError> {
+        let address = peers[index];
+        let node = match state {
+            Some(state) => {
+                SquadNode::restore(config.clone(), roster.clone(), address, key.clone(), state)?
+            }
+            None => SquadNode::new(config.clone(), roster.clone(), address, key.clone())?,
+        };
+        Ok(Self::new(node, peers.clone(), key.clone(), behaviour))
+    }
+
+    /// The node.
+    pub const fn node(&self) -> &SquadNode {
+        &self.node
+    }
+
+    /// The node, mutably.
+    pub const fn node_mut(&mut self) -> &mut SquadNode {
+        &mut self.node
+    }
+
+    /// How it behaves.
+    pub const fn behaviour(&self) -> Behaviour {
+        self.behaviour
+    }
+
+    fn index(&self, address: &Address) -> Option<usize> {
+        self.peers.iter().position(|a| a == address)
+    }
+
+    /// Turns node outputs into simulator effects, applying the byzantine behaviour.
+    pub fn effects(&self, outputs: Vec<Output>) -> Vec<Effect<Message, Timer, SquadEvent>> {
+        let mut effects = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            match output {
+                Output::Send { to, message } => {
+                    let dest = match to {
+                        Target::All => Dest::All,
+                        Target::One(address) => match self.index(&address) {
+                            Some(i) => Dest::One(i),
+                            None => continue,
+                        },
+                    };
+                    self.send(dest, message, &mut effects);
+                }
+                Output::SetTimer { timer, after_ms } => {
+                    effects.push(Effect::Timer { timer, after_ms })
+                }
+                Output::Committed(decision) => {
+                    effects.push(Effect::Event(SquadEvent::Committed(decision)))
+                }
+                Output::Evidence(evidence) => {
+                    effects.push(Effect::Event(SquadEvent::Evidence(evidence)))
+                }
+                Output::SoftConfirmed { height, block, .. } => {
+                    effects.push(Effect::Event(SquadEvent::SoftConfirmed(height, block)));
+                }
+                Output::Rejected { .. } => {}
+            }
+        }
+        effects
+    }
+
+    fn send(
+        &self,
+        dest: Dest,
+        message: Message,
+        effects: &mut Vec<Effect<Message, Timer, SquadEvent>>,
+    ) {
+        match (self.behaviour, &message, dest) {
+            (Behaviour::WithholdProposals, Message::Proposal(_), _) => {}
+            (Behaviour::Equivocate, Message::Proposal(p), Dest::All) => {
+                let mut other = (**p).clone();
+                other.block.payload.timestamp += 1;
+                other.signature = self.resign_proposal(&other);
+                self.split(message.clone(), Message::Proposal(Box::new(other)), effects);
+            }
+            (Behaviour::Equivocate, Message::Vote(v), Dest::All)
+                if v.kind != VoteKind::Proposal =>
+            {
+                let other_block = Some(match v.block {
+                    Some(hash) => keccak256(hash),
+                    None => B256::repeat_byte(0xee),
+                });
+                let other = Vote {
+                    block: other_block,
+                    signature: self.key.sign(&self.node.vote_digest(
+                        v.height,
+                        v.round,
+                        v.kind,
+                        other_block,
+                    )),
+                    ..v.clone()
+                };
+                self.split(message.clone(), Message::Vote(other), effects);
+            }
+            _ => effects.push(Effect::Send { to: dest, message }),
+        }
+    }
+
+    fn resign_proposal(&self, proposal: &Proposal) -> altlayer_core::bls::Signature {
+        let digest = self.node.vote_digest(
+            proposal.block.height,
+            proposal.round,
+            VoteKind::Proposal,
+            Some(proposal.block.hash()),
+        );
+        self.key.sign(&digest)
+    }
+
+    /// `first` to the lower half of the peers, `second` to the upper half.
+    fn split(
+        &self,
+        first: Message,
+        second: Message,
+        effects: &mut Vec<Effect<Message, Timer, SquadEvent>>,
+    ) {
+        let me = self.index(&self.node.address());
+        let half = self.peers.len() / 2;
+        for i in (0..self.peers.len()).filter(|i| Some(*i) != me) {
+            let message = if i < half {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            effects.push(Effect::Send {
+                to: Dest::One(i),
+                message,
+            });
+        }
+    }
+}
+
+impl Node for SquadProcess {
+    type Message = Message;
+    type Timer = Timer;
+    type Event = SquadEvent;
+    type Persisted = SquadState;
+
+    fn start(&mut self, now_ms: u64) -> Vec<Effect<Message, Timer, SquadEvent>> {
+        let outputs = self.node.start(now_ms);
+        self.effects(outputs)
+    }
+
+    fn on_message(
+        &mut self,
+        now_ms: u64,
+        from: usize,
+        message: Message,
+    ) -> Vec<Effect<Message, Timer, SquadEvent>> {
+        let Some(from) = self.peers.get(from).copied() else {
+            return Vec::new();
+        };
+        let outputs = self.node.handle(now_ms, Input::Message { from, message });
+        self.effects(outputs)
+    }
+
+    fn on_timer(&mut self, now_ms: u64, timer: Timer) -> Vec<Effect<Message, Timer, SquadEvent>> {
+        let outputs = self.node.handle(now_ms, Input::Timeout(timer));
+        self.effects(outputs)
+    }
+
+    fn persist(&self) -> SquadState {
+        self.node.state().clone()
+    }
+
+    fn state_hash(&self) -> B256 {
+        keccak256(serde_json::to_vec(self.node.state()).unwrap_or_default())
+    }
+}

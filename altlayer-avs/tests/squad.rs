@@ -1,0 +1,436 @@
+//! SQUAD in the deterministic simulator with 4, 7 and 16 sequencers: all honest, f crashed,
+//! f equivocating (and slashed), a partition that heals, a leader that withholds proposals,
+//! crash and restart, determinism, and a sweep of random seeds. Safety (no two different
+//! committed blocks at one height on honest nodes) is checked after every simulator step.
+
+use alloy_primitives::{Address, B256, U256};
+use altlayer_avs::{
+    Roster, StakeSnapshot,
+    bls::SecretKey,
+    sim::{NetworkConfig, Rng, Simulator},
+    squad::{
+        CryptoMode, SquadConfig,
+        process::{Behaviour, SquadEvent, SquadProcess},
+        squad_set,
+    },
+};
+use altlayer_core::{RollupId, dev::DevAccount};
+use altlayer_staking::{AltLedger, Evidence, OperatorKey, OperatorSetConfig, StakingParams};
+use std::{collections::BTreeMap, sync::Arc};
+
+const AUTHORITY: Address = Address::repeat_byte(0xaa);
+const CHAIN: u64 = 1_337;
+
+struct Setup {
+    ledger: AltLedger,
+    roster: Arc<Roster>,
+    keys: Vec<SecretKey>,
+    peers: Arc<Vec<Address>>,
+}
+
+/// `n` sequencers with equal stake in the SQUAD set of rollup 1, registered with BLS keys.
+fn setup(n: usize) -> Setup {
+    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY, CHAIN).unwrap();
+    let set = squad_set(RollupId(1));
+    ledger
+        .create_set(
+            &AUTHORITY,
+            set,
+            OperatorSetConfig {
+                min_stake: U256::from(1),
+            },
+        )
+        .unwrap();
+    let keys: Vec<_> = (0..n)
+        .map(|i| SecretKey::from_seed(&[b's', i as u8]).unwrap())
+        .collect();
+    let mut peers = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let address = DevAccount::new(500 + i as u64).address;
+        ledger
+            .register_operator(address, OperatorKey::bn254(key.register(CHAIN, address)), 0)
+            .unwrap();
+        ledger
+            .mint(&AUTHORITY, &address, U256::from(1_000))
+            .unwrap();
+        ledger.stake(&address, U256::from(1_000)).unwrap();
+        ledger
+            .delegate(&address, &address, U256::from(1_000))
+            .unwrap();
+        ledger.join_set(&address, set).unwrap();
+        peers.push(address);
+    }
+    ledger.advance(1, 1).unwrap();
+    let roster = Arc::new(Roster::from_ledger(&ledger, StakeSnapshot::new(set, 0)).unwrap());
+    Setup {
+        ledger,
+        roster,
+        keys,
+        peers: Arc::new(peers),
+    }
+}
+
+fn config(crypto: CryptoMode) -> SquadConfig {
+    SquadConfig {
+        chain_id: CHAIN,
+        crypto,
+        timeout_propose_ms: 300,
+        timeout_vote_ms: 200,
+        timeout_delta_ms: 100,
+        ..SquadConfig::default()
+    }
+}
+
+fn simulator(
+    s: &Setup,
+    config: &SquadConfig,
+    behaviours: &[Behaviour],
+    seed: u64,
+    network: NetworkConfig,
+) -> Simulator<SquadProcess> {
+    let nodes = (0..s.peers.len())
+        .map(|i| {
+            let behaviour = behaviours.get(i).copied().unwrap_or(Behaviour::Honest);
+            SquadProcess::build(config, &s.roster, &s.peers, &s.keys[i], i, behaviour, None)
+                .unwrap()
+        })
+        .collect();
+    Simulator::new(seed, network, nodes)
+}
+
+/// Checks, incrementally, that no two honest nodes committed different blocks at a height.
+#[derive(Default)]
+struct Safety {
+    committed: BTreeMap<u64, B256>,
+    checked: BTreeMap<usize, usize>,
+}
+
+impl Safety {
+    fn check(&mut self, sim: &Simulator<SquadProcess>) -> Result<(), String> {
+        for (i, node) in sim.nodes().iter().enumerate() {
+            let Some(node) = node else { continue };
+            if node.behaviour() != Behaviour::Honest {
+                continue;
+            }
+            let chain = node.node().chain();
+            let from = self.checked.get(&i).copied().unwrap_or(0).min(chain.len());
+            for decision in &chain[from..] {
+                let hash = decision.block.hash();
+                let known = *self.committed.entry(decision.block.height).or_insert(hash);
+                if known != hash {
+                    return Err(format!(
+                        "safety violated at height {}: {known} and {hash} (node {i})",
+                        decision.block.height
+                    ));
+                }
+            }
+            self.checked.insert(i, chain.len());
+        }
+        Ok(())
+    }
+
+    fn height(&self) -> u64 {
+        self.committed.keys().next_back().copied().unwrap_or(0)
+    }
+}
+
+fn min_height(sim: &Simulator<SquadProcess>) -> u64 {
+    sim.nodes()
+        .iter()
+        .flatten()
+        .filter(|n| n.behaviour() == Behaviour::Honest)
+        .map(|n| n.node().chain().len() as u64)
+        .min()
+        .unwrap_or(0)
+}
+
+const SIZES: [usize; 3] = [4, 7, 16];
+
+#[test]
+fn all_honest_commit_and_agree() {
+    for n in SIZES {
+        let s = setup(n);
+        let mut sim = simulator(
+            &s,
+            &config(CryptoMode::Full),
+            &[],
+            1,
+            NetworkConfig::default(),
+        );
+        let mut safety = Safety::default();
+        sim.run_until(3_000, |sim| safety.check(sim)).unwrap();
+        assert!(
+            min_height(&sim) >= 5,
+            "n = {n}: only {} blocks",
+            min_height(&sim)
+        );
+    }
+}
+
+#[test]
+fn progress_with_f_crashed() {
+    for n in SIZES {
+        let f = (n - 1) / 3;
+        let s = setup(n);
+        let mut sim = simulator(
+            &s,
+            &config(CryptoMode::Unchecked),
+            &[],
+            2,
+            NetworkConfig::default(),
+        );
+        for i in 0..f {
+            sim.crash(i);
+        }
+        let mut safety = Safety::default();
+        sim.run_until(20_000, |sim| safety.check(sim)).unwrap();
+        assert!(
+            min_height(&sim) >= 5,
+            "n = {n}, f = {f}: {}",
+            min_height(&sim)
+        );
+    }
+}
+
+#[test]
+fn equivocators_are_detected_slashed_and_do_not_break_safety() {
+    for n in SIZES {
+        let f = (n - 1) / 3;
+        let mut s = setup(n);
+        let behaviours: Vec<_> = (0..n)
+            .map(|i| {
+                if i < f {
+                    Behaviour::Equivocate
+                } else {
+                    Behaviour::Honest
+                }
+            })
+            .collect();
+        let mut sim = simulator(
+            &s,
+            &config(CryptoMode::Full),
+            &behaviours,
+            3,
+            NetworkConfig::default(),
+        );
+        let mut safety = Safety::default();
+        // Until three blocks are committed and every equivocator has been caught (at most
+        // 20 s of virtual time).
+        let caught = |sim: &Simulator<SquadProcess>| {
+            let mut who = std::collections::BTreeSet::new();
+            for (_, _, e) in sim.events() {
+                if let SquadEvent::Evidence(e) = e
+                    && let Evidence::Equivocation { first, .. } = &**e
+                    && let altlayer_staking::VoteSignature::Bls { signer, .. } = first.signature
+                {
+                    who.insert(signer);
+                }
+            }
+            who.len()
+        };
+        let mut t = 0;
+        while t < 20_000 && (min_height(&sim) < 3 || caught(&sim) < f) {
+            t += 500;
+            sim.run_until(t, |sim| safety.check(sim)).unwrap();
+        }
+        assert!(min_height(&sim) >= 3, "n = {n}: {}", min_height(&sim));
+        let evidence: Vec<Evidence> = sim
+            .events()
+            .iter()
+            .filter_map(|(_, _, e)| match e {
+                SquadEvent::Evidence(e) => Some((**e).clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(!evidence.is_empty(), "n = {n}: no evidence");
+        // Each equivocator is slashed once and tombstoned; honest sequencers never are.
+        let mut slashed = std::collections::BTreeSet::new();
+        for e in &evidence {
+            match s.ledger.slash(&AUTHORITY, e) {
+                Ok(outcome) => {
+                    assert!(s.peers[..f].contains(&outcome.operator), "honest slashed");
+                    assert!(slashed.insert(outcome.operator));
+                }
+                Err(_) => {} // the same equivocator again: duplicate or tombstoned
+            }
+        }
+        assert_eq!(slashed.len(), f, "n = {n}");
+        s.ledger.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_partition_stalls_safely_and_progress_resumes_when_it_heals() {
+    for n in SIZES {
+        let s = setup(n);
+        let mut sim = simulator(
+            &s,
+            &config(CryptoMode::Unchecked),
+            &[],
+            4,
+            NetworkConfig::default(),
+        );
+        let mut safety = Safety::default();
+        sim.run_until(2_000, |sim| safety.check(sim)).unwrap();
+        // Split in two halves: neither has more than two thirds.
+        sim.partition((0..n).map(|i| u32::from(i >= n / 2)).collect());
+        sim.run_until(4_000, |sim| safety.check(sim)).unwrap();
+        let during = safety.height();
+        sim.run_until(10_000, |sim| safety.check(sim)).unwrap();
+        assert!(safety.height() <= during + 1, "progress without a quorum");
+        sim.heal();
+        sim.run_until(40_000, |sim| safety.check(sim)).unwrap();
+        assert!(
+            min_height(&sim) >= during + 3,
+            "n = {n}: no progress after healing"
+        );
+    }
+}
+
+#[test]
+fn a_leader_that_withholds_proposals_only_costs_its_rounds() {
+    for n in SIZES {
+        let s = setup(n);
+        let behaviours = [Behaviour::WithholdProposals];
+        let mut sim = simulator(
+            &s,
+            &config(CryptoMode::Unchecked),
+            &behaviours,
+            5,
+            NetworkConfig::default(),
+        );
+        let mut safety = Safety::default();
+        sim.run_until(20_000, |sim| safety.check(sim)).unwrap();
+        assert!(min_height(&sim) >= 5, "n = {n}: {}", min_height(&sim));
+    }
+}
+
+#[test]
+fn a_crashed_sequencer_restarts_from_its_state_and_catches_up() {
+    let n = 4;
+    let s = setup(n);
+    let config = config(CryptoMode::Unchecked);
+    let mut sim = simulator(&s, &config, &[], 6, NetworkConfig::default());
+    let mut safety = Safety::default();
+    sim.run_until(1_000, |sim| safety.check(sim)).unwrap();
+    sim.crash(3);
+    sim.run_until(5_000, |sim| safety.check(sim)).unwrap();
+    let (roster, peers, key) = (s.roster.clone(), s.peers.clone(), s.keys[3].clone());
+    sim.restart(3, |state| {
+        SquadProcess::build(
+            &config,
+            &roster,
+            &peers,
+            &key,
+            3,
+            Behaviour::Honest,
+            Some(state),
+        )
+        .unwrap()
+    });
+    sim.run_until(15_000, |sim| safety.check(sim)).unwrap();
+    let heights: Vec<u64> = sim
+        .nodes()
+        .iter()
+        .flatten()
+        .map(|n| n.node().chain().len() as u64)
+        .collect();
+    let top = *heights.iter().max().unwrap();
+    assert!(
+        heights[3] + 2 >= top,
+        "restarted node stuck at {} of {top}",
+        heights[3]
+    );
+}
+
+#[test]
+fn same_seed_same_run() {
+    let s = setup(4);
+    let network = NetworkConfig {
+        drop_ppm: 50_000,
+        duplicate_ppm: 50_000,
+        ..NetworkConfig::default()
+    };
+    let run = |seed| {
+        let mut sim = simulator(&s, &config(CryptoMode::Unchecked), &[], seed, network);
+        sim.run_until(5_000, |_| Ok::<_, ()>(())).unwrap();
+        sim.state_hash()
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8));
+}
+
+/// One random run: lossy, duplicating, reordering network; up to f crashes and restarts; a
+/// partition that heals. Safety after every step; progress after the network heals.
+fn random_run(s: &Setup, seed: u64) -> Result<(), String> {
+    let n = s.peers.len();
+    let f = (n - 1) / 3;
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let network = NetworkConfig {
+        min_delay_ms: 1 + rng.range(0, 20),
+        max_delay_ms: 30 + rng.range(0, 200),
+        drop_ppm: rng.range(0, 150_000) as u32,
+        duplicate_ppm: rng.range(0, 100_000) as u32,
+    };
+    let config = config(CryptoMode::Unchecked);
+    let mut sim = simulator(s, &config, &[], seed, network);
+    let mut safety = Safety::default();
+    let crashed: Vec<usize> = (0..rng.range(0, f as u64))
+        .map(|_| rng.range(0, n as u64 - 1) as usize)
+        .collect();
+    sim.run_until(rng.range(0, 2_000), |sim| safety.check(sim))?;
+    for i in &crashed {
+        sim.crash(*i);
+    }
+    if rng.chance(500_000) {
+        sim.partition((0..n).map(|_| rng.range(0, 1) as u32).collect());
+    }
+    sim.run_until(4_000, |sim| safety.check(sim))?;
+    sim.heal();
+    sim.set_network(NetworkConfig::default());
+    for i in crashed {
+        let (roster, peers, key) = (s.roster.clone(), s.peers.clone(), s.keys[i].clone());
+        sim.restart(i, |state| {
+            SquadProcess::build(
+                &config,
+                &roster,
+                &peers,
+                &key,
+                i,
+                Behaviour::Honest,
+                Some(state),
+            )
+            .unwrap()
+        });
+    }
+    let before = min_height(&sim);
+    sim.run_until(40_000, |sim| safety.check(sim))?;
+    if min_height(&sim) < before + 2 {
+        return Err(format!(
+            "seed {seed}: no progress after healing ({before} -> {})",
+            min_height(&sim)
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn random_seeds() {
+    for n in [4, 7] {
+        let s = setup(n);
+        for seed in 0..100 {
+            random_run(&s, seed).unwrap();
+        }
+    }
+}
+
+#[test]
+#[ignore = "long: thousands of seeds; run with --ignored"]
+fn many_random_seeds() {
+    for n in SIZES {
+        let s = setup(n);
+        for seed in 0..2_000 {
+            random_run(&s, seed).unwrap();
+        }
+    }
+}
