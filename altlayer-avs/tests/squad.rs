@@ -15,7 +15,9 @@ use altlayer_avs::{
     },
 };
 use altlayer_core::{RollupId, dev::DevAccount};
-use altlayer_staking::{AltLedger, Evidence, OperatorKey, OperatorSetConfig, StakingParams};
+use altlayer_staking::{
+    AltLedger, Evidence, OperatorKey, OperatorSetConfig, StakingError, StakingParams,
+};
 use std::{collections::BTreeMap, sync::Arc};
 
 const AUTHORITY: Address = Address::repeat_byte(0xaa);
@@ -243,6 +245,9 @@ fn equivocators_are_detected_slashed_and_do_not_break_safety() {
             })
             .collect();
         assert!(!evidence.is_empty(), "n = {n}: no evidence");
+        // The ledger follows the rollup's heights, which are SQUAD's.
+        let top = sim.nodes().iter().flatten().map(|n| n.node().height()).max().unwrap();
+        s.ledger.advance(top, top).unwrap();
         // Each equivocator is slashed once and tombstoned; honest sequencers never are.
         let mut slashed = std::collections::BTreeSet::new();
         for e in &evidence {
@@ -251,7 +256,14 @@ fn equivocators_are_detected_slashed_and_do_not_break_safety() {
                     assert!(s.peers[..f].contains(&outcome.operator), "honest slashed");
                     assert!(slashed.insert(outcome.operator));
                 }
-                Err(_) => {} // the same equivocator again: duplicate or tombstoned
+                // The same equivocator again: already tombstoned, or the same evidence.
+                Err(error) => assert!(
+                    matches!(
+                        error,
+                        StakingError::Tombstoned(_) | StakingError::DuplicateEvidence(_)
+                    ),
+                    "{error}"
+                ),
             }
         }
         assert_eq!(slashed.len(), f, "n = {n}");
