@@ -170,10 +170,16 @@ pub struct Simulator<N: Node> {
 impl<N: Node> Simulator<N> {
     /// A simulation of `nodes` with `seed`, started at time zero.
     pub fn new(seed: u64, network: NetworkConfig, nodes: Vec<N>) -> Self {
+        Self::starting_at(seed, network, nodes, 0)
+    }
+
+    /// A simulation whose clock starts at `start_ms` (the Unix time, when an in-process
+    /// deployment runs on the simulated network).
+    pub fn starting_at(seed: u64, network: NetworkConfig, nodes: Vec<N>, start_ms: u64) -> Self {
         let count = nodes.len();
         let mut sim = Self {
             rng: Rng::new(seed),
-            now: 0,
+            now: start_ms,
             seq: 0,
             network,
             queue: BinaryHeap::new(),
@@ -187,7 +193,7 @@ impl<N: Node> Simulator<N> {
         };
         for i in 0..count {
             if let Some(node) = sim.nodes[i].as_mut() {
-                let effects = node.start(0);
+                let effects = node.start(start_ms);
                 sim.apply(i, effects);
             }
         }

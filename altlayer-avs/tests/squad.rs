@@ -246,7 +246,13 @@ fn equivocators_are_detected_slashed_and_do_not_break_safety() {
             .collect();
         assert!(!evidence.is_empty(), "n = {n}: no evidence");
         // The ledger follows the rollup's heights, which are SQUAD's.
-        let top = sim.nodes().iter().flatten().map(|n| n.node().height()).max().unwrap();
+        let top = sim
+            .nodes()
+            .iter()
+            .flatten()
+            .map(|n| n.node().height())
+            .max()
+            .unwrap();
         s.ledger.advance(top, top).unwrap();
         // Each equivocator is slashed once and tombstoned; honest sequencers never are.
         let mut slashed = std::collections::BTreeSet::new();
@@ -445,4 +451,65 @@ fn many_random_seeds() {
             random_run(&s, seed).unwrap();
         }
     }
+}
+
+#[test]
+fn squad_behind_the_sequencer_trait_orders_and_executes_blocks() {
+    use altlayer_avs::squad::sequencer::{SquadSequencer, SquadSequencerConfig};
+    use altlayer_core::{
+        RollupConfig,
+        dev::dev_state_transition,
+        sequencer::{Sequencer, SequencerEvent},
+        transaction::{RecoveryBackend, recover},
+    };
+    let stf = dev_state_transition(RollupConfig::default(), 4);
+    let start = 1_700_000_000_000;
+    let mut squad = SquadSequencer::new(
+        stf.clone(),
+        SquadSequencerConfig {
+            sequencers: 4,
+            block_time_ms: 100,
+            ..Default::default()
+        },
+        start,
+    )
+    .unwrap();
+    let alice = DevAccount::new(0);
+    for nonce in 0..5 {
+        let tx = alice.transfer(CHAIN, nonce, Address::repeat_byte(7), U256::from(1));
+        squad
+            .submit(recover(tx, RecoveryBackend::Libsecp256k1).unwrap())
+            .unwrap();
+    }
+    // A duplicate is refused with core's typed error.
+    let again = recover(
+        alice.transfer(CHAIN, 0, Address::repeat_byte(7), U256::from(1)),
+        RecoveryBackend::Libsecp256k1,
+    )
+    .unwrap();
+    assert!(squad.submit(again).is_err());
+    let mut blocks = Vec::new();
+    for t in 1..=20 {
+        for event in squad.on_tick(start + t * 100).unwrap() {
+            if let SequencerEvent::Block(built) = event {
+                blocks.push(built.block);
+            }
+        }
+    }
+    assert!(blocks.len() >= 5, "{} blocks", blocks.len());
+    let included: usize = blocks.iter().map(|b| b.transactions.len()).sum();
+    assert_eq!(included, 5);
+    assert_eq!(
+        squad.pending(),
+        0,
+        "committed transactions leave every pool"
+    );
+    // An independent replica re-executes the same chain to the same root.
+    let mut replica = stf;
+    for block in &blocks {
+        replica
+            .execute_block_recovering(block, Default::default())
+            .unwrap();
+    }
+    assert_eq!(replica.state_root(), squad.state_transition().state_root());
 }

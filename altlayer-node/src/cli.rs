@@ -78,6 +78,9 @@ pub struct DevnetArgs {
     /// EVM chain id of the devnet.
     #[arg(long, default_value_t = 1_337)]
     pub chain_id: u64,
+    /// Sequencers: 1 for a single sequencer, 4 or more for a SQUAD BFT set in process.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub sequencers: u64,
 }
 
 /// Why a command failed.
@@ -170,6 +173,7 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                     chain_id: args.chain_id,
                     ..Default::default()
                 },
+                sequencers: args.sequencers as usize,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)

@@ -1,4 +1,5 @@
-//! `altlayer devnet`: a whole single-sequencer EVM rollup in one process.
+//! `altlayer devnet`: a whole EVM rollup in one process, sequenced by one operator or by a
+//! SQUAD set (`--sequencers N`, N >= 4) running its BFT consensus over an in-process network.
 //!
 //! The devnet wires altlayer-core's in-process defaults together and drives them with tokio:
 //! a load generator signs transfers from deterministic funded accounts plus a contract
@@ -11,6 +12,7 @@
 
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use altlayer_avs::squad::sequencer::{SquadSequencer, SquadSequencerConfig};
 use altlayer_core::{
     Batch, Block, DataAvailability, FinalityGadget, RollupConfig, Sequencer, Settlement, Verifier,
     da::InMemoryDa,
@@ -28,6 +30,43 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The devnet's sequencer: one operator, or a SQUAD set in process.
+enum DevnetSequencer {
+    Single(Box<SingleSequencer<EvmStateTransition>>),
+    Squad(Box<SquadSequencer<EvmStateTransition>>),
+}
+
+impl DevnetSequencer {
+    fn submit(
+        &mut self,
+        tx: alloy_consensus::transaction::Recovered<alloy_consensus::TxEnvelope>,
+    ) -> Result<B256, altlayer_core::sequencer::SubmitError> {
+        match self {
+            Self::Single(s) => s.submit(tx),
+            Self::Squad(s) => s.submit(tx),
+        }
+    }
+
+    /// The single sequencer builds a block on every tick; SQUAD's consensus runs up to `now`
+    /// and the blocks it committed are executed.
+    fn produce(
+        &mut self,
+        now_ms: u64,
+    ) -> Result<Vec<SequencerEvent>, altlayer_core::sequencer::SequencerError> {
+        match self {
+            Self::Single(s) => s.build_now(now_ms),
+            Self::Squad(s) => s.on_tick(now_ms),
+        }
+    }
+
+    fn state_root(&self) -> B256 {
+        match self {
+            Self::Single(s) => s.state_transition().state_root(),
+            Self::Squad(s) => s.state_transition().state_root(),
+        }
+    }
+}
+
 /// Settings of a devnet run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevnetConfig {
@@ -43,6 +82,8 @@ pub struct DevnetConfig {
     pub challenge_window_secs: u64,
     /// The rollup's execution settings.
     pub rollup: RollupConfig,
+    /// Sequencers: 1 runs the single sequencer, 4 or more a SQUAD set.
+    pub sequencers: usize,
 }
 
 impl Default for DevnetConfig {
@@ -54,6 +95,7 @@ impl Default for DevnetConfig {
             batch_blocks: 5,
             challenge_window_secs: 2,
             rollup: RollupConfig::default(),
+            sequencers: 1,
         }
     }
 }
@@ -224,16 +266,39 @@ pub async fn run(
     let genesis_root = genesis.state_root();
     let sequencer_address = Address::repeat_byte(0x5e);
     let mut verifier = ReExecutionVerifier::new(genesis.clone());
-    let mut sequencer = SingleSequencer::new(
-        genesis,
-        SequencerConfig {
-            block_time_ms: config.block_time_ms,
-            max_txs_per_block: config.txs_per_block.max(1),
-            address: sequencer_address,
-            intermediate_roots: true,
-            ..Default::default()
-        },
-    );
+    let mut sequencer = match config.sequencers {
+        1 => DevnetSequencer::Single(Box::new(SingleSequencer::new(
+            genesis,
+            SequencerConfig {
+                block_time_ms: config.block_time_ms,
+                max_txs_per_block: config.txs_per_block.max(1),
+                address: sequencer_address,
+                intermediate_roots: true,
+                ..Default::default()
+            },
+        ))),
+        n if n >= altlayer_avs::squad::MIN_SEQUENCERS => DevnetSequencer::Squad(Box::new(
+            SquadSequencer::new(
+                genesis,
+                SquadSequencerConfig {
+                    sequencers: n,
+                    block_time_ms: config.block_time_ms,
+                    coinbase: sequencer_address,
+                    intermediate_roots: true,
+                    max_block_transactions: config.txs_per_block.max(1),
+                    ..Default::default()
+                },
+                unix_ms,
+            )
+            .map_err(|e| DevnetError::Config(e.to_string()))?,
+        )),
+        n => {
+            return Err(DevnetError::Config(format!(
+                "--sequencers {n}: 1 runs a single sequencer, a SQUAD set needs at least {}",
+                altlayer_avs::squad::MIN_SEQUENCERS
+            )));
+        }
+    };
     let da = InMemoryDa::default();
     let settlement = LocalSettlement::new(
         config.rollup.rollup_id,
@@ -246,12 +311,16 @@ pub async fn run(
 
     writeln!(
         out,
-        "devnet: chain {} {}, {} funded accounts, {} tx/block, block time {} ms, genesis root {genesis_root}",
+        "devnet: chain {} {}, {} funded accounts, {} tx/block, block time {} ms, {}, genesis root {genesis_root}",
         config.rollup.chain_id,
         config.rollup.rollup_id,
         accounts,
         config.txs_per_block,
-        config.block_time_ms
+        config.block_time_ms,
+        match config.sequencers {
+            1 => "single sequencer".to_owned(),
+            n => format!("SQUAD with {n} sequencers"),
+        }
     )?;
 
     let mut summary = DevnetSummary::default();
@@ -289,7 +358,7 @@ pub async fn run(
             }
         }
         let now_ms = unix_ms + started.elapsed().as_millis() as u64;
-        let events = sequencer.build_now(now_ms)?;
+        let events = sequencer.produce(now_ms)?;
         let busy = block_started.elapsed();
         summary.busy += busy;
         for event in events {
@@ -371,7 +440,7 @@ pub async fn run(
 
     summary.elapsed = started.elapsed();
     summary.finalized_height = finality.finalized_height();
-    summary.state_root = sequencer.state_transition().state_root();
+    summary.state_root = sequencer.state_root();
     writeln!(
         out,
         "summary: {} blocks, {} txs ({} rejected), {} batches, final height {}, state root {}",

@@ -56,4 +56,36 @@ async fn bad_settings_are_refused() {
         ..Default::default()
     };
     assert!(run(config, &mut out, std::future::pending()).await.is_err());
+    // Two or three sequencers cannot tolerate a fault: refused.
+    let config = DevnetConfig {
+        sequencers: 3,
+        ..Default::default()
+    };
+    let err = run(config, &mut out, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at least 4"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_runs_with_a_squad_set() {
+    let config = DevnetConfig {
+        blocks: Some(4),
+        txs_per_block: 20,
+        block_time_ms: 20,
+        batch_blocks: 2,
+        challenge_window_secs: 0,
+        sequencers: 4,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let summary = run(config, &mut out, std::future::pending())
+        .await
+        .expect("devnet runs");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("SQUAD with 4 sequencers"), "{text}");
+    assert!(summary.blocks >= 4, "{text}");
+    assert_eq!(summary.rejected, 0, "{text}");
+    // Every batch was re-executed from DA by the independent verifier.
+    assert!(summary.batches >= 2, "{text}");
 }

@@ -22,6 +22,7 @@
 
 pub mod mempool;
 pub mod process;
+pub mod sequencer;
 
 use crate::{
     aggregator::find_bad,
@@ -213,6 +214,8 @@ pub enum TimeoutKind {
     Prevote,
     /// No commit in time.
     Precommit,
+    /// The leader's pause between a commit and its proposal for the next height.
+    BlockInterval,
 }
 
 /// A timer the driver must fire back as [`Input::Timeout`].
@@ -317,6 +320,9 @@ pub struct SquadConfig {
     pub timeout_vote_ms: u64,
     /// Backoff per round.
     pub timeout_delta_ms: u64,
+    /// Pause between a commit and the next height's first proposal: the block time when
+    /// consensus is faster than it (0 proposes at once).
+    pub block_interval_ms: u64,
     /// Most transactions in one payload.
     pub max_block_transactions: usize,
     /// Signing and verification.
@@ -337,6 +343,7 @@ impl Default for SquadConfig {
             timeout_propose_ms: 1_000,
             timeout_vote_ms: 500,
             timeout_delta_ms: 500,
+            block_interval_ms: 0,
             max_block_transactions: 10_000,
             crypto: CryptoMode::Full,
             pool: mempool::PoolLimits::default(),
@@ -358,6 +365,9 @@ pub enum SquadError {
     /// The roster is for another rollup or service.
     #[error("the roster is not the SQUAD set of rollup {0}")]
     WrongRoster(RollupId),
+    /// A key could not be made.
+    #[error(transparent)]
+    Key(#[from] bls::BlsError),
 }
 
 /// The step within a round.
@@ -628,6 +638,7 @@ impl SquadNode {
         let base = match kind {
             TimeoutKind::Propose => self.config.timeout_propose_ms,
             TimeoutKind::Prevote | TimeoutKind::Precommit => self.config.timeout_vote_ms,
+            TimeoutKind::BlockInterval => return self.config.block_interval_ms,
         };
         base.saturating_add(
             self.config
@@ -652,40 +663,71 @@ impl SquadNode {
     fn start_round(&mut self, round: u32, now_ms: u64, out: &mut Vec<Output>) {
         self.state.round = round;
         self.state.step = Step::Propose;
-        if self.leader(round) == self.address
-            && !self.state.signed.contains_key(&(round, VoteKind::Proposal))
-        {
-            let (block, valid_round, polka) = match &self.state.valid {
-                Some((r, block, qc)) => (block.clone(), Some(*r), Some(qc.clone())),
-                None => (self.new_block(now_ms), None, None),
-            };
-            let hash = block.hash();
-            let proposal = Proposal {
-                signature: self.sign(&self.vote_digest(
-                    block.height,
+        let pause = if round == 0 {
+            self.config.block_interval_ms
+        } else {
+            0
+        };
+        if pause == 0 {
+            self.propose(now_ms, out);
+        } else if self.leader(round) == self.address {
+            out.push(Output::SetTimer {
+                timer: Timer {
+                    height: self.state.height,
                     round,
-                    VoteKind::Proposal,
-                    Some(hash),
-                )),
-                block,
-                round,
-                valid_round,
-                polka,
-                proposer: self.address,
-            };
-            let message = Message::Proposal(Box::new(proposal.clone()));
-            self.state
-                .signed
-                .insert((round, VoteKind::Proposal), message.clone());
-            out.push(Output::Send {
-                to: Target::All,
-                message,
+                    kind: TimeoutKind::BlockInterval,
+                },
+                after_ms: pause,
             });
-            self.on_proposal(proposal, now_ms, out);
         }
-        out.push(self.timer(TimeoutKind::Propose));
+        out.push(Output::SetTimer {
+            timer: Timer {
+                height: self.state.height,
+                round,
+                kind: TimeoutKind::Propose,
+            },
+            after_ms: self.timeout_ms(TimeoutKind::Propose, round) + pause,
+        });
         // Votes of this round that arrived early may already decide something.
         self.check_rules(now_ms, out);
+    }
+
+    /// Proposes for the current round if this node leads it and has not proposed yet: the
+    /// block it saw certified (with the certificate), or a new one from the pool.
+    fn propose(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        let round = self.state.round;
+        if self.leader(round) != self.address
+            || self.state.signed.contains_key(&(round, VoteKind::Proposal))
+        {
+            return;
+        }
+        let (block, valid_round, polka) = match &self.state.valid {
+            Some((r, block, qc)) => (block.clone(), Some(*r), Some(qc.clone())),
+            None => (self.new_block(now_ms), None, None),
+        };
+        let hash = block.hash();
+        let proposal = Proposal {
+            signature: self.sign(&self.vote_digest(
+                block.height,
+                round,
+                VoteKind::Proposal,
+                Some(hash),
+            )),
+            block,
+            round,
+            valid_round,
+            polka,
+            proposer: self.address,
+        };
+        let message = Message::Proposal(Box::new(proposal.clone()));
+        self.state
+            .signed
+            .insert((round, VoteKind::Proposal), message.clone());
+        out.push(Output::Send {
+            to: Target::All,
+            message,
+        });
+        self.on_proposal(proposal, now_ms, out);
     }
 
     fn new_block(&self, now_ms: u64) -> SquadBlock {
@@ -1350,6 +1392,7 @@ impl SquadNode {
                 let next = self.state.round + 1;
                 self.start_round(next, now_ms, out);
             }
+            (TimeoutKind::BlockInterval, Step::Propose) => self.propose(now_ms, out),
             _ => {}
         }
     }
