@@ -513,3 +513,23 @@ fn squad_behind_the_sequencer_trait_orders_and_executes_blocks() {
     }
     assert_eq!(replica.state_root(), squad.state_transition().state_root());
 }
+
+#[test]
+fn the_happy_path_commits_three_message_delays_after_the_proposal() {
+    // Constant 10 ms one-way delay, no pause between heights: each height is a proposal,
+    // a prevote round and a precommit round, so commits are 30 ms (1.5 round trips) apart.
+    let s = setup(7);
+    let network = NetworkConfig { min_delay_ms: 10, max_delay_ms: 10, drop_ppm: 0, duplicate_ppm: 0 };
+    let mut sim = simulator(&s, &config(CryptoMode::Unchecked), &[], 9, network);
+    sim.run_until(1_000, |_| Ok::<_, ()>(())).unwrap();
+    let commits: Vec<u64> = sim
+        .events()
+        .iter()
+        .filter(|(_, node, e)| *node == 0 && matches!(e, SquadEvent::Committed(_)))
+        .map(|(t, _, _)| *t)
+        .collect();
+    assert!(commits.len() >= 30);
+    for pair in commits.windows(2) {
+        assert_eq!(pair[1] - pair[0], 30, "{commits:?}");
+    }
+}
