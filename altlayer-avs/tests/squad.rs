@@ -519,7 +519,12 @@ fn the_happy_path_commits_three_message_delays_after_the_proposal() {
     // Constant 10 ms one-way delay, no pause between heights: each height is a proposal,
     // a prevote round and a precommit round, so commits are 30 ms (1.5 round trips) apart.
     let s = setup(7);
-    let network = NetworkConfig { min_delay_ms: 10, max_delay_ms: 10, drop_ppm: 0, duplicate_ppm: 0 };
+    let network = NetworkConfig {
+        min_delay_ms: 10,
+        max_delay_ms: 10,
+        drop_ppm: 0,
+        duplicate_ppm: 0,
+    };
     let mut sim = simulator(&s, &config(CryptoMode::Unchecked), &[], 9, network);
     sim.run_until(1_000, |_| Ok::<_, ()>(())).unwrap();
     let commits: Vec<u64> = sim
@@ -532,4 +537,57 @@ fn the_happy_path_commits_three_message_delays_after_the_proposal() {
     for pair in commits.windows(2) {
         assert_eq!(pair[1] - pair[0], 30, "{commits:?}");
     }
+}
+
+#[test]
+fn rosters_change_only_at_epoch_boundaries() {
+    let s = setup(5);
+    let config = SquadConfig {
+        epoch_length: 5,
+        ..config(CryptoMode::Unchecked)
+    };
+    let mut sim = simulator(&s, &config, &[], 10, NetworkConfig::default());
+    // Epoch 1 (heights 6..=10): sequencer 4 has left the set.
+    let epoch1 = Arc::new(Roster::new(
+        s.roster.snapshot(),
+        s.roster
+            .entries()
+            .iter()
+            .filter(|e| e.operator != s.peers[4])
+            .cloned()
+            .collect(),
+    ));
+    for i in 0..5 {
+        let roster = epoch1.clone();
+        sim.act(i, |p, now| {
+            let out = p.node_mut().add_roster(1, roster, now).unwrap();
+            p.effects(out)
+        });
+    }
+    let mut safety = Safety::default();
+    sim.run_until(20_000, |sim| safety.check(sim)).unwrap();
+    // Epoch 2's roster was never handed in: everyone stops at its boundary and asks for it.
+    assert_eq!(min_height(&sim), 10);
+    assert!(
+        sim.events()
+            .iter()
+            .any(|(_, _, e)| matches!(e, SquadEvent::NeedRoster(2)))
+    );
+    for decision in &sim.nodes()[0].as_ref().unwrap().node().chain()[5..10] {
+        // Certificates of epoch 1 are over its four sequencers.
+        assert_eq!(decision.certificate.signers.as_bytes().len(), 1);
+        assert!(epoch1.signed_stake(&decision.certificate.signers).is_ok());
+    }
+    assert!(!sim.nodes()[4].as_ref().unwrap().node().is_member());
+    // Handing it in resumes the chain, with sequencer 4 back.
+    for i in 0..5 {
+        let roster = s.roster.clone();
+        sim.act(i, |p, now| {
+            let out = p.node_mut().add_roster(2, roster, now).unwrap();
+            p.effects(out)
+        });
+    }
+    sim.run_until(30_000, |sim| safety.check(sim)).unwrap();
+    assert!(min_height(&sim) >= 12, "{}", min_height(&sim));
+    assert!(sim.nodes()[4].as_ref().unwrap().node().is_member());
 }

@@ -10,8 +10,9 @@ use altlayer_avs::{
     bls::SecretKey,
     sim::{NetworkConfig, Simulator},
     squad::{
-        CryptoMode, SquadConfig, squad_set,
+        CryptoMode, SquadConfig,
         process::{Behaviour, SquadEvent, SquadProcess},
+        squad_set,
     },
 };
 use altlayer_core::RollupId;
@@ -49,8 +50,16 @@ fn simulator(n: usize, crypto: CryptoMode) -> Simulator<SquadProcess> {
     let peers = Arc::new(peers);
     let nodes = (0..n)
         .map(|i| {
-            SquadProcess::build(&config, &roster, &peers, &keys[i], i, Behaviour::Honest, None)
-                .expect("valid set")
+            SquadProcess::build(
+                &config,
+                &roster,
+                &peers,
+                &keys[i],
+                i,
+                Behaviour::Honest,
+                None,
+            )
+            .expect("valid set")
         })
         .collect();
     let network = NetworkConfig {
@@ -107,7 +116,10 @@ fn consensus(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
-    for (name, crypto) in [("unsigned", CryptoMode::Unchecked), ("bls", CryptoMode::Full)] {
+    for (name, crypto) in [
+        ("unsigned", CryptoMode::Unchecked),
+        ("bls", CryptoMode::Full),
+    ] {
         for n in [4, 16, 64] {
             group.bench_function(format!("per_block/{name}/{n}"), |b| {
                 b.iter_custom(|iters| {

@@ -284,6 +284,14 @@ pub enum Output {
     Committed(Box<Decision>),
     /// A sequencer signed two different messages for one slot.
     Evidence(Box<Evidence>),
+    /// The next height is in an epoch whose roster the node lacks: read it from staking at
+    /// `snapshot` and hand it to [`SquadNode::add_roster`]; the node waits until then.
+    NeedRoster {
+        /// The epoch.
+        epoch: u64,
+        /// Where its weights come from.
+        snapshot: StakeSnapshot,
+    },
     /// A transaction was refused.
     Rejected {
         /// Its hash (keccak of the bytes).
@@ -332,6 +340,10 @@ pub struct SquadConfig {
     /// Peers each first-seen proposal or vote of another sequencer is relayed to, so that
     /// equivocation is seen and lost messages recovered (0 turns relaying off).
     pub relay_fanout: usize,
+    /// Blocks per epoch; the set and its weights are fixed within one (0: one epoch forever).
+    /// Epoch `e` covers heights `e x len + 1 ..= (e + 1) x len` and its roster is the
+    /// staking checkpoint at height `e x len` (see [`epoch_snapshot`]).
+    pub epoch_length: u64,
 }
 
 impl Default for SquadConfig {
@@ -348,6 +360,7 @@ impl Default for SquadConfig {
             crypto: CryptoMode::Full,
             pool: mempool::PoolLimits::default(),
             relay_fanout: 2,
+            epoch_length: 0,
         }
     }
 }
@@ -430,7 +443,14 @@ struct Verified {
 /// One SQUAD sequencer.
 pub struct SquadNode {
     config: SquadConfig,
+    /// The roster of the current height's epoch.
     roster: Arc<Roster>,
+    /// The roster of the parent's height (its commit certificate is over it).
+    parent_roster: Arc<Roster>,
+    /// Rosters of epochs, handed in by the driver.
+    rosters: BTreeMap<u64, Arc<Roster>>,
+    /// Waiting for the current epoch's roster.
+    waiting: bool,
     address: Address,
     key: SecretKey,
     state: SquadState,
@@ -455,7 +475,8 @@ const FUTURE_LIMIT: usize = 4_096;
 const SYNC_BATCH: u64 = 64;
 
 impl SquadNode {
-    /// A node with `key` (for `address`) in the SQUAD set `roster`, starting at height 1.
+    /// A node with `key` (for `address`) in the SQUAD set `roster` (the first epoch's),
+    /// starting at height 1.
     pub fn new(
         config: SquadConfig,
         roster: Arc<Roster>,
@@ -474,7 +495,8 @@ impl SquadNode {
         Self::restore(config, roster, address, key, state)
     }
 
-    /// A node resuming from persisted state (after a crash). Call [`SquadNode::start`] next.
+    /// A node resuming from persisted state (after a crash), with the roster of the epoch of
+    /// the height it resumes at. Call [`SquadNode::start`] next.
     pub fn restore(
         config: SquadConfig,
         roster: Arc<Roster>,
@@ -497,8 +519,12 @@ impl SquadNode {
             return Err(SquadError::NotASequencer(address));
         }
         let pool = mempool::Mempool::new(config.chain_id, config.pool);
+        let epoch = epoch_of(state.height, config.epoch_length);
         Ok(Self {
             config,
+            parent_roster: roster.clone(),
+            rosters: BTreeMap::from([(epoch, roster.clone())]),
+            waiting: false,
             roster,
             address,
             key,
@@ -542,6 +568,41 @@ impl SquadNode {
     /// The mempool.
     pub const fn pool(&self) -> &mempool::Mempool {
         &self.pool
+    }
+
+    /// Hands in the roster of `epoch` (ahead of time, or when asked by
+    /// [`Output::NeedRoster`]); resumes the node if it was waiting for it.
+    pub fn add_roster(
+        &mut self,
+        epoch: u64,
+        roster: Arc<Roster>,
+        now_ms: u64,
+    ) -> Result<Vec<Output>, SquadError> {
+        if roster.snapshot().set != squad_set(self.config.rollup) {
+            return Err(SquadError::WrongRoster(self.config.rollup));
+        }
+        let staked = roster
+            .entries()
+            .iter()
+            .filter(|e| !e.stake.is_zero())
+            .count();
+        if staked < MIN_SEQUENCERS {
+            return Err(SquadError::TooFewSequencers(staked));
+        }
+        self.rosters.insert(epoch, roster);
+        let mut out = Vec::new();
+        let height = self.state.height;
+        if self.waiting && epoch == epoch_of(height, self.config.epoch_length) {
+            self.enter_height(now_ms, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Whether this node signs at the current height (it is in the epoch's roster).
+    pub fn is_member(&self) -> bool {
+        self.roster
+            .index_of(&self.address)
+            .is_some_and(|i| !self.roster.entries()[i].stake.is_zero())
     }
 
     /// Starts (or resumes) the current round: proposes if leader, sets the round's timer,
@@ -769,7 +830,7 @@ impl SquadNode {
                                 VoteKind::Precommit,
                                 Some(parent.block.hash()),
                             )
-                            && self.check_certificate(qc)
+                            && self.check_certificate_with(qc, &self.parent_roster)
                     })
                     && block.payload.transactions.len() <= self.config.max_block_transactions
             }
@@ -777,15 +838,17 @@ impl SquadNode {
     }
 
     fn check_certificate(&self, qc: &QuorumCertificate) -> bool {
+        self.check_certificate_with(qc, &self.roster)
+    }
+
+    fn check_certificate_with(&self, qc: &QuorumCertificate, roster: &Roster) -> bool {
         match self.config.crypto {
             CryptoMode::Full => {
                 let hash = qc.hash();
                 if self.checked.borrow().contains(&hash) {
                     return true;
                 }
-                let ok = qc
-                    .verify(&self.roster, Threshold::MORE_THAN_TWO_THIRDS)
-                    .is_ok();
+                let ok = qc.verify(roster, Threshold::MORE_THAN_TWO_THIRDS).is_ok();
                 if ok {
                     let mut checked = self.checked.borrow_mut();
                     if checked.len() >= 64 {
@@ -795,16 +858,15 @@ impl SquadNode {
                 }
                 ok
             }
-            CryptoMode::Unchecked => self
-                .roster
+            CryptoMode::Unchecked => roster
                 .signed_stake(&qc.signers)
-                .is_ok_and(|stake| self.quorum(stake)),
+                .is_ok_and(|stake| Threshold::MORE_THAN_TWO_THIRDS.is_met(stake, roster.total())),
         }
     }
 
     fn vote(&mut self, kind: VoteKind, block: Option<B256>, now_ms: u64, out: &mut Vec<Output>) {
         let round = self.state.round;
-        if self.state.signed.contains_key(&(round, kind)) {
+        if self.state.signed.contains_key(&(round, kind)) || !self.is_member() {
             return;
         }
         let height = self.state.height;
@@ -894,12 +956,12 @@ impl SquadNode {
             }
             return;
         }
-        if height > self.state.height {
+        if height > self.state.height || (self.waiting && height == self.state.height) {
             let buffered: usize = self.future.values().map(Vec::len).sum();
             if buffered < FUTURE_LIMIT {
                 self.future.entry(height).or_default().push((from, message));
             }
-            if self.asked.insert((from, self.state.height)) {
+            if height > self.state.height && self.asked.insert((from, self.state.height)) {
                 out.push(Output::Send {
                     to: Target::One(from),
                     message: Message::SyncRequest {
@@ -1288,7 +1350,7 @@ impl SquadNode {
                                 VoteKind::Prevote,
                                 Some(hash),
                             )
-                            && self.check_certificate(qc)
+                            && self.check_certificate_with(qc, &self.parent_roster)
                     });
                     if self.quorum(polka) || certified {
                         Some(
@@ -1432,8 +1494,39 @@ impl SquadNode {
         self.proposals.clear();
         self.excluded.clear();
         self.fired.clear();
+        let epoch = epoch_of(self.state.height, self.config.epoch_length);
+        self.parent_roster = self.roster.clone();
+        match self.rosters.get(&epoch) {
+            Some(roster) => {
+                self.roster = roster.clone();
+                self.enter_height(now_ms, out);
+            }
+            None => {
+                self.waiting = true;
+                out.push(Output::NeedRoster {
+                    epoch,
+                    snapshot: epoch_snapshot(
+                        self.config.rollup,
+                        self.state.height,
+                        self.config.epoch_length,
+                    ),
+                });
+            }
+        }
+        // Rosters of past epochs are no longer needed.
+        self.rosters.retain(|e, _| *e >= epoch);
+    }
+
+    /// Starts the current height with its epoch's roster, and replays what arrived early.
+    fn enter_height(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        if let Some(roster) = self
+            .rosters
+            .get(&epoch_of(self.state.height, self.config.epoch_length))
+        {
+            self.roster = roster.clone();
+        }
+        self.waiting = false;
         self.start_round(0, now_ms, out);
-        // Replay what arrived early for the new height.
         if let Some(early) = self.future.remove(&self.state.height) {
             for (from, message) in early {
                 self.on_message(from, message, now_ms, out);
@@ -1472,11 +1565,20 @@ fn placeholder_signature() -> Signature {
         .unwrap_or_else(|_| Signature::aggregate(&[]))
 }
 
-/// The snapshot a SQUAD set's roster is read at: the start of the epoch containing `height`.
-pub const fn epoch_snapshot(rollup: RollupId, height: u64, epoch_length: u64) -> StakeSnapshot {
-    let start = match height.checked_div(epoch_length) {
-        Some(epoch) => epoch * epoch_length,
+/// The epoch of `height` (heights start at 1): `(height - 1) / epoch_length`, or 0 with a
+/// single epoch.
+pub const fn epoch_of(height: u64, epoch_length: u64) -> u64 {
+    match height.saturating_sub(1).checked_div(epoch_length) {
+        Some(epoch) => epoch,
         None => 0,
-    };
-    StakeSnapshot::new(squad_set(rollup), start)
+    }
+}
+
+/// The snapshot a SQUAD set's roster is read at for the epoch of `height`: the staking
+/// checkpoint at the height before the epoch's first block.
+pub const fn epoch_snapshot(rollup: RollupId, height: u64, epoch_length: u64) -> StakeSnapshot {
+    StakeSnapshot::new(
+        squad_set(rollup),
+        epoch_of(height, epoch_length) * epoch_length,
+    )
 }

@@ -33,6 +33,8 @@ pub enum SquadEvent {
     Evidence(Box<altlayer_staking::Evidence>),
     /// A soft confirmation (height, block).
     SoftConfirmed(u64, B256),
+    /// The node waits for an epoch's roster.
+    NeedRoster(u64),
 }
 
 /// A sequencer in the simulator.
@@ -125,6 +127,9 @@ impl SquadProcess {
                 }
                 Output::SoftConfirmed { height, block, .. } => {
                     effects.push(Effect::Event(SquadEvent::SoftConfirmed(height, block)));
+                }
+                Output::NeedRoster { epoch, .. } => {
+                    effects.push(Effect::Event(SquadEvent::NeedRoster(epoch)));
                 }
                 Output::Rejected { .. } => {}
             }
