@@ -596,3 +596,135 @@ fn rosters_change_only_at_epoch_boundaries() {
     assert!(min_height(&sim) >= 12, "{}", min_height(&sim));
     assert!(sim.nodes()[4].as_ref().unwrap().node().is_member());
 }
+
+#[test]
+fn bad_messages_change_nothing_and_never_panic() {
+    use altlayer_avs::{
+        QuorumCertificate, SignerBitmap,
+        bls::Signature,
+        squad::{
+            Decision, Input, Message, Payload, Proposal, SquadBlock, SquadNode, Vote, VoteKind,
+        },
+    };
+    let s = setup(4);
+    let mut node = SquadNode::new(
+        config(CryptoMode::Full),
+        s.roster.clone(),
+        s.peers[0],
+        s.keys[0].clone(),
+    )
+    .unwrap();
+    node.start(0);
+    let before = serde_json::to_string(node.state()).unwrap();
+    let stranger = Address::repeat_byte(0x77);
+    let junk_signature = s.keys[3].sign(&B256::ZERO);
+    let block = SquadBlock {
+        height: 1,
+        parent: B256::repeat_byte(1),
+        payload: Payload::default(),
+        last_commit: None,
+    };
+    let vote = |round, height, signer| Vote {
+        kind: VoteKind::Prevote,
+        height,
+        round,
+        block: None,
+        signer,
+        signature: junk_signature,
+    };
+    let messages = vec![
+        // Not a sequencer.
+        Message::Vote(vote(0, 1, stranger)),
+        // A round far ahead, and the largest round there is.
+        Message::Vote(vote(1_000, 1, s.peers[1])),
+        Message::Vote(vote(u32::MAX, 1, s.peers[1])),
+        // Height zero and a height far ahead.
+        Message::Vote(vote(0, 0, s.peers[1])),
+        // A vote relayed by another node with a signature that is not the signer's.
+        Message::Vote(vote(0, 1, s.peers[2])),
+        // A proposal by someone who is not the leader, and one with a bad signature.
+        Message::Proposal(Box::new(Proposal {
+            block: block.clone(),
+            round: 0,
+            valid_round: None,
+            polka: None,
+            proposer: stranger,
+            signature: junk_signature,
+        })),
+        Message::Proposal(Box::new(Proposal {
+            block: block.clone(),
+            round: 0,
+            valid_round: None,
+            polka: None,
+            proposer: node.leader(0),
+            signature: junk_signature,
+        })),
+        // A decision whose certificate has no signers.
+        Message::Decision(Box::new(Decision {
+            block,
+            round: 0,
+            certificate: QuorumCertificate {
+                digest: B256::ZERO,
+                snapshot: s.roster.snapshot(),
+                signers: SignerBitmap::new(4),
+                signature: Signature::aggregate(&[junk_signature]),
+            },
+        })),
+        Message::Decision(Box::new(Decision {
+            block: SquadBlock {
+                height: u64::MAX,
+                parent: B256::ZERO,
+                payload: Payload::default(),
+                last_commit: None,
+            },
+            round: u32::MAX,
+            certificate: QuorumCertificate {
+                digest: B256::ZERO,
+                snapshot: s.roster.snapshot(),
+                signers: SignerBitmap::from_bytes(vec![0xff; 9]),
+                signature: junk_signature,
+            },
+        })),
+    ];
+    for message in messages {
+        // Sent by node 3 (a sequencer, so relayed messages are checked on their own).
+        node.handle(
+            10,
+            Input::Message {
+                from: s.peers[3],
+                message,
+            },
+        );
+        assert_eq!(serde_json::to_string(node.state()).unwrap(), before);
+    }
+    // Garbage transactions are refused with core's typed reasons, and the pool is unchanged.
+    let out = node.handle(
+        10,
+        Input::Transaction(alloy_primitives::Bytes::from_static(&[0x02, 0xff])),
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, altlayer_avs::squad::Output::Rejected { .. }))
+    );
+    assert!(node.pool().is_empty());
+}
+
+#[test]
+fn persisted_state_round_trips_through_json() {
+    let s = setup(4);
+    let mut sim = simulator(
+        &s,
+        &config(CryptoMode::Full),
+        &[],
+        11,
+        NetworkConfig::default(),
+    );
+    sim.run_until(700, |_| Ok::<_, ()>(())).unwrap();
+    for node in sim.nodes().iter().flatten() {
+        let state = node.node().state();
+        assert!(!state.chain.is_empty() || !state.signed.is_empty());
+        let json = serde_json::to_string(state).unwrap();
+        let back: altlayer_avs::squad::SquadState = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, state);
+    }
+}

@@ -410,7 +410,32 @@ pub struct SquadState {
     /// Committed chain.
     pub chain: Vec<Decision>,
     /// Every message this node signed at the current height: (round, kind) -> what.
+    #[serde(with = "pairs")]
     pub signed: BTreeMap<(u32, VoteKind), Message>,
+}
+
+/// A map with structured keys as a list of pairs: JSON objects only take string keys.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub(super) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// Votes of one (round, kind), tallied by value.
@@ -472,6 +497,8 @@ pub struct SquadNode {
 }
 
 const FUTURE_LIMIT: usize = 4_096;
+/// Votes and proposals for rounds further ahead than this are dropped.
+const MAX_ROUNDS_AHEAD: u32 = 64;
 const SYNC_BATCH: u64 = 64;
 
 impl SquadNode {
@@ -971,6 +998,16 @@ impl SquadNode {
             }
             return;
         }
+        // Rounds far ahead are not kept: a byzantine sequencer must not grow this node's
+        // memory with votes for millions of rounds. Honest ones resend when the round comes.
+        let round = match &message {
+            Message::Proposal(p) => Some(p.round),
+            Message::Vote(v) => Some(v.round),
+            _ => None,
+        };
+        if round.is_some_and(|r| r > self.state.round.saturating_add(MAX_ROUNDS_AHEAD)) {
+            return;
+        }
         match message {
             Message::Proposal(proposal) => {
                 if self.roster.index_of(&proposal.proposer).is_some() {
@@ -1451,7 +1488,7 @@ impl SquadNode {
                 self.vote(VoteKind::Precommit, None, now_ms, out);
             }
             (TimeoutKind::Precommit, _) => {
-                let next = self.state.round + 1;
+                let next = self.state.round.saturating_add(1);
                 self.start_round(next, now_ms, out);
             }
             (TimeoutKind::BlockInterval, Step::Propose) => self.propose(now_ms, out),
