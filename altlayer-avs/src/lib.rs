@@ -8,6 +8,7 @@ pub mod qc;
 pub mod service;
 pub mod sim;
 pub mod squad;
+pub mod vital;
 
 /// BLS on BN254, EigenLayer-compatible (defined in altlayer-core so that altlayer-staking can
 /// verify BLS-signed evidence without depending on this crate).
