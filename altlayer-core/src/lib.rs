@@ -10,6 +10,7 @@ pub mod genesis;
 pub mod ledger;
 pub mod primitives;
 pub mod sequencer;
+pub mod serde_pairs;
 pub mod settlement;
 pub mod state;
 pub mod transaction;

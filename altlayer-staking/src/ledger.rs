@@ -219,30 +219,6 @@ struct SetState {
     undistributed: U256,
 }
 
-/// A map with structured keys as a list of pairs: JSON objects only take string keys.
-mod pairs {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::BTreeMap;
-
-    pub(super) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        map: &BTreeMap<K, V>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(map.iter())
-    }
-
-    pub(super) fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
-    where
-        K: Deserialize<'de> + Ord,
-        V: Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
-        Ok(Vec::<(K, V)>::deserialize(deserializer)?
-            .into_iter()
-            .collect())
-    }
-}
-
 /// `a * b / c` rounded down and whether it was inexact, or `None` when the quotient does not
 /// fit in 256 bits; `c > 0`. Products that fit in 256 bits (every realistic amount of ALT)
 /// take the fast path; the rest go through 512-bit intermediates.
@@ -317,7 +293,7 @@ pub struct AltLedger {
     burned: U256,
     treasury: U256,
     operators: BTreeMap<Address, OperatorState>,
-    #[serde(with = "pairs")]
+    #[serde(with = "altlayer_core::serde_pairs")]
     sets: BTreeMap<OperatorSetId, SetState>,
     /// Delegator -> operator -> shares over time.
     shares: BTreeMap<Address, BTreeMap<Address, Checkpoints<U256>>>,

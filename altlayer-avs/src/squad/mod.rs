@@ -410,32 +410,8 @@ pub struct SquadState {
     /// Committed chain.
     pub chain: Vec<Decision>,
     /// Every message this node signed at the current height: (round, kind) -> what.
-    #[serde(with = "pairs")]
+    #[serde(with = "altlayer_core::serde_pairs")]
     pub signed: BTreeMap<(u32, VoteKind), Message>,
-}
-
-/// A map with structured keys as a list of pairs: JSON objects only take string keys.
-mod pairs {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::BTreeMap;
-
-    pub(super) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        map: &BTreeMap<K, V>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(map.iter())
-    }
-
-    pub(super) fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
-    where
-        K: Deserialize<'de> + Ord,
-        V: Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
-        Ok(Vec::<(K, V)>::deserialize(deserializer)?
-            .into_iter()
-            .collect())
-    }
 }
 
 /// Votes of one (round, kind), tallied by value.
@@ -531,17 +507,7 @@ impl SquadNode {
         key: SecretKey,
         state: SquadState,
     ) -> Result<Self, SquadError> {
-        if roster.snapshot().set != squad_set(config.rollup) {
-            return Err(SquadError::WrongRoster(config.rollup));
-        }
-        let staked = roster
-            .entries()
-            .iter()
-            .filter(|e| !e.stake.is_zero())
-            .count();
-        if staked < MIN_SEQUENCERS {
-            return Err(SquadError::TooFewSequencers(staked));
-        }
+        check_roster(&roster, config.rollup)?;
         if roster.index_of(&address).is_none() {
             return Err(SquadError::NotASequencer(address));
         }
@@ -605,17 +571,7 @@ impl SquadNode {
         roster: Arc<Roster>,
         now_ms: u64,
     ) -> Result<Vec<Output>, SquadError> {
-        if roster.snapshot().set != squad_set(self.config.rollup) {
-            return Err(SquadError::WrongRoster(self.config.rollup));
-        }
-        let staked = roster
-            .entries()
-            .iter()
-            .filter(|e| !e.stake.is_zero())
-            .count();
-        if staked < MIN_SEQUENCERS {
-            return Err(SquadError::TooFewSequencers(staked));
-        }
+        check_roster(&roster, self.config.rollup)?;
         self.rosters.insert(epoch, roster);
         let mut out = Vec::new();
         let height = self.state.height;
@@ -1572,6 +1528,23 @@ impl SquadNode {
         let height = self.state.height;
         self.future.retain(|h, _| *h > height);
     }
+}
+
+/// A roster a SQUAD node accepts: the rollup's SQUAD set, with at least
+/// [`MIN_SEQUENCERS`] staked sequencers.
+fn check_roster(roster: &Roster, rollup: RollupId) -> Result<(), SquadError> {
+    if roster.snapshot().set != squad_set(rollup) {
+        return Err(SquadError::WrongRoster(rollup));
+    }
+    let staked = roster
+        .entries()
+        .iter()
+        .filter(|e| !e.stake.is_zero())
+        .count();
+    if staked < MIN_SEQUENCERS {
+        return Err(SquadError::TooFewSequencers(staked));
+    }
+    Ok(())
 }
 
 /// The leader of `(height, round)`: the operator whose cumulative stake interval (address

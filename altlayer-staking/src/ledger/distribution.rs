@@ -52,6 +52,15 @@ pub(super) struct Settlement {
 }
 
 impl AltLedger {
+    /// The reward debt of a position (zero when it has none).
+    fn debt(&self, delegator: &Address, operator: &Address) -> U256 {
+        self.reward_debt
+            .get(delegator)
+            .and_then(|m| m.get(operator))
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Rewards `delegator`'s position with `operator` has earned since it was last settled.
     fn earned(&self, delegator: &Address, operator: &Address) -> Result<U256, StakingError> {
         let Some(state) = self.operators.get(operator) else {
@@ -63,12 +72,7 @@ impl AltLedger {
         }
         let accrued = checked_mul_div(shares, state.reward_per_share, REWARD_SCALE)
             .ok_or(StakingError::Overflow)?;
-        let debt = self
-            .reward_debt
-            .get(delegator)
-            .and_then(|m| m.get(operator))
-            .copied()
-            .unwrap_or_default();
+        let debt = self.debt(delegator, operator);
         Ok(accrued.saturating_sub(debt).min(state.reward_pot))
     }
 
@@ -371,12 +375,7 @@ impl AltLedger {
             .unwrap_or_default();
         let accrued = checked_mul_div(self.shares_of(delegator, operator), per_share, REWARD_SCALE)
             .ok_or("reward overflow")?;
-        let debt = self
-            .reward_debt
-            .get(delegator)
-            .and_then(|m| m.get(operator))
-            .copied()
-            .unwrap_or_default();
+        let debt = self.debt(delegator, operator);
         Ok(accrued.saturating_sub(debt))
     }
 }
