@@ -309,14 +309,19 @@ impl AltLedger {
     /// Pays every reward `who` can claim (see [`AltLedger::pending_rewards`]) into its liquid
     /// balance; returns the amount.
     pub fn claim(&mut self, who: &Address) -> Result<U256, StakingError> {
+        // What `pending_rewards` reports, computed once along with each position's settlement.
+        let mut amount = self.owed.get(who).copied().unwrap_or_default();
+        if let Some(state) = self.operators.get(who) {
+            amount = add(amount, state.commission)?;
+        }
         let mut settlements = Vec::new();
         for operator in self.shares.get(who).into_iter().flat_map(|m| m.keys()) {
             let settlement = self.settlement(who, operator, self.shares_of(who, operator))?;
             if !settlement.earned.is_zero() {
+                amount = add(amount, settlement.earned)?;
                 settlements.push((*operator, settlement));
             }
         }
-        let amount = self.pending_rewards(who)?;
         if amount.is_zero() {
             return Err(StakingError::NothingToClaim);
         }
