@@ -728,3 +728,90 @@ fn persisted_state_round_trips_through_json() {
         assert_eq!(&back, state);
     }
 }
+
+#[test]
+fn a_proposal_from_the_future_is_prevoted_nil() {
+    use altlayer_avs::squad::{
+        Input, Message, Output, Payload, Proposal, SquadBlock, SquadNode, VoteKind,
+    };
+    let s = setup(4);
+    let config = config(CryptoMode::Full);
+    let mut nodes: Vec<SquadNode> = (0..4)
+        .map(|i| {
+            SquadNode::new(
+                config.clone(),
+                s.roster.clone(),
+                s.peers[i],
+                s.keys[i].clone(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let leader = nodes[0].leader(0);
+    let l = s.peers.iter().position(|p| *p == leader).unwrap();
+    let follower = (l + 1) % 4;
+    nodes[follower].start(0);
+    let now_ms = 1_000_000;
+    let signer = SquadNode::new(
+        config.clone(),
+        s.roster.clone(),
+        s.peers[l],
+        s.keys[l].clone(),
+    )
+    .unwrap();
+    let propose = |timestamp: u64| {
+        let block = SquadBlock {
+            height: 1,
+            parent: config.genesis,
+            payload: Payload {
+                timestamp,
+                transactions: vec![],
+            },
+            last_commit: None,
+        };
+        let digest = signer.vote_digest(1, 0, VoteKind::Proposal, Some(block.hash()));
+        Message::Proposal(Box::new(Proposal {
+            signature: s.keys[l].sign(&digest),
+            block,
+            round: 0,
+            valid_round: None,
+            polka: None,
+            proposer: leader,
+        }))
+    };
+    let prevote = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Send {
+                message: Message::Vote(v),
+                ..
+            } if v.kind == VoteKind::Prevote => Some(v.block),
+            _ => None,
+        })
+    };
+    // An hour ahead of the follower's clock: nil.
+    let mut late = SquadNode::new(
+        config.clone(),
+        s.roster.clone(),
+        s.peers[follower],
+        s.keys[follower].clone(),
+    )
+    .unwrap();
+    late.start(0);
+    let out = late.handle(
+        now_ms,
+        Input::Message {
+            from: leader,
+            message: propose(now_ms / 1_000 + 3_600),
+        },
+    );
+    assert_eq!(prevote(&out), Some(None));
+    // Within the drift: the block.
+    let out = nodes[follower].handle(
+        now_ms,
+        Input::Message {
+            from: leader,
+            message: propose(now_ms / 1_000 + 5),
+        },
+    );
+    assert!(matches!(prevote(&out), Some(Some(_))));
+}

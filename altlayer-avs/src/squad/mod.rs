@@ -340,6 +340,9 @@ pub struct SquadConfig {
     /// Peers each first-seen proposal or vote of another sequencer is relayed to, so that
     /// equivocation is seen and lost messages recovered (0 turns relaying off).
     pub relay_fanout: usize,
+    /// How far ahead of this node's clock a new block's timestamp may be; a proposal beyond
+    /// it is prevoted nil.
+    pub max_clock_drift_ms: u64,
     /// Blocks per epoch; the set and its weights are fixed within one (0: one epoch forever).
     /// Epoch `e` covers heights `e x len + 1 ..= (e + 1) x len` and its roster is the
     /// staking checkpoint at height `e x len` (see [`epoch_snapshot`]).
@@ -360,6 +363,7 @@ impl Default for SquadConfig {
             crypto: CryptoMode::Full,
             pool: mempool::PoolLimits::default(),
             relay_fanout: 2,
+            max_clock_drift_ms: 15_000,
             epoch_length: 0,
         }
     }
@@ -1322,9 +1326,14 @@ impl SquadNode {
             && let Some(proposal) = self.proposals.get(&round).cloned()
         {
             let hash = proposal.block.hash();
+            // A new block must not claim a time further ahead of this node's clock than the
+            // allowed drift (a decided or certified block is judged without the clock).
+            let timely = proposal.block.payload.timestamp.saturating_mul(1_000)
+                <= now_ms.saturating_add(self.config.max_clock_drift_ms);
             let decision = match proposal.valid_round {
                 None => Some(
-                    self.valid(&proposal.block)
+                    timely
+                        && self.valid(&proposal.block)
                         && self
                             .state
                             .locked
@@ -1343,7 +1352,7 @@ impl SquadNode {
                                 VoteKind::Prevote,
                                 Some(hash),
                             )
-                            && self.check_certificate_with(qc, &self.parent_roster)
+                            && self.check_certificate(qc)
                     });
                     if self.quorum(polka) || certified {
                         Some(
