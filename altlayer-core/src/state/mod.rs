@@ -258,9 +258,13 @@ impl WorldState {
             keccak256(&code)
         };
         if !code.is_empty() {
-            self.code
-                .entry(hash)
-                .or_insert_with(|| Bytecode::new_raw(code));
+            // Bytes that start like an EIP-7702 delegation but are not one (a genesis file may
+            // hold anything) are plain legacy code, as Ethereum treats them: revm's
+            // `new_raw` would panic on them.
+            self.code.entry(hash).or_insert_with(|| {
+                Bytecode::new_raw_checked(code.clone())
+                    .unwrap_or_else(|_| Bytecode::new_legacy(code))
+            });
         }
         self.account_mut(address).code_hash = hash;
     }
@@ -479,6 +483,25 @@ impl revm::DatabaseRef for WorldState {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn code_that_only_looks_like_a_delegation_is_kept_as_legacy_code() {
+        // 0xef01 starts an EIP-7702 designator, but three bytes are not one; found by the
+        // property test below (revm's `Bytecode::new_raw` panics on it).
+        let mut state = WorldState::new();
+        let code = alloy_primitives::Bytes::from_static(&[0xef, 0x01, 0x03]);
+        state.set_code(Address::repeat_byte(1), code.clone());
+        assert_eq!(
+            state
+                .code(&Address::repeat_byte(1))
+                .map(|c| c.original_bytes()),
+            Some(code.clone())
+        );
+        assert_eq!(
+            state.account(&Address::repeat_byte(1)).unwrap().code_hash,
+            keccak256(&code)
+        );
+    }
 
     #[test]
     fn empty_state_root() {
