@@ -43,6 +43,9 @@ enum Node {
     Branch {
         children: Box<[Option<Box<Cell>>; 16]>,
     },
+    /// A subtree known only by its reference: what a witness leaves out. Only a
+    /// [`PartialTrie`] has stubs.
+    Stub(RlpNode),
 }
 
 impl Cell {
@@ -102,7 +105,8 @@ impl MerkleTrie {
             return;
         }
         let path = Nibbles::unpack_array(&key.0);
-        if insert(&mut self.root, path, value) {
+        // A `MerkleTrie` has no stubs (only a `PartialTrie` does), so nothing can be missing.
+        if insert(&mut self.root, path, value, Nibbles::new()).unwrap_or(false) {
             self.len += 1;
         }
     }
@@ -110,7 +114,8 @@ impl MerkleTrie {
     /// Removes the value under `key`; returns whether it was there.
     pub fn remove(&mut self, key: B256) -> bool {
         let path = Nibbles::unpack_array(&key.0);
-        let removed = remove(&mut self.root, path);
+        // No stubs in a `MerkleTrie`: see `insert`.
+        let removed = remove(&mut self.root, path, Nibbles::new()).unwrap_or(false);
         if removed {
             self.len -= 1;
         }
@@ -123,7 +128,7 @@ impl MerkleTrie {
         let mut cell = &self.root;
         loop {
             match &cell.node {
-                Node::Empty => return None,
+                Node::Empty | Node::Stub(_) => return None,
                 Node::Leaf { key, value } => return (*key == path).then_some(value.as_slice()),
                 Node::Extension { key, child } => {
                     if !path.starts_with(key) {
@@ -177,10 +182,28 @@ impl MerkleTrie {
     }
 }
 
-/// Inserts `value` at `path` below `cell`; returns whether the key is new.
-fn insert(cell: &mut Cell, path: Nibbles, value: Vec<u8>) -> bool {
+/// A node a witness left out was needed, at `path` (nibbles from the root).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trie node at path {path:?} is not in the witness")]
+pub struct MissingNode {
+    /// Where.
+    pub path: Nibbles,
+}
+
+/// Inserts `value` at `path` below `cell` (which sits at `prefix`); returns whether the key
+/// is new. Fails, before changing anything, when the way down meets a stub.
+fn insert(
+    cell: &mut Cell,
+    path: Nibbles,
+    value: Vec<u8>,
+    prefix: Nibbles,
+) -> Result<bool, MissingNode> {
+    if let Node::Stub(_) = cell.node {
+        return Err(MissingNode { path: prefix });
+    }
     cell.rlp = None;
-    match &mut cell.node {
+    Ok(match &mut cell.node {
+        Node::Stub(_) => return Err(MissingNode { path: prefix }),
         Node::Empty => {
             cell.node = Node::Leaf { key: path, value };
             true
@@ -188,7 +211,7 @@ fn insert(cell: &mut Cell, path: Nibbles, value: Vec<u8>) -> bool {
         Node::Leaf { key, value: old } => {
             if *key == path {
                 *old = value;
-                return false;
+                return Ok(false);
             }
             let common = key.common_prefix_length(&path);
             let mut children = empty_children();
@@ -208,7 +231,8 @@ fn insert(cell: &mut Cell, path: Nibbles, value: Vec<u8>) -> bool {
         Node::Extension { key, child } => {
             let common = key.common_prefix_length(&path);
             if common == key.len() {
-                return insert(child, path.slice(common..), value);
+                let below = prefix.join(key);
+                return insert(child, path.slice(common..), value, below);
             }
             // The new key leaves the extension part-way: split it around a new branch.
             let ext_key = *key;
@@ -231,9 +255,14 @@ fn insert(cell: &mut Cell, path: Nibbles, value: Vec<u8>) -> bool {
             true
         }
         Node::Branch { children } => {
-            let slot = &mut children[path.get_unchecked(0) as usize];
+            let nibble = path.get_unchecked(0);
+            let slot = &mut children[nibble as usize];
             match slot {
-                Some(child) => insert(child, path.slice(1..), value),
+                Some(child) => {
+                    let mut below = prefix;
+                    below.push(nibble);
+                    return insert(child, path.slice(1..), value, below);
+                }
                 None => {
                     *slot = Some(Cell::boxed(Node::Leaf {
                         key: path.slice(1..),
@@ -243,7 +272,7 @@ fn insert(cell: &mut Cell, path: Nibbles, value: Vec<u8>) -> bool {
                 }
             }
         }
-    }
+    })
 }
 
 fn wrap_in_extension(prefix: Nibbles, node: Node) -> Node {
@@ -257,25 +286,29 @@ fn wrap_in_extension(prefix: Nibbles, node: Node) -> Node {
     }
 }
 
-/// Removes `path` below `cell`, restoring the canonical shape (no branch with one child, no
-/// extension pointing at a leaf or an extension); returns whether the key was there.
-fn remove(cell: &mut Cell, path: Nibbles) -> bool {
+/// Removes `path` below `cell` (which sits at `prefix`), restoring the canonical shape (no
+/// branch with one child, no extension pointing at a leaf or an extension); returns whether
+/// the key was there. Fails when it meets a stub: on the way down, or as the one child left
+/// of a branch that must fold into it (the trie may then be half-changed: a `PartialTrie`
+/// applies updates to a copy).
+fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, MissingNode> {
     let removed = match &mut cell.node {
+        Node::Stub(_) => return Err(MissingNode { path: prefix }),
         Node::Empty => false,
         Node::Leaf { key, .. } => {
             if *key != path {
-                return false;
+                return Ok(false);
             }
             cell.node = Node::Empty;
             true
         }
         Node::Extension { key, child } => {
             if !path.starts_with(key) {
-                return false;
+                return Ok(false);
             }
             let key = *key;
-            if !remove(child, path.slice(key.len()..)) {
-                return false;
+            if !remove(child, path.slice(key.len()..), prefix.join(&key))? {
+                return Ok(false);
             }
             // The child was a branch; after the removal it may have collapsed into a leaf or an
             // extension, which the extension must absorb.
@@ -302,38 +335,46 @@ fn remove(cell: &mut Cell, path: Nibbles) -> bool {
         Node::Branch { children } => {
             let index = path.get_unchecked(0) as usize;
             let Some(child) = children[index].as_mut() else {
-                return false;
+                return Ok(false);
             };
-            if !remove(child, path.slice(1..)) {
-                return false;
+            let mut below = prefix;
+            below.push(index as u8);
+            if !remove(child, path.slice(1..), below)? {
+                return Ok(false);
             }
             if matches!(child.node, Node::Empty) {
                 children[index] = None;
             }
             let mut remaining = children.iter().enumerate().filter(|(_, c)| c.is_some());
-            let (only, _) = remaining.next().expect("a branch keeps at least one child");
-            if remaining.next().is_none() {
-                // One child left: fold the branch into it.
-                let last = children[only].take().expect("child present");
-                let nibble = Nibbles::from_nibbles_unchecked([only as u8]);
-                cell.node = match last.node {
-                    Node::Leaf { key, value } => Node::Leaf {
-                        key: nibble.join(&key),
-                        value,
-                    },
-                    Node::Extension { key, child } => Node::Extension {
-                        key: nibble.join(&key),
-                        child,
-                    },
-                    branch @ Node::Branch { .. } => Node::Extension {
-                        key: nibble,
-                        child: Box::new(Cell {
-                            node: branch,
-                            rlp: last.rlp,
-                        }),
-                    },
-                    Node::Empty => Node::Empty,
-                };
+            let only = remaining.next().map(|(i, _)| i);
+            if let (Some(only), None) = (only, remaining.next()) {
+                // One child left: fold the branch into it, which needs to know what it is.
+                if let Some(Node::Stub(_)) = children[only].as_ref().map(|c| &c.node) {
+                    let mut sibling = prefix;
+                    sibling.push(only as u8);
+                    return Err(MissingNode { path: sibling });
+                }
+                if let Some(last) = children[only].take() {
+                    let nibble = Nibbles::from_nibbles_unchecked([only as u8]);
+                    cell.node = match last.node {
+                        Node::Leaf { key, value } => Node::Leaf {
+                            key: nibble.join(&key),
+                            value,
+                        },
+                        Node::Extension { key, child } => Node::Extension {
+                            key: nibble.join(&key),
+                            child,
+                        },
+                        branch @ Node::Branch { .. } => Node::Extension {
+                            key: nibble,
+                            child: Box::new(Cell {
+                                node: branch,
+                                rlp: last.rlp,
+                            }),
+                        },
+                        Node::Empty | Node::Stub(_) => Node::Empty,
+                    };
+                }
             }
             true
         }
@@ -341,7 +382,7 @@ fn remove(cell: &mut Cell, path: Nibbles) -> bool {
     if removed {
         cell.rlp = None;
     }
-    removed
+    Ok(removed)
 }
 
 /// The node's RLP reference, computed from its children's (cached where clean).
@@ -350,6 +391,7 @@ fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
         return rlp.clone();
     }
     let rlp = match &mut cell.node {
+        Node::Stub(rlp) => rlp.clone(),
         Node::Empty => RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
         Node::Leaf { key, value } => {
             buf.clear();
@@ -375,6 +417,385 @@ fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
     };
     cell.rlp = Some(rlp.clone());
     rlp
+}
+
+impl MerkleTrie {
+    /// A copy holding only what reading or writing `keys` needs: the nodes on their paths,
+    /// every other subtree as a stub (its reference). See [`MerkleTrie::witness`] for a copy
+    /// that is enough to apply updates, too.
+    pub fn prune(&mut self, keys: &[B256]) -> PartialTrie {
+        self.root();
+        let paths: Vec<Nibbles> = keys.iter().map(|k| Nibbles::unpack_array(&k.0)).collect();
+        PartialTrie {
+            root: prune(&self.root, &paths),
+        }
+    }
+
+    /// The witness for applying `updates` (a `None` value removes the key) after reading
+    /// `reads`: [`MerkleTrie::prune`] to every key involved, plus each node the updates turn
+    /// out to need beyond their own paths (a branch folding onto its last child after a
+    /// removal needs that child). Applying the updates to it gives the same root as applying
+    /// them here.
+    pub fn witness(&mut self, reads: &[B256], updates: &[(B256, Option<Vec<u8>>)]) -> PartialTrie {
+        let keys: Vec<B256> = reads
+            .iter()
+            .copied()
+            .chain(updates.iter().map(|(k, _)| *k))
+            .collect();
+        let mut witness = self.prune(&keys);
+        // Each round expands one stub of a finite trie, so this ends.
+        loop {
+            let mut attempt = witness.clone();
+            match attempt.apply(updates) {
+                Ok(()) => return witness,
+                Err(MissingNode { path }) => {
+                    if !expand(&mut witness.root, &self.root, path, Nibbles::new()) {
+                        // The full trie cannot supply it either; nothing more to add.
+                        return witness;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A Merkle-Patricia trie of which only some paths are known, the rest being stubs: a
+/// witness. Reading or writing through a stub fails with [`MissingNode`]; the root is
+/// exact, since a stub carries its subtree's reference.
+#[derive(Clone, Debug)]
+pub struct PartialTrie {
+    root: Cell,
+}
+
+/// Why witness nodes could not be assembled into a trie.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WitnessError {
+    /// A node is not valid RLP of a trie node.
+    #[error("malformed trie node: {0}")]
+    Malformed(String),
+    /// The root node is not among the nodes.
+    #[error("the root node {0} is not in the witness")]
+    MissingRoot(B256),
+}
+
+impl PartialTrie {
+    /// The root hash.
+    pub fn root(&mut self) -> B256 {
+        let mut buf = Vec::with_capacity(600);
+        match self.root.node {
+            Node::Empty => EMPTY_ROOT_HASH,
+            _ => {
+                let rlp = rlp_node(&mut self.root, &mut buf);
+                rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()))
+            }
+        }
+    }
+
+    /// The value under `key`, `None` if it is provably absent, or the missing node.
+    pub fn get(&self, key: B256) -> Result<Option<&[u8]>, MissingNode> {
+        let mut path = Nibbles::unpack_array(&key.0);
+        let mut prefix = Nibbles::new();
+        let mut cell = &self.root;
+        loop {
+            match &cell.node {
+                Node::Stub(_) => return Err(MissingNode { path: prefix }),
+                Node::Empty => return Ok(None),
+                Node::Leaf { key, value } => {
+                    return Ok((*key == path).then_some(value.as_slice()));
+                }
+                Node::Extension { key, child } => {
+                    if !path.starts_with(key) {
+                        return Ok(None);
+                    }
+                    prefix = prefix.join(key);
+                    path = path.slice(key.len()..);
+                    cell = child;
+                }
+                Node::Branch { children } => {
+                    let nibble = path.get_unchecked(0);
+                    let Some(child) = children[nibble as usize].as_deref() else {
+                        return Ok(None);
+                    };
+                    prefix.push(nibble);
+                    path = path.slice(1..);
+                    cell = child;
+                }
+            }
+        }
+    }
+
+    /// Applies updates (a `None` or empty value removes the key) all or nothing.
+    pub fn apply(&mut self, updates: &[(B256, Option<Vec<u8>>)]) -> Result<(), MissingNode> {
+        let mut root = self.root.clone();
+        for (key, value) in updates {
+            let path = Nibbles::unpack_array(&key.0);
+            match value {
+                Some(value) if !value.is_empty() => {
+                    insert(&mut root, path, value.clone(), Nibbles::new())?;
+                }
+                _ => {
+                    remove(&mut root, path, Nibbles::new())?;
+                }
+            }
+        }
+        self.root = root;
+        Ok(())
+    }
+
+    /// The witness as trie nodes: the RLP of every known node that is referenced by hash
+    /// (nodes under 32 bytes travel inside their parent), the root first.
+    pub fn nodes(&mut self) -> Vec<alloy_primitives::Bytes> {
+        self.root();
+        let mut out = Vec::new();
+        collect_nodes(&self.root, true, &mut out);
+        out
+    }
+
+    /// Assembles a witness from trie nodes under `root`: every node reachable from the root
+    /// through the given nodes becomes known, every other reference a stub. Nodes are taken
+    /// by their hash, so a node that does not belong is simply never reached, and a tampered
+    /// one cannot hash to the reference that would reach it.
+    pub fn from_nodes(root: B256, nodes: &[alloy_primitives::Bytes]) -> Result<Self, WitnessError> {
+        if root == EMPTY_ROOT_HASH {
+            return Ok(Self {
+                root: Cell::new(Node::Empty),
+            });
+        }
+        let by_hash: std::collections::HashMap<B256, &[u8]> =
+            nodes.iter().map(|n| (keccak256(n), n.as_ref())).collect();
+        let bytes = by_hash.get(&root).ok_or(WitnessError::MissingRoot(root))?;
+        let mut cell = decode_cell(bytes, &by_hash, 0)?;
+        cell.rlp = Some(RlpNode::word_rlp(&root));
+        Ok(Self { root: cell })
+    }
+}
+
+/// The copy of `cell` keeping the paths in `paths` (relative to it).
+fn prune(cell: &Cell, paths: &[Nibbles]) -> Cell {
+    let stub = |cell: &Cell| match (&cell.node, &cell.rlp) {
+        (Node::Empty, _) => Cell::new(Node::Empty),
+        (_, Some(rlp)) => Cell {
+            node: Node::Stub(rlp.clone()),
+            rlp: Some(rlp.clone()),
+        },
+        // Hashes are computed before pruning; an unhashed node is kept whole.
+        (_, None) => cell.clone(),
+    };
+    if paths.is_empty() {
+        return stub(cell);
+    }
+    let node = match &cell.node {
+        Node::Empty => Node::Empty,
+        Node::Stub(rlp) => Node::Stub(rlp.clone()),
+        Node::Leaf { key, value } => Node::Leaf {
+            key: *key,
+            value: value.clone(),
+        },
+        Node::Extension { key, child } => {
+            let below: Vec<Nibbles> = paths
+                .iter()
+                .filter(|p| p.starts_with(key))
+                .map(|p| p.slice(key.len()..))
+                .collect();
+            Node::Extension {
+                key: *key,
+                child: Box::new(prune(child, &below)),
+            }
+        }
+        Node::Branch { children } => {
+            let mut pruned = empty_children();
+            for (i, child) in children.iter().enumerate() {
+                if let Some(child) = child {
+                    let below: Vec<Nibbles> = paths
+                        .iter()
+                        .filter(|p| !p.is_empty() && p.get_unchecked(0) as usize == i)
+                        .map(|p| p.slice(1..))
+                        .collect();
+                    pruned[i] = Some(Box::new(prune(child, &below)));
+                }
+            }
+            Node::Branch { children: pruned }
+        }
+    };
+    Cell {
+        node,
+        rlp: cell.rlp.clone(),
+    }
+}
+
+/// Replaces the stub at `path` in `partial` with the matching node of `full` (its children
+/// as stubs); returns whether it found one to replace.
+fn expand(partial: &mut Cell, full: &Cell, path: Nibbles, at: Nibbles) -> bool {
+    if let Node::Stub(_) = partial.node {
+        if at != path {
+            return false;
+        }
+        // One level: the node itself, with its children as stubs.
+        *partial = shallow(full);
+        return true;
+    }
+    match (&mut partial.node, &full.node) {
+        (
+            Node::Extension { key, child },
+            Node::Extension {
+                child: full_child, ..
+            },
+        ) => {
+            let below = at.join(key);
+            expand(child, full_child, path, below)
+        }
+        (
+            Node::Branch { children },
+            Node::Branch {
+                children: full_children,
+            },
+        ) => {
+            if path.len() <= at.len() {
+                return false;
+            }
+            let nibble = path.get_unchecked(at.len()) as usize;
+            match (children[nibble].as_mut(), full_children[nibble].as_ref()) {
+                (Some(child), Some(full_child)) => {
+                    let mut below = at;
+                    below.push(nibble as u8);
+                    expand(child, full_child, path, below)
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `cell`'s node with its children replaced by stubs.
+fn shallow(cell: &Cell) -> Cell {
+    let stub = |c: &Cell| {
+        Box::new(match &c.rlp {
+            Some(rlp) => Cell {
+                node: Node::Stub(rlp.clone()),
+                rlp: Some(rlp.clone()),
+            },
+            None => c.clone(),
+        })
+    };
+    let node = match &cell.node {
+        Node::Extension { key, child } => Node::Extension {
+            key: *key,
+            child: stub(child),
+        },
+        Node::Branch { children } => {
+            let mut out = empty_children();
+            for (i, child) in children.iter().enumerate() {
+                out[i] = child.as_deref().map(stub);
+            }
+            Node::Branch { children: out }
+        }
+        other => other.clone(),
+    };
+    Cell {
+        node,
+        rlp: cell.rlp.clone(),
+    }
+}
+
+fn collect_nodes(cell: &Cell, is_root: bool, out: &mut Vec<alloy_primitives::Bytes>) {
+    let encode = |cell: &Cell| -> Option<alloy_primitives::Bytes> {
+        let mut buf = Vec::new();
+        match &cell.node {
+            Node::Leaf { key, value } => {
+                LeafNodeRef::new(key, value).rlp(&mut buf);
+            }
+            Node::Extension { key, child } => {
+                let child = child.rlp.clone()?;
+                ExtensionNodeRef::new(key, &child).rlp(&mut buf);
+            }
+            Node::Branch { children } => {
+                let mut stack = Vec::with_capacity(16);
+                let mut mask = TrieMask::default();
+                for (i, child) in children.iter().enumerate() {
+                    if let Some(child) = child {
+                        mask.set_bit(i as u8);
+                        stack.push(child.rlp.clone()?);
+                    }
+                }
+                BranchNodeRef::new(&stack, mask).rlp(&mut buf);
+            }
+            Node::Empty | Node::Stub(_) => return None,
+        }
+        Some(buf.into())
+    };
+    // A node shorter than 32 bytes is embedded in its parent (the root always stands alone).
+    if let Some(bytes) = encode(cell)
+        && (is_root || bytes.len() >= 32)
+    {
+        out.push(bytes);
+    }
+    match &cell.node {
+        Node::Extension { child, .. } => collect_nodes(child, false, out),
+        Node::Branch { children } => {
+            for child in children.iter().flatten() {
+                collect_nodes(child, false, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Depth bound for decoding: 64 nibbles of path, each at most one node.
+const MAX_DEPTH: usize = 65;
+
+fn decode_cell(
+    bytes: &[u8],
+    by_hash: &std::collections::HashMap<B256, &[u8]>,
+    depth: usize,
+) -> Result<Cell, WitnessError> {
+    use alloy_rlp::Decodable;
+    use alloy_trie::nodes::TrieNode;
+    if depth > MAX_DEPTH {
+        return Err(WitnessError::Malformed(
+            "trie deeper than 64 nibbles".into(),
+        ));
+    }
+    let node =
+        TrieNode::decode(&mut &bytes[..]).map_err(|e| WitnessError::Malformed(e.to_string()))?;
+    let child = |rlp: &RlpNode| -> Result<Box<Cell>, WitnessError> {
+        let mut cell = match rlp.as_hash() {
+            Some(hash) => match by_hash.get(&hash) {
+                Some(bytes) => decode_cell(bytes, by_hash, depth + 1)?,
+                None => Cell::new(Node::Stub(rlp.clone())),
+            },
+            // Embedded: the reference is the node itself.
+            None => decode_cell(rlp.as_slice(), by_hash, depth + 1)?,
+        };
+        cell.rlp = Some(rlp.clone());
+        Ok(Box::new(cell))
+    };
+    let node = match node {
+        TrieNode::EmptyRoot => Node::Empty,
+        TrieNode::Leaf(leaf) => Node::Leaf {
+            key: leaf.key,
+            value: leaf.value,
+        },
+        TrieNode::Extension(ext) => Node::Extension {
+            key: ext.key,
+            child: child(&ext.child)?,
+        },
+        TrieNode::Branch(branch) => {
+            let mut children = empty_children();
+            let mut stack = branch.stack.iter();
+            for i in 0..16u8 {
+                if branch.state_mask.is_bit_set(i) {
+                    let rlp = stack.next().ok_or_else(|| {
+                        WitnessError::Malformed("branch mask and children disagree".into())
+                    })?;
+                    children[i as usize] = Some(child(rlp)?);
+                }
+            }
+            Node::Branch { children }
+        }
+    };
+    Ok(Cell::new(node))
 }
 
 /// The root of a trie holding `entries` (hashed key, non-empty value), computed from scratch
@@ -431,6 +852,73 @@ mod tests {
         }
         assert!(trie.is_empty());
         assert_eq!(trie.root(), EMPTY_ROOT_HASH);
+    }
+
+    #[test]
+    fn what_a_witness_lacks_is_a_typed_error() {
+        let mut full = MerkleTrie::new();
+        for i in 0..50 {
+            full.insert(key(i), vec![i as u8 + 1]);
+        }
+        let root = full.root();
+        let mut witness = full.prune(&[key(1)]);
+        assert_eq!(witness.root(), root);
+        assert_eq!(witness.get(key(1)).unwrap(), Some(&[2u8][..]));
+        assert!(witness.get(key(2)).is_err());
+        let before = witness.clone().root();
+        assert!(witness.apply(&[(key(2), Some(vec![9]))]).is_err());
+        assert_eq!(witness.root(), before, "a failed apply changes nothing");
+        assert_eq!(
+            PartialTrie::from_nodes(root, &[]).unwrap_err(),
+            WitnessError::MissingRoot(root)
+        );
+        let garbage = alloy_primitives::Bytes::from_static(&[0xc3, 0x01, 0x02, 0x03]);
+        assert!(matches!(
+            PartialTrie::from_nodes(keccak256(&garbage), &[garbage]),
+            Err(WitnessError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// A witness for any reads and updates (inserts, overwrites, removals) over any trie
+        /// has the trie's root, answers the reads as the trie does, survives a trip through
+        /// its node encoding, and applying the updates to it gives the root the full trie
+        /// gets from them.
+        #[test]
+        fn a_witness_applies_updates_like_the_full_trie(
+            initial in prop::collection::btree_map(0u64..300, prop::collection::vec(any::<u8>(), 1..40), 0..120),
+            updates in prop::collection::vec((0u64..300, prop::option::of(prop::collection::vec(any::<u8>(), 1..40))), 1..20),
+            reads in prop::collection::vec(0u64..300, 0..5),
+        ) {
+            let mut full = MerkleTrie::new();
+            for (k, v) in &initial {
+                full.insert(key(*k), v.clone());
+            }
+            let pre = full.root();
+            let updates: Vec<(B256, Option<Vec<u8>>)> = updates.into_iter().map(|(k, v)| (key(k), v)).collect();
+            let reads: Vec<B256> = reads.into_iter().map(key).collect();
+            let mut witness = full.witness(&reads, &updates);
+            prop_assert_eq!(witness.root(), pre);
+            for r in &reads {
+                prop_assert_eq!(witness.get(*r).unwrap(), full.get(*r));
+            }
+            let nodes = witness.nodes();
+            let mut rebuilt = PartialTrie::from_nodes(pre, &nodes).unwrap();
+            prop_assert_eq!(rebuilt.root(), pre);
+            for (k, v) in &updates {
+                match v {
+                    Some(v) => full.insert(*k, v.clone()),
+                    None => { full.remove(*k); }
+                }
+            }
+            let post = full.root();
+            witness.apply(&updates).unwrap();
+            prop_assert_eq!(witness.root(), post);
+            rebuilt.apply(&updates).unwrap();
+            prop_assert_eq!(rebuilt.root(), post);
+        }
     }
 
     proptest! {
