@@ -4,15 +4,11 @@
 //! within the run: 64 against 4 sequencers (at most 16 x is linear). Commit latency in round
 //! trips is measured in virtual time and printed.
 
-use alloy_primitives::{Address, U256, keccak256};
 use altlayer_avs::{
-    Roster, RosterEntry, StakeSnapshot,
-    bls::SecretKey,
     sim::{NetworkConfig, Simulator},
     squad::{
-        CryptoMode, SquadConfig,
+        CryptoMode, DevSet, SquadConfig, dev_set,
         process::{Behaviour, SquadEvent, SquadProcess},
-        squad_set,
     },
 };
 use altlayer_core::RollupId;
@@ -25,24 +21,11 @@ use std::{
 const DELAY_MS: u64 = 10;
 
 fn simulator(n: usize, crypto: CryptoMode) -> Simulator<SquadProcess> {
-    let keys: Vec<SecretKey> = (0..n as u64)
-        .map(|i| SecretKey::from_seed(&i.to_be_bytes()).expect("nonzero"))
-        .collect();
-    let peers: Vec<Address> = keys
-        .iter()
-        .map(|k| Address::from_slice(&keccak256(k.public_key_g1().to_bytes())[12..]))
-        .collect();
-    let roster = Arc::new(Roster::new(
-        StakeSnapshot::new(squad_set(RollupId(1)), 0),
-        keys.iter()
-            .zip(&peers)
-            .map(|(k, a)| RosterEntry {
-                operator: *a,
-                stake: U256::from(1),
-                key: Some(k.public_key_g2()),
-            })
-            .collect(),
-    ));
+    let DevSet {
+        keys,
+        peers,
+        roster,
+    } = dev_set(n, RollupId(1)).expect("keys derive");
     let config = SquadConfig {
         crypto,
         ..SquadConfig::default()

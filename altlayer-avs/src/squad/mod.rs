@@ -1137,6 +1137,11 @@ impl SquadNode {
 
     /// Stake of the votes for `value` in (round, kind), after verifying their aggregate (and
     /// dropping bad signatures) if the unverified tally reaches `enough`.
+    /// The votes for `value` in (round, kind) at this height.
+    fn tally(&self, round: u32, kind: VoteKind, value: Option<B256>) -> Option<&Tally> {
+        self.votes.get(&(round, kind))?.by_value.get(&value)
+    }
+
     fn verified_stake(
         &mut self,
         round: u32,
@@ -1144,12 +1149,7 @@ impl SquadNode {
         value: Option<B256>,
         enough: fn(&Self, U256) -> bool,
     ) -> U256 {
-        let Some(tally) = self
-            .votes
-            .get(&(round, kind))
-            .and_then(|v| v.by_value.get(&value))
-            .cloned()
-        else {
+        let Some(tally) = self.tally(round, kind, value).cloned() else {
             return U256::ZERO;
         };
         if self.config.crypto == CryptoMode::Unchecked || !enough(self, tally.stake) {
@@ -1165,12 +1165,7 @@ impl SquadNode {
         // Verify the aggregate; on failure find the bad signatures by bisection, drop them,
         // and verify what is left, until it verifies (each pass drops at least one signer).
         loop {
-            let Some(tally) = self
-                .votes
-                .get(&(round, kind))
-                .and_then(|v| v.by_value.get(&value))
-                .cloned()
-            else {
+            let Some(tally) = self.tally(round, kind, value).cloned() else {
                 return U256::ZERO;
             };
             if tally.signers.is_empty() {
@@ -1242,7 +1237,7 @@ impl SquadNode {
         kind: VoteKind,
         value: Option<B256>,
     ) -> Option<QuorumCertificate> {
-        let tally = self.votes.get(&(round, kind))?.by_value.get(&value)?;
+        let tally = self.tally(round, kind, value)?;
         let (members, signature) = match self.config.crypto {
             CryptoMode::Full => {
                 let verified = tally.verified.as_ref()?;
@@ -1537,6 +1532,48 @@ impl SquadNode {
         let height = self.state.height;
         self.future.retain(|h, _| *h > height);
     }
+}
+
+/// A development sequencer set for `rollup`: `n` keys derived from their index, addresses
+/// derived from the keys, equal stake, as the SQUAD roster at height 0. For devnets,
+/// benchmarks and tests; a real set comes from staking ([`Roster::from_ledger`]).
+pub fn dev_set(n: usize, rollup: RollupId) -> Result<DevSet, bls::BlsError> {
+    let keys: Vec<SecretKey> = (0..n as u64)
+        .map(|i| {
+            SecretKey::from_seed(&[b"altlayer/squad/dev".as_slice(), &i.to_be_bytes()].concat())
+        })
+        .collect::<Result<_, _>>()?;
+    let peers: Vec<Address> = keys
+        .iter()
+        .map(|k| Address::from_slice(&keccak256(k.public_key_g1().to_bytes())[12..]))
+        .collect();
+    let roster = Roster::new(
+        StakeSnapshot::new(squad_set(rollup), 0),
+        keys.iter()
+            .zip(&peers)
+            .map(|(k, a)| crate::qc::RosterEntry {
+                operator: *a,
+                stake: U256::from(1),
+                key: Some(k.public_key_g2()),
+            })
+            .collect(),
+    );
+    Ok(DevSet {
+        keys,
+        peers,
+        roster: Arc::new(roster),
+    })
+}
+
+/// What [`dev_set`] makes.
+#[derive(Clone, Debug)]
+pub struct DevSet {
+    /// The sequencers' keys.
+    pub keys: Vec<SecretKey>,
+    /// Their addresses, in the same order.
+    pub peers: Vec<Address>,
+    /// The roster.
+    pub roster: Arc<Roster>,
 }
 
 /// A roster a SQUAD node accepts: the rollup's SQUAD set, with at least

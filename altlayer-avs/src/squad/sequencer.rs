@@ -5,17 +5,12 @@
 use super::{
     CryptoMode, Input, Output, SquadConfig, SquadNode,
     process::{Behaviour, SquadEvent, SquadProcess},
-    squad_set,
 };
-use crate::{
-    qc::{Roster, RosterEntry, StakeSnapshot},
-    sim::{NetworkConfig, Simulator},
-};
+use crate::sim::{NetworkConfig, Simulator};
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
-    bls::SecretKey,
     execution::{BlockAttributes, ExecuteOptions},
     primitives::DaRef,
     sequencer::{PoolError, Sequencer, SequencerError, SequencerEvent, SubmitError},
@@ -73,27 +68,12 @@ impl<S: StateTransition> SquadSequencer<S> {
         now_ms: u64,
     ) -> Result<Self, super::SquadError> {
         let n = config.sequencers;
-        let keys: Vec<SecretKey> = (0..n as u64)
-            .map(|i| {
-                SecretKey::from_seed(&[b"altlayer/squad/dev".as_slice(), &i.to_be_bytes()].concat())
-            })
-            .collect::<Result<_, _>>()?;
-        let peers: Vec<Address> = keys
-            .iter()
-            .map(|k| Address::from_slice(&keccak256(k.public_key_g1().to_bytes())[12..]))
-            .collect();
         let rollup = stf.config().rollup_id;
-        let roster = Arc::new(Roster::new(
-            StakeSnapshot::new(squad_set(rollup), 0),
-            keys.iter()
-                .zip(&peers)
-                .map(|(k, a)| RosterEntry {
-                    operator: *a,
-                    stake: U256::from(1),
-                    key: Some(k.public_key_g2()),
-                })
-                .collect(),
-        ));
+        let super::DevSet {
+            keys,
+            peers,
+            roster,
+        } = super::dev_set(n, rollup)?;
         let squad = SquadConfig {
             chain_id: stf.config().chain_id,
             rollup,

@@ -165,20 +165,25 @@ impl MerkleTrie {
                 });
             }
         }
-        let mut buf = Vec::with_capacity(600);
-        match self.root.node {
-            Node::Empty => EMPTY_ROOT_HASH,
-            _ => {
-                let rlp = rlp_node(&mut self.root, &mut buf);
-                // The root is always hashed, even when its encoding is shorter than 32 bytes.
-                rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()))
-            }
-        }
+        root_hash(&mut self.root)
     }
 
     /// Whether some change has not been hashed yet.
     pub const fn is_dirty(&self) -> bool {
         self.root.rlp.is_none() && !matches!(self.root.node, Node::Empty)
+    }
+}
+
+/// The hash of the trie under `root` (always hashed, even when its encoding is shorter than
+/// 32 bytes), re-hashing only nodes whose cache was cleared.
+fn root_hash(root: &mut Cell) -> B256 {
+    match root.node {
+        Node::Empty => EMPTY_ROOT_HASH,
+        _ => {
+            let mut buf = Vec::with_capacity(600);
+            let rlp = rlp_node(root, &mut buf);
+            rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()))
+        }
     }
 }
 
@@ -482,14 +487,7 @@ pub enum WitnessError {
 impl PartialTrie {
     /// The root hash.
     pub fn root(&mut self) -> B256 {
-        let mut buf = Vec::with_capacity(600);
-        match self.root.node {
-            Node::Empty => EMPTY_ROOT_HASH,
-            _ => {
-                let rlp = rlp_node(&mut self.root, &mut buf);
-                rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()))
-            }
-        }
+        root_hash(&mut self.root)
     }
 
     /// The value under `key`, `None` if it is provably absent, or the missing node.
