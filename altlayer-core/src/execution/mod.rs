@@ -916,8 +916,9 @@ impl EvmStateTransition {
             sequencer: got.sequencer,
             da_ref: got.da_ref,
         })?;
-        check_field("base_fee", header.base_fee, got.base_fee)?;
-        check_field("gas_limit", header.gas_limit, got.gas_limit)?;
+        // Checked before execution: no header has been computed yet.
+        check_field("base_fee", header.base_fee, got.base_fee, None)?;
+        check_field("gas_limit", header.gas_limit, got.gas_limit, None)?;
         let count = block.transactions.len();
         let run = self.run(
             &header,
@@ -956,42 +957,21 @@ fn compare_headers(
     outcome: &mut BlockOutcome,
 ) -> Result<(), ExecutionError> {
     let expected_hash = computed.hash();
-    let check = |field, expected: &dyn std::fmt::Display, got: &dyn std::fmt::Display, equal| {
-        if equal {
-            Ok(())
-        } else {
-            Err(ExecutionError::HeaderMismatch {
-                field,
-                expected: expected.to_string(),
-                got: got.to_string(),
-                expected_hash: Some(expected_hash),
-            })
-        }
-    };
-    check(
+    let hash = Some(expected_hash);
+    check_field(
         "transactions_root",
-        &computed.transactions_root,
-        &got.transactions_root,
-        computed.transactions_root == got.transactions_root,
+        computed.transactions_root,
+        got.transactions_root,
+        hash,
     )?;
-    check(
+    check_field(
         "receipts_root",
-        &computed.receipts_root,
-        &got.receipts_root,
-        computed.receipts_root == got.receipts_root,
+        computed.receipts_root,
+        got.receipts_root,
+        hash,
     )?;
-    check(
-        "gas_used",
-        &computed.gas_used,
-        &got.gas_used,
-        computed.gas_used == got.gas_used,
-    )?;
-    check(
-        "logs_bloom",
-        &computed.logs_bloom,
-        &got.logs_bloom,
-        computed.logs_bloom == got.logs_bloom,
-    )?;
+    check_field("gas_used", computed.gas_used, got.gas_used, hash)?;
+    check_field("logs_bloom", computed.logs_bloom, got.logs_bloom, hash)?;
     if computed.state_root != got.state_root {
         return Err(ExecutionError::StateRootMismatch {
             expected: computed.state_root,
@@ -1000,15 +980,16 @@ fn compare_headers(
         });
     }
     // Every other field was taken from the received header; equality is a final guard.
-    let got_hash = got.hash();
-    check("hash", &expected_hash, &got_hash, expected_hash == got_hash)
+    check_field("hash", expected_hash, got.hash(), hash)
 }
 
-/// A header field checked before execution, when no header has been computed yet.
+/// Compares one header field; a mismatch names it, with the hash of the header execution
+/// computed when there is one.
 fn check_field<T: PartialEq + std::fmt::Display>(
     field: &'static str,
     expected: T,
     got: T,
+    expected_hash: Option<B256>,
 ) -> Result<(), ExecutionError> {
     if expected == got {
         Ok(())
@@ -1017,7 +998,7 @@ fn check_field<T: PartialEq + std::fmt::Display>(
             field,
             expected: expected.to_string(),
             got: got.to_string(),
-            expected_hash: None,
+            expected_hash,
         })
     }
 }
