@@ -131,6 +131,68 @@ pub fn counter_init_code() -> Bytes {
     code.into()
 }
 
+/// Runtime code of the development store, a storage-heavy contract: a call with calldata
+/// `(base, value)` (two 32-byte words) sets the 32 slots `base..base + 32` to `value` (zero
+/// deletes them), then records `BLOCKHASH(NUMBER - 1)` in slot `0xff` and
+/// `BLOCKHASH(NUMBER - 3)` in slot `0xfe`.
+pub const STORE_RUNTIME: [u8; 46] = [
+    0x60, 0x00, 0x35, // base = CALLDATALOAD(0)
+    0x60, 0x20, 0x35, // value = CALLDATALOAD(32)
+    0x60, 0x00, // i = 0
+    0x5b, // loop:
+    0x60, 0x20, 0x81, 0x10, 0x15, 0x60, 0x1c, 0x57, // if !(i < 32) goto end
+    0x81, 0x81, 0x84, 0x01, 0x55, // SSTORE(base + i, value)
+    0x60, 0x01, 0x01, 0x60, 0x08, 0x56, // i += 1; goto loop
+    0x5b, // end:
+    0x60, 0x01, 0x43, 0x03, 0x40, 0x60, 0xff, 0x55, // SSTORE(0xff, BLOCKHASH(NUMBER - 1))
+    0x60, 0x03, 0x43, 0x03, 0x40, 0x60, 0xfe, 0x55, // SSTORE(0xfe, BLOCKHASH(NUMBER - 3))
+    0x00, // STOP
+];
+
+/// Creation code of the development store ([`STORE_RUNTIME`]).
+pub fn store_init_code() -> Bytes {
+    let mut code = vec![
+        0x60, 0x2e, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x2e, 0x60, 0x00, 0xf3,
+    ];
+    code.extend_from_slice(&STORE_RUNTIME);
+    code.into()
+}
+
+/// Calldata for the development store: set slots `base..base + 32` to `value`.
+pub fn store_call(base: U256, value: U256) -> Bytes {
+    let mut data = Vec::with_capacity(64);
+    data.extend_from_slice(&base.to_be_bytes::<32>());
+    data.extend_from_slice(&value.to_be_bytes::<32>());
+    data.into()
+}
+
+/// Installs Ethereum's system contracts at their addresses, as mainnet has them from Prague:
+/// the EIP-2935 block-hash history, the EIP-4788 beacon-roots contract, and the EIP-7002 and
+/// EIP-7251 request queues. With them, every block's system calls write state, as on Ethereum;
+/// without them the calls find no code and change nothing.
+pub fn install_system_contracts(state: &mut WorldState) {
+    use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
+    for (address, code) in [
+        (
+            eip2935::HISTORY_STORAGE_ADDRESS,
+            &eip2935::HISTORY_STORAGE_CODE,
+        ),
+        (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
+        (
+            eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+            &eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE,
+        ),
+        (
+            eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+            &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
+        ),
+    ] {
+        state.set_code(address, code.clone());
+        // Nonce 1, as the deployments on mainnet have.
+        state.set_nonce(address, 1);
+    }
+}
+
 /// Balance given to each development account at genesis: one million ether.
 pub fn dev_balance() -> U256 {
     U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))

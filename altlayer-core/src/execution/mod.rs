@@ -9,6 +9,7 @@
 //! an overlay; the world state changes only once the whole block has succeeded.
 
 mod overlay;
+pub mod stateless;
 
 use crate::{
     primitives::{
@@ -32,7 +33,7 @@ use alloy_evm::{
 };
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use overlay::{Overlay, RecentHashes};
+use overlay::{Head, Overlay, RecentHashes, StateSource};
 use revm::{
     context::{BlockEnv, CfgEnv},
     context_interface::{block::BlobExcessGasAndPrice, cfg::gas::calculate_initial_tx_gas},
@@ -317,6 +318,33 @@ pub enum ExecutionError {
     /// The EVM failed outside any transaction's fault (system calls, database).
     #[error("block execution failed: {0}")]
     Evm(String),
+    /// Execution read state that a partial state (a one-step proof's witness) does not hold.
+    /// Never returned when executing over a full state.
+    #[error("{0}")]
+    MissingState(MissingState),
+}
+
+/// State a witness was asked for and does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MissingState {
+    /// The account's leaf, or its absence, is not provable from the witness.
+    #[error("the witness does not prove account {0}")]
+    Account(Address),
+    /// The slot's leaf, or its absence, is not provable from the witness.
+    #[error("the witness does not prove storage slot {slot} of {address}")]
+    Storage {
+        /// Account.
+        address: Address,
+        /// Slot.
+        slot: U256,
+    },
+    /// The code with this hash is not in the witness.
+    #[error("the witness has no code with hash {0}")]
+    Code(B256),
+    /// The hash of this block is not provable from the witness's headers.
+    #[error("the witness has no header proving the hash of block {0}")]
+    BlockHash(u64),
 }
 
 /// The default [`crate::StateTransition`]: revm through alloy-evm, over an in-memory
@@ -327,7 +355,6 @@ pub struct EvmStateTransition {
     state: WorldState,
     head: Header,
     hashes: RecentHashes,
-    factory: EthEvmFactory,
 }
 
 /// Everything a block run produced before it touches the state.
@@ -341,13 +368,41 @@ struct Run {
     code: alloy_primitives::map::B256Map<revm::bytecode::Bytecode>,
 }
 
+/// Which parts of a block a run executes: the whole block, or (for a one-step proof) its
+/// system calls before the transactions, some transactions, and its system calls after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    /// Run the pre-block system calls (EIP-2935, EIP-4788).
+    pub(crate) pre: bool,
+    /// Run the post-block phase (EIP-7002/7251 requests, balance increments).
+    pub(crate) post: bool,
+    /// Gas the block's earlier transactions used, when the run starts mid-block.
+    pub(crate) gas_used_before: u64,
+}
+
+impl Part {
+    pub(crate) const WHOLE: Self = Self {
+        pre: true,
+        post: true,
+        gas_used_before: 0,
+    };
+}
+
+/// What executing part of a block produced, its state changes still in the overlay.
+pub(crate) struct PartRun {
+    included: Vec<Recovered<TxEnvelope>>,
+    receipts: Vec<Receipt>,
+    gas_used: u64,
+    rejected: Vec<RejectedTx>,
+}
+
 /// A transaction ready for execution, or the reason it never got that far (it did not decode,
 /// or its signature did not recover).
-type Candidate = Result<Recovered<TxEnvelope>, Box<RejectedTx>>;
+pub(crate) type Candidate = Result<Recovered<TxEnvelope>, Box<RejectedTx>>;
 
 /// Whether an invalid transaction aborts the block or is left out.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Strict,
     Build,
 }
@@ -375,13 +430,12 @@ impl EvmStateTransition {
             ..Default::default()
         };
         let mut hashes = RecentHashes::default();
-        hashes.push(0, head.hash());
+        hashes.push(head.clone());
         Self {
             config,
             state,
             head,
             hashes,
-            factory: EthEvmFactory::default(),
         }
     }
 
@@ -402,14 +456,7 @@ impl EvmStateTransition {
 
     /// Base fee of the next block, by EIP-1559 from the head.
     pub fn next_base_fee(&self) -> u64 {
-        if self.head.height == 0 {
-            return self.head.base_fee;
-        }
-        self.config.base_fee_params.next_block_base_fee(
-            self.head.gas_used,
-            self.head.gas_limit,
-            self.head.base_fee,
-        )
+        base_fee_after(&self.config, &self.head)
     }
 
     fn next_header(&self, attrs: &BlockAttributes) -> Result<Header, ExecutionError> {
@@ -433,139 +480,6 @@ impl EvmStateTransition {
         })
     }
 
-    fn evm_env(&self, header: &Header) -> EvmEnv {
-        let mut cfg = CfgEnv::new_with_spec(self.config.spec);
-        cfg.chain_id = self.config.chain_id;
-        // Chain id is checked (with a typed error) before the EVM sees the transaction.
-        cfg.tx_chain_id_check = true;
-        let block = BlockEnv {
-            number: U256::from(header.height),
-            beneficiary: header.sequencer,
-            timestamp: U256::from(header.timestamp),
-            gas_limit: header.gas_limit,
-            basefee: header.base_fee,
-            difficulty: U256::ZERO,
-            // There is no beacon chain: PREVRANDAO is the parent hash. Predictable to the
-            // sequencer, so contracts must not use it as a source of secret randomness.
-            prevrandao: Some(header.parent_hash),
-            blob_excess_gas_and_price: self
-                .config
-                .spec
-                .is_enabled_in(SpecId::CANCUN)
-                .then(|| BlobExcessGasAndPrice::new_with_spec(0, self.config.spec)),
-            ..Default::default()
-        };
-        EvmEnv::new(cfg, block)
-    }
-
-    /// Checks a transaction against the rules Ethereum's transaction pool and block validation
-    /// apply, in the order geth applies them, with the sender's state as execution sees it.
-    fn validate(
-        &self,
-        tx: &Recovered<TxEnvelope>,
-        header: &Header,
-        overlay: &Overlay<'_>,
-        gas_left: u64,
-    ) -> Result<(), TxError> {
-        let envelope = tx.inner();
-        let size = envelope.encode_2718_len();
-        if size > self.config.max_tx_size {
-            return Err(TxError::Oversize {
-                size,
-                limit: self.config.max_tx_size,
-            });
-        }
-        if envelope.is_eip4844() {
-            return Err(TxError::UnsupportedType(0x03));
-        }
-        check_chain_id(
-            envelope,
-            self.config.chain_id,
-            self.config.allow_unprotected_txs,
-        )?;
-        let gas_limit = envelope.gas_limit();
-        if gas_limit > header.gas_limit {
-            return Err(TxError::GasLimitAboveBlockLimit {
-                gas_limit,
-                block_gas_limit: header.gas_limit,
-            });
-        }
-        if gas_limit > gas_left {
-            return Err(TxError::BlockGasExhausted {
-                gas_limit,
-                available: gas_left,
-            });
-        }
-        let max_fee = envelope.max_fee_per_gas();
-        if let Some(priority_fee) = envelope.max_priority_fee_per_gas()
-            && priority_fee > max_fee
-        {
-            return Err(TxError::PriorityFeeAboveFeeCap {
-                priority_fee,
-                max_fee,
-            });
-        }
-        if max_fee < u128::from(header.base_fee) {
-            return Err(TxError::FeeCapBelowBaseFee {
-                max_fee,
-                base_fee: header.base_fee,
-            });
-        }
-        let access_list = envelope.access_list();
-        let intrinsic = calculate_initial_tx_gas(
-            self.config.spec,
-            envelope.input(),
-            envelope.kind().is_create(),
-            access_list.map_or(0, |list| list.len() as u64),
-            access_list.map_or(0, |list| {
-                list.iter().map(|item| item.storage_keys.len() as u64).sum()
-            }),
-            envelope
-                .authorization_list()
-                .map_or(0, |list| list.len() as u64),
-            None,
-        );
-        let required =
-            (intrinsic.initial_regular_gas + intrinsic.initial_state_gas).max(intrinsic.floor_gas);
-        if gas_limit < required {
-            return Err(TxError::IntrinsicGasTooLow {
-                gas_limit,
-                intrinsic: required,
-            });
-        }
-        let (nonce, balance, code_hash) =
-            overlay
-                .account(&tx.signer())
-                .unwrap_or((0, U256::ZERO, alloy_trie::KECCAK_EMPTY));
-        if envelope.nonce() < nonce {
-            return Err(TxError::NonceTooLow {
-                expected: nonce,
-                got: envelope.nonce(),
-            });
-        }
-        if envelope.nonce() > nonce {
-            return Err(TxError::NonceTooHigh {
-                expected: nonce,
-                got: envelope.nonce(),
-            });
-        }
-        if code_hash != alloy_trie::KECCAK_EMPTY {
-            let delegated = overlay
-                .code_of(&code_hash)
-                .is_some_and(|code| code.is_eip7702());
-            if !delegated {
-                return Err(TxError::SenderHasCode(tx.signer()));
-            }
-        }
-        let cost = U256::from(gas_limit)
-            .saturating_mul(U256::from(max_fee))
-            .saturating_add(envelope.value());
-        if balance < cost {
-            return Err(TxError::InsufficientFunds { balance, cost });
-        }
-        Ok(())
-    }
-
     /// Runs `txs` on top of the head into an overlay. Candidates arrive as a stream so that
     /// sender recovery can still be running on other cores while earlier transactions execute.
     fn run(
@@ -576,100 +490,26 @@ impl EvmStateTransition {
         mode: Mode,
         keep_steps: bool,
     ) -> Result<Run, ExecutionError> {
-        let hardforks = RollupHardforks::new(self.config.spec);
-        let mut overlay = Overlay::new(&self.state, &self.hashes, keep_steps);
-        let env = self.evm_env(header);
-        let ctx = EthBlockExecutionCtx {
-            parent_hash: header.parent_hash,
-            // No beacon chain: the EIP-4788 system call records a zero root.
-            parent_beacon_block_root: Some(B256::ZERO),
-            ommers: &[],
-            withdrawals: Some(Cow::Borrowed(&[])),
-            extra_data: Bytes::new(),
-            tx_count_hint: Some(count_hint),
-            slot_number: None,
+        let head = Head {
+            state: &self.state,
+            hashes: &self.hashes,
         };
-        let base_fee = U256::from(header.base_fee);
-        let mut included = Vec::with_capacity(count_hint);
-        let mut rejected = Vec::new();
-        let (receipts, gas_used) = {
-            let evm = self.factory.create_evm(&mut overlay, env);
-            let mut executor =
-                EthBlockExecutor::new(evm, ctx, &hardforks, AlloyReceiptBuilder::default());
-            executor
-                .apply_pre_execution_changes()
-                .map_err(|e| ExecutionError::Evm(e.to_string()))?;
-            executor.evm_mut().db_mut().end_step();
-            let mut gas_used = 0u64;
-            for (index, candidate) in txs.enumerate() {
-                let tx = match candidate {
-                    Ok(tx) => tx,
-                    Err(refused) => {
-                        if mode == Mode::Strict {
-                            return Err(ExecutionError::InvalidTransaction {
-                                index,
-                                hash: refused.hash,
-                                error: refused.error,
-                            });
-                        }
-                        rejected.push(*refused);
-                        continue;
-                    }
-                };
-                let checked = self.validate(
-                    &tx,
-                    header,
-                    executor.evm().db(),
-                    header.gas_limit - gas_used,
-                );
-                let result = match checked {
-                    Ok(()) => executor.execute_transaction(&tx).map_err(evm_tx_error),
-                    Err(err) => Err(Some(err)),
-                };
-                match result {
-                    Ok(gas) => {
-                        let gas = gas.tx_gas_used();
-                        gas_used += gas;
-                        if let Some(recipient) = self.config.base_fee_recipient {
-                            executor
-                                .evm_mut()
-                                .db_mut()
-                                .credit(recipient, base_fee * U256::from(gas));
-                        }
-                        executor.evm_mut().db_mut().end_step();
-                        included.push(tx);
-                    }
-                    Err(None) => {
-                        return Err(ExecutionError::Evm(format!(
-                            "transaction {} failed inside the EVM",
-                            tx.inner().tx_hash()
-                        )));
-                    }
-                    Err(Some(error)) => {
-                        // The hash is computed only when a refusal has to name the transaction.
-                        let hash = *tx.inner().tx_hash();
-                        if mode == Mode::Strict {
-                            return Err(ExecutionError::InvalidTransaction { index, hash, error });
-                        }
-                        rejected.push(RejectedTx {
-                            hash,
-                            sender: Some(tx.signer()),
-                            error,
-                        });
-                    }
-                }
-            }
-            let (_evm, result) = executor
-                .finish()
-                .map_err(|e| ExecutionError::Evm(e.to_string()))?;
-            (result.receipts, gas_used)
-        };
+        let mut overlay = Overlay::new(&head, keep_steps);
+        let part = run_part(
+            &self.config,
+            &mut overlay,
+            header,
+            txs,
+            count_hint,
+            mode,
+            Part::WHOLE,
+        )?;
         let (merged, steps, code) = overlay.into_changes();
         Ok(Run {
-            included,
-            receipts,
-            gas_used,
-            rejected,
+            included: part.included,
+            receipts: part.receipts,
+            gas_used: part.gas_used,
+            rejected: part.rejected,
             merged,
             steps,
             code,
@@ -744,7 +584,7 @@ impl EvmStateTransition {
     }
 
     fn set_head(&mut self, header: Header) {
-        self.hashes.push(header.height, header.hash());
+        self.hashes.push(header.clone());
         self.head = header;
     }
 
@@ -896,29 +736,12 @@ impl EvmStateTransition {
         options: ExecuteOptions,
     ) -> Result<BlockOutcome, ExecutionError> {
         let got = &block.header;
-        if got.chain_id != self.config.chain_id || got.rollup_id != self.config.rollup_id {
-            return Err(ExecutionError::WrongRollup {
-                chain_id: got.chain_id,
-                rollup_id: got.rollup_id,
-            });
-        }
-        let head_hash = self.head.hash();
-        if got.parent_hash != head_hash || got.height != self.head.height + 1 {
-            return Err(ExecutionError::NotChild {
-                expected: head_hash,
-                expected_height: self.head.height + 1,
-                got: got.parent_hash,
-                got_height: got.height,
-            });
-        }
+        check_child(&self.config, &self.head, got)?;
         let mut header = self.next_header(&BlockAttributes {
             timestamp: got.timestamp,
             sequencer: got.sequencer,
             da_ref: got.da_ref,
         })?;
-        // Checked before execution: no header has been computed yet.
-        check_field("base_fee", header.base_fee, got.base_fee, None)?;
-        check_field("gas_limit", header.gas_limit, got.gas_limit, None)?;
         let count = block.transactions.len();
         let run = self.run(
             &header,
@@ -947,6 +770,298 @@ impl EvmStateTransition {
     pub const fn state_root(&self) -> B256 {
         self.head.state_root
     }
+}
+
+fn evm_env(config: &RollupConfig, header: &Header) -> EvmEnv {
+    let mut cfg = CfgEnv::new_with_spec(config.spec);
+    cfg.chain_id = config.chain_id;
+    // Chain id is checked (with a typed error) before the EVM sees the transaction.
+    cfg.tx_chain_id_check = true;
+    let block = BlockEnv {
+        number: U256::from(header.height),
+        beneficiary: header.sequencer,
+        timestamp: U256::from(header.timestamp),
+        gas_limit: header.gas_limit,
+        basefee: header.base_fee,
+        difficulty: U256::ZERO,
+        // There is no beacon chain: PREVRANDAO is the parent hash. Predictable to the
+        // sequencer, so contracts must not use it as a source of secret randomness.
+        prevrandao: Some(header.parent_hash),
+        blob_excess_gas_and_price: config
+            .spec
+            .is_enabled_in(SpecId::CANCUN)
+            .then(|| BlobExcessGasAndPrice::new_with_spec(0, config.spec)),
+        ..Default::default()
+    };
+    EvmEnv::new(cfg, block)
+}
+
+/// Checks a transaction against the rules Ethereum's transaction pool and block validation
+/// apply, in the order geth applies them, with the sender's state as execution sees it.
+fn validate<S: StateSource>(
+    config: &RollupConfig,
+    tx: &Recovered<TxEnvelope>,
+header: &Header,
+overlay: &mut Overlay<'_, S>,
+gas_left: u64,
+) -> Result<(), TxError> {
+    let envelope = tx.inner();
+    let size = envelope.encode_2718_len();
+    if size > config.max_tx_size {
+        return Err(TxError::Oversize {
+            size,
+            limit: config.max_tx_size,
+        });
+    }
+    if envelope.is_eip4844() {
+        return Err(TxError::UnsupportedType(0x03));
+    }
+    check_chain_id(
+        envelope,
+        config.chain_id,
+        config.allow_unprotected_txs,
+    )?;
+    let gas_limit = envelope.gas_limit();
+    if gas_limit > header.gas_limit {
+        return Err(TxError::GasLimitAboveBlockLimit {
+            gas_limit,
+            block_gas_limit: header.gas_limit,
+        });
+    }
+    if gas_limit > gas_left {
+        return Err(TxError::BlockGasExhausted {
+            gas_limit,
+            available: gas_left,
+        });
+    }
+    let max_fee = envelope.max_fee_per_gas();
+    if let Some(priority_fee) = envelope.max_priority_fee_per_gas()
+        && priority_fee > max_fee
+    {
+        return Err(TxError::PriorityFeeAboveFeeCap {
+            priority_fee,
+            max_fee,
+        });
+    }
+    if max_fee < u128::from(header.base_fee) {
+        return Err(TxError::FeeCapBelowBaseFee {
+            max_fee,
+            base_fee: header.base_fee,
+        });
+    }
+    let access_list = envelope.access_list();
+    let intrinsic = calculate_initial_tx_gas(
+        config.spec,
+        envelope.input(),
+        envelope.kind().is_create(),
+        access_list.map_or(0, |list| list.len() as u64),
+        access_list.map_or(0, |list| {
+            list.iter().map(|item| item.storage_keys.len() as u64).sum()
+        }),
+        envelope
+            .authorization_list()
+            .map_or(0, |list| list.len() as u64),
+        None,
+    );
+    let required =
+        (intrinsic.initial_regular_gas + intrinsic.initial_state_gas).max(intrinsic.floor_gas);
+    if gas_limit < required {
+        return Err(TxError::IntrinsicGasTooLow {
+            gas_limit,
+            intrinsic: required,
+        });
+    }
+    // A read the witness cannot answer is noted in the overlay, and the runner fails on it
+    // before looking at this verdict.
+    let missing = || TxError::Evm("state missing from the witness".into());
+    let sender = overlay.account(&tx.signer());
+    let (nonce, balance, code_hash) = overlay
+        .note(sender)
+        .map_err(|_| missing())?
+        .unwrap_or((0, U256::ZERO, alloy_trie::KECCAK_EMPTY));
+    if envelope.nonce() < nonce {
+        return Err(TxError::NonceTooLow {
+            expected: nonce,
+            got: envelope.nonce(),
+        });
+    }
+    if envelope.nonce() > nonce {
+        return Err(TxError::NonceTooHigh {
+            expected: nonce,
+            got: envelope.nonce(),
+        });
+    }
+    if code_hash != alloy_trie::KECCAK_EMPTY {
+        let code = overlay
+            .code_of(&code_hash)
+            .map(|code| code.is_some_and(|code| code.is_eip7702()));
+        let delegated = overlay.note(code).map_err(|_| missing())?;
+        if !delegated {
+            return Err(TxError::SenderHasCode(tx.signer()));
+        }
+    }
+    let cost = U256::from(gas_limit)
+        .saturating_mul(U256::from(max_fee))
+        .saturating_add(envelope.value());
+    if balance < cost {
+        return Err(TxError::InsufficientFunds { balance, cost });
+    }
+    Ok(())
+}
+
+/// Executes part of a block into `overlay` (see [`Part`]). Candidates arrive as a stream so
+/// that sender recovery can still be running on other cores while earlier transactions execute.
+/// A read the overlay's source cannot answer fails the run with [`ExecutionError::MissingState`]
+/// whatever else went wrong, since nothing after it can be trusted.
+pub(crate) fn run_part<S: StateSource>(
+    config: &RollupConfig,
+    overlay: &mut Overlay<'_, S>,
+    header: &Header,
+    txs: &mut dyn Iterator<Item = Candidate>,
+    count_hint: usize,
+    mode: Mode,
+    part: Part,
+) -> Result<PartRun, ExecutionError> {
+    let hardforks = RollupHardforks::new(config.spec);
+    let env = evm_env(config, header);
+    let ctx = EthBlockExecutionCtx {
+        parent_hash: header.parent_hash,
+        // No beacon chain: the EIP-4788 system call records a zero root.
+        parent_beacon_block_root: Some(B256::ZERO),
+        ommers: &[],
+        withdrawals: Some(Cow::Borrowed(&[])),
+        extra_data: Bytes::new(),
+        tx_count_hint: Some(count_hint),
+        slot_number: None,
+    };
+    let base_fee = U256::from(header.base_fee);
+    let mut included = Vec::with_capacity(count_hint);
+    let mut rejected = Vec::new();
+    let evm = EthEvmFactory::default().create_evm(&mut *overlay, env);
+    let mut executor = EthBlockExecutor::new(evm, ctx, &hardforks, AlloyReceiptBuilder::default());
+    if part.pre {
+        let pre = executor.apply_pre_execution_changes();
+        if let Some(missing) = executor.evm_mut().db_mut().take_missing() {
+            return Err(ExecutionError::MissingState(missing));
+        }
+        pre.map_err(|e| ExecutionError::Evm(e.to_string()))?;
+    }
+    executor.evm_mut().db_mut().end_step();
+    let mut gas_used = part.gas_used_before;
+    for (index, candidate) in txs.enumerate() {
+        let tx = match candidate {
+            Ok(tx) => tx,
+            Err(refused) => {
+                if mode == Mode::Strict {
+                    return Err(ExecutionError::InvalidTransaction {
+                        index,
+                        hash: refused.hash,
+                        error: refused.error,
+                    });
+                }
+                rejected.push(*refused);
+                continue;
+            }
+        };
+        let gas_left = header.gas_limit.saturating_sub(gas_used);
+        let checked = validate(config, &tx, header, executor.evm_mut().db_mut(), gas_left);
+        let result = match checked {
+            Ok(()) => executor.execute_transaction(&tx).map_err(evm_tx_error),
+            Err(err) => Err(Some(err)),
+        };
+        if let Some(missing) = executor.evm_mut().db_mut().take_missing() {
+            return Err(ExecutionError::MissingState(missing));
+        }
+        match result {
+            Ok(gas) => {
+                let gas = gas.tx_gas_used();
+                gas_used += gas;
+                if let Some(recipient) = config.base_fee_recipient {
+                    executor
+                        .evm_mut()
+                        .db_mut()
+                        .credit(recipient, base_fee * U256::from(gas));
+                }
+                executor.evm_mut().db_mut().end_step();
+                included.push(tx);
+            }
+            Err(None) => {
+                return Err(ExecutionError::Evm(format!(
+                    "transaction {} failed inside the EVM",
+                    tx.inner().tx_hash()
+                )));
+            }
+            Err(Some(error)) => {
+                // The hash is computed only when a refusal has to name the transaction.
+                let hash = *tx.inner().tx_hash();
+                if mode == Mode::Strict {
+                    return Err(ExecutionError::InvalidTransaction { index, hash, error });
+                }
+                rejected.push(RejectedTx {
+                    hash,
+                    sender: Some(tx.signer()),
+                    error,
+                });
+            }
+        }
+    }
+    let receipts = if part.post {
+        let finished = executor.finish().map(|(_evm, result)| result.receipts);
+        if let Some(missing) = overlay.take_missing() {
+            return Err(ExecutionError::MissingState(missing));
+        }
+        finished.map_err(|e| ExecutionError::Evm(e.to_string()))?
+    } else {
+        executor.receipts().to_vec()
+    };
+    Ok(PartRun {
+        included,
+        receipts,
+        gas_used: gas_used - part.gas_used_before,
+        rejected,
+    })
+}
+
+/// Base fee of the block after `parent`, by EIP-1559 (the first block keeps genesis's).
+fn base_fee_after(config: &RollupConfig, parent: &Header) -> u64 {
+    if parent.height == 0 {
+        return parent.base_fee;
+    }
+    config
+        .base_fee_params
+        .next_block_base_fee(parent.gas_used, parent.gas_limit, parent.base_fee)
+}
+
+/// Checks what a block's header must be given its parent alone, before anything executes:
+/// rollup, parent link and height, timestamp, base fee and gas limit.
+pub(crate) fn check_child(
+    config: &RollupConfig,
+    parent: &Header,
+    got: &Header,
+) -> Result<(), ExecutionError> {
+    if got.chain_id != config.chain_id || got.rollup_id != config.rollup_id {
+        return Err(ExecutionError::WrongRollup {
+            chain_id: got.chain_id,
+            rollup_id: got.rollup_id,
+        });
+    }
+    let parent_hash = parent.hash();
+    if got.parent_hash != parent_hash || got.height != parent.height + 1 {
+        return Err(ExecutionError::NotChild {
+            expected: parent_hash,
+            expected_height: parent.height + 1,
+            got: got.parent_hash,
+            got_height: got.height,
+        });
+    }
+    if got.timestamp < parent.timestamp {
+        return Err(ExecutionError::TimestampBeforeParent {
+            parent: parent.timestamp,
+            got: got.timestamp,
+        });
+    }
+    check_field("base_fee", base_fee_after(config, parent), got.base_fee, None)?;
+    check_field("gas_limit", config.block_gas_limit, got.gas_limit, None)
 }
 
 /// Compares the header execution computed with the one received, field by field, so the error

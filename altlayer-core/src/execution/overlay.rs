@@ -1,8 +1,16 @@
-//! The block overlay: a revm database layered over the world state that records every write,
+//! The block overlay: a revm database layered over a read-only state that records every write,
 //! so a block can be executed without touching the state and then either applied whole (with
 //! a root after each transaction if asked) or dropped.
+//!
+//! The state underneath is a [`StateSource`]: the world state at the head for block building
+//! and re-execution, the same with every read recorded when a one-step proof is prepared, or a
+//! Merkle witness when a one-step proof is checked, where a read can find the witness lacking.
 
-use crate::state::{AccountChange, StateChanges, StateError, WorldState};
+use super::MissingState;
+use crate::{
+    primitives::Header,
+    state::{AccountChange, StateChanges, StateError, WorldState},
+};
 use alloy_primitives::{
     Address, B256, U256,
     map::{AddressMap, B256Map, HashMap},
@@ -16,31 +24,89 @@ use revm::{
 };
 use std::collections::VecDeque;
 
-/// Hashes of the most recent blocks, for the `BLOCKHASH` opcode (which sees the last 256).
+/// The most recent block headers and their hashes, for the `BLOCKHASH` opcode (which sees the
+/// last 256) and for the ancestor headers a one-step proof carries.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RecentHashes {
-    /// Height of the first hash in `hashes`.
+    /// Height of the first entry.
     first: u64,
-    hashes: VecDeque<B256>,
+    entries: VecDeque<(B256, Header)>,
 }
 
 impl RecentHashes {
     pub(crate) const WINDOW: usize = 256;
 
-    pub(crate) fn push(&mut self, height: u64, hash: B256) {
-        if self.hashes.is_empty() {
-            self.first = height;
+    /// Appends the header of the next height.
+    pub(crate) fn push(&mut self, header: Header) {
+        if self.entries.is_empty() {
+            self.first = header.height;
         }
-        self.hashes.push_back(hash);
-        if self.hashes.len() > Self::WINDOW {
-            self.hashes.pop_front();
+        self.entries.push_back((header.hash(), header));
+        if self.entries.len() > Self::WINDOW {
+            self.entries.pop_front();
             self.first += 1;
         }
     }
 
     pub(crate) fn get(&self, height: u64) -> Option<B256> {
+        self.entry(height).map(|(hash, _)| *hash)
+    }
+
+    /// The newest header.
+    pub(crate) fn newest(&self) -> Option<&Header> {
+        self.entries.back().map(|(_, header)| header)
+    }
+
+    pub(crate) fn header(&self, height: u64) -> Option<&Header> {
+        self.entry(height).map(|(_, header)| header)
+    }
+
+    fn entry(&self, height: u64) -> Option<&(B256, Header)> {
         let index = usize::try_from(height.checked_sub(self.first)?).ok()?;
-        self.hashes.get(index).copied()
+        self.entries.get(index)
+    }
+}
+
+/// Read-only state under an [`Overlay`]. Reads fail only when the source is partial (a
+/// witness) and lacks what was asked for.
+pub(crate) trait StateSource: std::fmt::Debug {
+    /// Nonce, balance and code hash, or `None` if the account does not exist.
+    fn account(&self, address: &Address) -> Result<Option<(u64, U256, B256)>, MissingState>;
+    /// A storage slot (zero when unset).
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, MissingState>;
+    /// Code by hash.
+    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState>;
+    /// The hash of an earlier block (zero when out of the `BLOCKHASH` window).
+    fn block_hash(&self, number: u64) -> Result<B256, MissingState>;
+}
+
+/// The world state at the chain head, with the recent block hashes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head<'a> {
+    pub(crate) state: &'a WorldState,
+    pub(crate) hashes: &'a RecentHashes,
+}
+
+impl StateSource for Head<'_> {
+    fn account(&self, address: &Address) -> Result<Option<(u64, U256, B256)>, MissingState> {
+        Ok(self
+            .state
+            .account(address)
+            .map(|a| (a.nonce, a.balance, a.code_hash)))
+    }
+
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, MissingState> {
+        Ok(self.state.storage(address, slot))
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
+        Ok(self.state.code_by_hash(code_hash))
+    }
+
+    fn block_hash(&self, number: u64) -> Result<B256, MissingState> {
+        // revm only asks for the 256 blocks below the current one; anything we do not hold is
+        // zero, as the opcode defines for blocks out of range.
+        Ok(self.hashes.get(number).unwrap_or_default())
     }
 }
 
@@ -54,11 +120,13 @@ struct OverlayAccount {
     storage: HashMap<U256, U256>,
 }
 
-/// Database over a [`WorldState`] that keeps all writes to itself.
+/// Database over a [`StateSource`] that keeps all writes to itself.
 #[derive(Debug)]
-pub(crate) struct Overlay<'a> {
-    base: &'a WorldState,
-    hashes: &'a RecentHashes,
+pub(crate) struct Overlay<'a, S> {
+    base: &'a S,
+    /// The first read the source could not answer. Execution cannot be trusted past it, so
+    /// the runner checks this after every step and fails with it.
+    missing: Option<MissingState>,
     accounts: AddressMap<OverlayAccount>,
     code: B256Map<Bytecode>,
     /// Changes since the last [`Overlay::end_step`].
@@ -67,11 +135,11 @@ pub(crate) struct Overlay<'a> {
     steps: Option<Vec<StateChanges>>,
 }
 
-impl<'a> Overlay<'a> {
-    pub(crate) fn new(base: &'a WorldState, hashes: &'a RecentHashes, keep_steps: bool) -> Self {
+impl<'a, S: StateSource> Overlay<'a, S> {
+    pub(crate) fn new(base: &'a S, keep_steps: bool) -> Self {
         Self {
             base,
-            hashes,
+            missing: None,
             accounts: AddressMap::default(),
             code: B256Map::default(),
             step: StateChanges::default(),
@@ -87,22 +155,33 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// The first read the source could not answer, if any.
+    pub(crate) fn take_missing(&mut self) -> Option<MissingState> {
+        self.missing.take()
+    }
+
     /// The current nonce, balance and code hash of an account as execution sees it.
-    pub(crate) fn account(&self, address: &Address) -> Option<(u64, U256, B256)> {
+    pub(crate) fn account(&self, address: &Address) -> Result<Option<(u64, U256, B256)>, MissingState> {
         match self.accounts.get(address) {
-            Some(account) => account.info,
-            None => self
-                .base
-                .account(address)
-                .map(|a| (a.nonce, a.balance, a.code_hash)),
+            Some(account) => Ok(account.info),
+            None => self.base.account(address),
         }
     }
 
     /// The code of an account as execution sees it.
-    pub(crate) fn code_of(&self, code_hash: &B256) -> Option<&Bytecode> {
-        self.code
-            .get(code_hash)
-            .or_else(|| self.base.code_by_hash(code_hash))
+    pub(crate) fn code_of(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
+        match self.code.get(code_hash) {
+            Some(code) => Ok(Some(code)),
+            None => self.base.code(code_hash),
+        }
+    }
+
+    /// Keeps the first failed read.
+    pub(crate) fn note<T>(&mut self, read: Result<T, MissingState>) -> Result<T, StateError> {
+        read.map_err(|missing| {
+            self.missing.get_or_insert(missing);
+            StateError
+        })
     }
 
     /// Adds to a balance outside the EVM (fee distribution), recorded in the current step.
@@ -110,9 +189,13 @@ impl<'a> Overlay<'a> {
         if amount.is_zero() {
             return;
         }
-        let (nonce, balance, code_hash) =
-            self.account(&address)
-                .unwrap_or((0, U256::ZERO, KECCAK_EMPTY));
+        let current = self.account(&address);
+        let Some(current) = self.note(current.map(Some)).ok() else {
+            return;
+        };
+        let (nonce, balance, code_hash) = current
+            .flatten()
+            .unwrap_or((0, U256::ZERO, KECCAK_EMPTY));
         let change = AccountChange {
             info: Some((nonce, balance.saturating_add(amount), code_hash)),
             storage_cleared: false,
@@ -173,26 +256,32 @@ impl<'a> Overlay<'a> {
     }
 }
 
-impl Database for Overlay<'_> {
+impl<S: StateSource> Database for Overlay<'_, S> {
     type Error = StateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        match self.accounts.get(&address) {
-            Some(account) => Ok(account.info.map(|(nonce, balance, code_hash)| AccountInfo {
-                nonce,
-                balance,
-                code_hash,
-                code: (code_hash != KECCAK_EMPTY)
-                    .then(|| self.code_of(&code_hash).cloned())
-                    .flatten(),
-                ..Default::default()
-            })),
-            None => Ok(self.base.account_info(&address)),
-        }
+        let info = self.account(&address);
+        let Some((nonce, balance, code_hash)) = self.note(info)? else {
+            return Ok(None);
+        };
+        let code = if code_hash == KECCAK_EMPTY {
+            None
+        } else {
+            let code = self.code_of(&code_hash).map(|code| code.cloned());
+            self.note(code)?
+        };
+        Ok(Some(AccountInfo {
+            nonce,
+            balance,
+            code_hash,
+            code,
+            ..Default::default()
+        }))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        Ok(self.code_of(&code_hash).cloned().unwrap_or_default())
+        let code = self.code_of(&code_hash).map(|code| code.cloned());
+        Ok(self.note(code)?.unwrap_or_default())
     }
 
     fn storage(&mut self, address: Address, index: StorageKey) -> Result<U256, Self::Error> {
@@ -204,17 +293,17 @@ impl Database for Overlay<'_> {
                 return Ok(U256::ZERO);
             }
         }
-        Ok(self.base.storage(&address, &index))
+        let value = self.base.storage(&address, &index);
+        self.note(value)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
-        // revm only asks for the 256 blocks below the current one; anything we do not hold is
-        // zero, as the opcode defines for blocks out of range.
-        Ok(self.hashes.get(number).unwrap_or_default())
+        let hash = self.base.block_hash(number);
+        self.note(hash)
     }
 }
 
-impl DatabaseCommit for Overlay<'_> {
+impl<S: StateSource> DatabaseCommit for Overlay<'_, S> {
     fn commit(&mut self, changes: AddressMap<Account>) {
         for (address, account) in changes {
             if !account.is_touched() {
@@ -261,8 +350,11 @@ impl DatabaseCommit for Overlay<'_> {
                     storage: changed_slots(&account),
                 }
             };
-            // An account that did not exist and still does not is no change at all.
-            if change.info.is_none() && self.account(&address).is_none() {
+            // An account that did not exist and still does not is no change at all. (Execution
+            // has read every account it commits, so the read cannot be missing here; if it
+            // were, the runner fails on the noted miss.)
+            let existed = self.account(&address);
+            if change.info.is_none() && matches!(self.note(existed), Ok(None)) {
                 continue;
             }
             self.record(address, change);

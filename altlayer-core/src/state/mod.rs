@@ -447,6 +447,47 @@ impl WorldState {
         trie::root_from_scratch(leaves)
     }
 
+    /// The storage root of an account (bringing its storage trie up to date), `None` if the
+    /// account does not exist.
+    pub fn account_storage_root(&mut self, address: &Address) -> Option<B256> {
+        self.accounts.get_mut(address).map(Account::storage_root)
+    }
+
+    /// The account-trie witness for reading the accounts `reads` and writing `writes` (`true`
+    /// for a deletion), against the current root. Takes the root first so the trie is current.
+    pub(crate) fn account_witness(
+        &mut self,
+        reads: &[Address],
+        writes: &[(Address, bool)],
+    ) -> trie::PartialTrie {
+        self.state_root();
+        let reads: Vec<B256> = reads.iter().map(keccak256).collect();
+        let updates: Vec<(B256, Option<Vec<u8>>)> = writes
+            .iter()
+            .map(|(address, deleted)| (keccak256(address), (!deleted).then(|| vec![1])))
+            .collect();
+        self.trie.witness(&reads, &updates)
+    }
+
+    /// The storage-trie witness of an account for reading `reads` and writing `writes`
+    /// (`true` for a slot set to zero); `None` if the account does not exist. Call after
+    /// [`WorldState::state_root`], which brings storage tries up to date.
+    pub(crate) fn storage_witness(
+        &mut self,
+        address: &Address,
+        reads: &[U256],
+        writes: &[(U256, bool)],
+    ) -> Option<trie::PartialTrie> {
+        let account = self.accounts.get_mut(address)?;
+        account.storage_root();
+        let reads: Vec<B256> = reads.iter().map(|s| keccak256(B256::from(*s))).collect();
+        let updates: Vec<(B256, Option<Vec<u8>>)> = writes
+            .iter()
+            .map(|(slot, zero)| (keccak256(B256::from(*slot)), (!zero).then(|| vec![1])))
+            .collect();
+        Some(account.storage_trie.witness(&reads, &updates))
+    }
+
     /// Account info as revm wants it.
     pub fn account_info(&self, address: &Address) -> Option<AccountInfo> {
         self.accounts.get(address).map(|a| {
