@@ -58,7 +58,7 @@ pub enum BatchStatus {
         /// Settlement time at which the window closes.
         window_ends: u64,
     },
-    /// A challenge is open; the batch cannot finalize until it is decided.
+    /// At least one challenge is open; the batch cannot finalize until all are decided.
     Challenged,
     /// The window passed without a successful challenge.
     Final,
@@ -89,7 +89,7 @@ pub enum SettlementError {
     /// No such batch.
     #[error("unknown batch {0}")]
     UnknownBatch(u64),
-    /// The batch is past its window, reverted, or already challenged.
+    /// The batch is past its window, or reverted.
     #[error("batch {index} cannot be challenged: {status:?}")]
     NotChallengeable {
         /// Batch index.
@@ -105,9 +105,22 @@ pub enum SettlementError {
         /// Bond offered.
         got: U256,
     },
-    /// No open challenge on the batch.
-    #[error("no open challenge on batch {0}")]
-    NoChallenge(u64),
+    /// No open challenge on the batch by that challenger.
+    #[error("no open challenge on batch {index} by {challenger}")]
+    NoChallenge {
+        /// Batch index.
+        index: u64,
+        /// Challenger named.
+        challenger: Address,
+    },
+    /// The challenger already has a challenge open on the batch.
+    #[error("{challenger} already challenges batch {index}")]
+    AlreadyChallenging {
+        /// Batch index.
+        index: u64,
+        /// Challenger.
+        challenger: Address,
+    },
     /// The rollup is not the one this settlement serves.
     #[error("settlement serves {expected}, not {got}")]
     WrongRollup {
@@ -121,10 +134,11 @@ pub enum SettlementError {
 /// How a challenge ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChallengeOutcome {
-    /// The batch was proven wrong: it and every later batch are reverted, the challenger gets
-    /// its bond back.
+    /// The batch was proven wrong: it and every later batch are reverted, and every open
+    /// challenge on them is moot, its bond returned.
     BatchInvalid,
-    /// The batch stood: the challenger's bond is forfeited.
+    /// The batch stood against this challenger: its bond is forfeited. Other challenges on the
+    /// batch go on.
     BatchValid,
 }
 
@@ -165,7 +179,8 @@ pub trait Settlement: Send + Sync {
     /// Where a committed batch stands now.
     async fn status(&self, index: u64) -> Result<BatchStatus, SettlementError>;
 
-    /// Opens a challenge against a batch in its window, locking `bond`.
+    /// Opens a challenge against a batch in its window, locking `bond`. Several challengers
+    /// may challenge one batch, each once.
     async fn open_challenge(
         &self,
         index: u64,
@@ -173,10 +188,12 @@ pub trait Settlement: Send + Sync {
         bond: U256,
     ) -> Result<(), SettlementError>;
 
-    /// Decides the open challenge on a batch (the verdict comes from the challenge game).
+    /// Decides `challenger`'s open challenge on a batch (the verdict comes from the challenge
+    /// game).
     async fn resolve_challenge(
         &self,
         index: u64,
+        challenger: Address,
         outcome: ChallengeOutcome,
     ) -> Result<(), SettlementError>;
 
@@ -198,15 +215,15 @@ pub struct LocalSettlement {
 struct Entry {
     commitment: BatchCommitment,
     window_ends: u64,
-    /// The open challenge: challenger and bond.
-    challenge: Option<(Address, U256)>,
+    /// Open challenges: challenger and bond.
+    challenges: BTreeMap<Address, U256>,
     reverted: bool,
 }
 
 impl Entry {
     /// Whether the batch could still be reverted at `now`.
     fn open(&self, now: u64) -> bool {
-        !self.reverted && (self.challenge.is_some() || now < self.window_ends)
+        !self.reverted && (!self.challenges.is_empty() || now < self.window_ends)
     }
 }
 
@@ -283,7 +300,7 @@ impl LocalSettlement {
         let window_ends = entry.window_ends;
         Ok(if entry.reverted {
             BatchStatus::Reverted
-        } else if entry.challenge.is_some() {
+        } else if !entry.challenges.is_empty() {
             BatchStatus::Challenged
         } else if state.now >= window_ends {
             // A batch is final only once every earlier batch is: an open challenge on an
@@ -303,13 +320,14 @@ impl LocalSettlement {
     }
 }
 
-#[async_trait]
-impl Settlement for LocalSettlement {
-    async fn now(&self) -> Result<u64, SettlementError> {
-        Ok(self.lock().now)
+impl LocalSettlement {
+    /// [`Settlement::now`], without the async wrapper (the local L1 never waits).
+    pub fn time(&self) -> u64 {
+        self.lock().now
     }
 
-    async fn commit_batch(&self, commitment: BatchCommitment) -> Result<(), SettlementError> {
+    /// [`Settlement::commit_batch`], synchronously.
+    pub fn commit(&self, commitment: BatchCommitment) -> Result<(), SettlementError> {
         if commitment.rollup_id != self.rollup_id {
             return Err(SettlementError::WrongRollup {
                 expected: self.rollup_id,
@@ -342,14 +360,15 @@ impl Settlement for LocalSettlement {
         let entry = Entry {
             commitment,
             window_ends,
-            challenge: None,
+            challenges: BTreeMap::new(),
             reverted: false,
         };
         state.batches.insert(entry.commitment.index, entry);
         Ok(())
     }
 
-    async fn batch(&self, index: u64) -> Result<BatchCommitment, SettlementError> {
+    /// [`Settlement::batch`], synchronously.
+    pub fn commitment(&self, index: u64) -> Result<BatchCommitment, SettlementError> {
         let state = self.lock();
         state
             .batches
@@ -358,11 +377,13 @@ impl Settlement for LocalSettlement {
             .ok_or(SettlementError::UnknownBatch(index))
     }
 
-    async fn status(&self, index: u64) -> Result<BatchStatus, SettlementError> {
+    /// [`Settlement::status`], synchronously.
+    pub fn status_now(&self, index: u64) -> Result<BatchStatus, SettlementError> {
         Self::status_of(&self.lock(), index)
     }
 
-    async fn open_challenge(
+    /// [`Settlement::open_challenge`], synchronously.
+    pub fn challenge(
         &self,
         index: u64,
         challenger: Address,
@@ -376,21 +397,26 @@ impl Settlement for LocalSettlement {
         }
         let mut state = self.lock();
         let status = Self::status_of(&state, index)?;
+        let now = state.now;
+        let Some(entry) = state.batches.get_mut(&index) else {
+            return Err(SettlementError::UnknownBatch(index));
+        };
         // Past its window (even if held back by an earlier batch) a batch cannot be challenged.
-        let in_window =
-            matches!(status, BatchStatus::Pending { window_ends } if state.now < window_ends);
-        if !in_window {
+        if entry.reverted || now >= entry.window_ends {
             return Err(SettlementError::NotChallengeable { index, status });
         }
-        if let Some(entry) = state.batches.get_mut(&index) {
-            entry.challenge = Some((challenger, bond));
+        if entry.challenges.contains_key(&challenger) {
+            return Err(SettlementError::AlreadyChallenging { index, challenger });
         }
+        entry.challenges.insert(challenger, bond);
         Ok(())
     }
 
-    async fn resolve_challenge(
+    /// [`Settlement::resolve_challenge`], synchronously.
+    pub fn resolve(
         &self,
         index: u64,
+        challenger: Address,
         outcome: ChallengeOutcome,
     ) -> Result<(), SettlementError> {
         let mut state = self.lock();
@@ -398,8 +424,8 @@ impl Settlement for LocalSettlement {
             .batches
             .get_mut(&index)
             .ok_or(SettlementError::UnknownBatch(index))?;
-        let Some((challenger, bond)) = entry.challenge.take() else {
-            return Err(SettlementError::NoChallenge(index));
+        let Some(bond) = entry.challenges.remove(&challenger) else {
+            return Err(SettlementError::NoChallenge { index, challenger });
         };
         match outcome {
             ChallengeOutcome::BatchValid => state.forfeited = state.forfeited.saturating_add(bond),
@@ -407,9 +433,8 @@ impl Settlement for LocalSettlement {
                 let mut returned = vec![(challenger, bond)];
                 for (_, entry) in state.batches.range_mut(index..) {
                     entry.reverted = true;
-                    // Challenges on later batches are moot once those batches are reverted:
-                    // their bonds go back too.
-                    returned.extend(entry.challenge.take());
+                    // Challenges on the reverted batches are moot: their bonds go back too.
+                    returned.extend(std::mem::take(&mut entry.challenges));
                 }
                 for (who, amount) in returned {
                     let refund = state.refunds.entry(who).or_default();
@@ -420,15 +445,57 @@ impl Settlement for LocalSettlement {
         Ok(())
     }
 
-    async fn finalized_height(&self) -> Result<Option<u64>, SettlementError> {
+    /// [`Settlement::finalized_height`], synchronously.
+    pub fn final_height(&self) -> Option<u64> {
         let state = self.lock();
         let mut finalized = None;
         for (index, entry) in &state.batches {
-            match Self::status_of(&state, *index)? {
-                BatchStatus::Final => finalized = Some(entry.commitment.last_height),
+            match Self::status_of(&state, *index) {
+                Ok(BatchStatus::Final) => finalized = Some(entry.commitment.last_height),
                 _ => break,
             }
         }
-        Ok(finalized)
+        finalized
+    }
+}
+
+#[async_trait]
+impl Settlement for LocalSettlement {
+    async fn now(&self) -> Result<u64, SettlementError> {
+        Ok(self.time())
+    }
+
+    async fn commit_batch(&self, commitment: BatchCommitment) -> Result<(), SettlementError> {
+        self.commit(commitment)
+    }
+
+    async fn batch(&self, index: u64) -> Result<BatchCommitment, SettlementError> {
+        self.commitment(index)
+    }
+
+    async fn status(&self, index: u64) -> Result<BatchStatus, SettlementError> {
+        self.status_now(index)
+    }
+
+    async fn open_challenge(
+        &self,
+        index: u64,
+        challenger: Address,
+        bond: U256,
+    ) -> Result<(), SettlementError> {
+        self.challenge(index, challenger, bond)
+    }
+
+    async fn resolve_challenge(
+        &self,
+        index: u64,
+        challenger: Address,
+        outcome: ChallengeOutcome,
+    ) -> Result<(), SettlementError> {
+        self.resolve(index, challenger, outcome)
+    }
+
+    async fn finalized_height(&self) -> Result<Option<u64>, SettlementError> {
+        Ok(self.final_height())
     }
 }

@@ -257,15 +257,15 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
         .unwrap();
     assert!(matches!(
         l1.open_challenge(1, challenger, U256::from(100)).await,
-        Err(SettlementError::NotChallengeable { .. })
+        Err(SettlementError::AlreadyChallenging { .. })
     ));
     l1.open_challenge(2, Address::repeat_byte(0xdd), U256::from(150))
         .await
         .unwrap();
     assert!(matches!(
-        l1.resolve_challenge(0, ChallengeOutcome::BatchInvalid)
+        l1.resolve_challenge(0, challenger, ChallengeOutcome::BatchInvalid)
             .await,
-        Err(SettlementError::NoChallenge(0))
+        Err(SettlementError::NoChallenge { index: 0, .. })
     ));
 
     // Batch 0's window passes; 1 is challenged, so nothing after 0 is final.
@@ -279,7 +279,7 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
     ));
 
     // Batch 1 proven wrong: it and batch 2 are reverted, both challengers get their bonds back.
-    l1.resolve_challenge(1, ChallengeOutcome::BatchInvalid)
+    l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchInvalid)
         .await
         .unwrap();
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Reverted);
@@ -296,10 +296,23 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
     l1.open_challenge(1, challenger, U256::from(100))
         .await
         .unwrap();
-    l1.resolve_challenge(1, ChallengeOutcome::BatchValid)
+    // Two challengers on one batch: the first loses, the batch stays challenged until the
+    // second is decided too.
+    let second = Address::repeat_byte(0xee);
+    l1.open_challenge(1, second, U256::from(100)).await.unwrap();
+    l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchValid)
         .await
         .unwrap();
     assert_eq!(l1.forfeited_bonds(), U256::from(100));
+    assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Challenged);
+    assert!(matches!(
+        l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchValid).await,
+        Err(SettlementError::NoChallenge { .. })
+    ));
+    l1.resolve_challenge(1, second, ChallengeOutcome::BatchValid)
+        .await
+        .unwrap();
+    assert_eq!(l1.forfeited_bonds(), U256::from(200));
     assert!(matches!(
         l1.status(1).await.unwrap(),
         BatchStatus::Pending { .. }

@@ -143,7 +143,7 @@ pub async fn run() -> Result<Report, ExampleError> {
             .await?;
         finality.on_challenge(0);
         // The challenge game (VITAL) decides; here the verdict is the verifier's.
-        l1.resolve_challenge(0, ChallengeOutcome::BatchInvalid)
+        l1.resolve_challenge(0, Address::repeat_byte(0xcc), ChallengeOutcome::BatchInvalid)
             .await?;
         finality.on_revert(0);
         report
