@@ -91,13 +91,18 @@ fn a_wrong_root_at_transaction_k_of_100_is_found_at_k_in_at_most_seven_rounds() 
         let status = play(&mut dispute, &claim, &mut |i, root| {
             truth[i as usize] == root
         });
+        let Status::OneStep {
+            index,
+            pre_root,
+            claimed_root,
+            ..
+        } = status
+        else {
+            panic!("ended in {status:?}");
+        };
         assert_eq!(
-            status,
-            Status::OneStep {
-                index: k - 1,
-                pre_root: truth[k as usize - 1],
-                claimed_root: claim[k as usize]
-            }
+            (index, pre_root, claimed_root),
+            (k - 1, truth[k as usize - 1], claim[k as usize])
         );
         // At most ceil(log2 100) = 7; at least floor(log2 100) = 6 (uneven halves).
         assert!((6..=7).contains(&dispute.rounds()), "{}", dispute.rounds());
@@ -262,7 +267,10 @@ proptest! {
         let claim = claimed(&truth, Some(k));
         let mut dispute = open(n, &claim, 0);
         let status = play(&mut dispute, &claim, &mut |i, root| truth[i as usize] == root);
-        prop_assert_eq!(status, Status::OneStep { index: k - 1, pre_root: truth[k as usize - 1], claimed_root: claim[k as usize] });
+        let Status::OneStep { index, pre_root, claimed_root, .. } = status else {
+            return Err(TestCaseError::fail(format!("ended in {status:?}")));
+        };
+        prop_assert_eq!((index, pre_root, claimed_root), (k - 1, truth[k as usize - 1], claim[k as usize]));
         prop_assert!(dispute.rounds() >= floor && dispute.rounds() <= ceil, "{} rounds for {}", dispute.rounds(), n);
 
         // A challenger against a correct batch, answering at random.

@@ -306,7 +306,8 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
     assert_eq!(l1.forfeited_bonds(), U256::from(100));
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Challenged);
     assert!(matches!(
-        l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchValid).await,
+        l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchValid)
+            .await,
         Err(SettlementError::NoChallenge { .. })
     ));
     l1.resolve_challenge(1, second, ChallengeOutcome::BatchValid)

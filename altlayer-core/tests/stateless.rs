@@ -15,8 +15,8 @@ use altlayer_core::{
     execution::{
         BlockAttributes, DEFAULT_INITIAL_BASE_FEE, ExecuteOptions, ExecutionError,
         stateless::{
-            Replay, StepError, StepOutcome, StepWitness, claimed_step_roots, plan_step,
-            step_count, verify_step,
+            Replay, StepError, StepOutcome, StepWitness, claimed_step_roots, plan_step, step_count,
+            verify_step,
         },
     },
     transaction::{RecoveryBackend, recover},
@@ -36,7 +36,8 @@ fn recovered(tx: TxEnvelope) -> Recovered<TxEnvelope> {
 fn chain() -> (EvmStateTransition, Vec<Block>, Vec<Vec<B256>>) {
     let mut state = dev_state(8);
     install_system_contracts(&mut state);
-    let genesis = EvmStateTransition::new(RollupConfig::default(), state, 0, DEFAULT_INITIAL_BASE_FEE);
+    let genesis =
+        EvmStateTransition::new(RollupConfig::default(), state, 0, DEFAULT_INITIAL_BASE_FEE);
     let mut sequencer = genesis.clone();
     let accounts = DevAccount::many(8);
     let store = accounts[0].address.create(0);
@@ -55,12 +56,23 @@ fn chain() -> (EvmStateTransition, Vec<Block>, Vec<Vec<B256>>) {
     let plan: Vec<Vec<Recovered<TxEnvelope>>> = vec![
         vec![
             recovered(accounts[0].call(CHAIN, next(0), TxKind::Create, store_init_code(), 500_000)),
-            recovered(accounts[1].call(CHAIN, next(1), TxKind::Create, counter_init_code(), 200_000)),
+            recovered(accounts[1].call(
+                CHAIN,
+                next(1),
+                TxKind::Create,
+                counter_init_code(),
+                200_000,
+            )),
             transfer(2, next(2), Address::repeat_byte(0x77)),
         ],
         vec![],
         vec![
-            call(3, next(3), store, store_call(U256::from(100), U256::from(5))),
+            call(
+                3,
+                next(3),
+                store,
+                store_call(U256::from(100), U256::from(5)),
+            ),
             transfer(4, next(4), accounts[5].address),
             call(5, next(5), counter, Bytes::new()),
         ],
@@ -68,7 +80,12 @@ fn chain() -> (EvmStateTransition, Vec<Block>, Vec<Vec<B256>>) {
         vec![],
         vec![
             call(3, next(3), store, store_call(U256::from(100), U256::ZERO)),
-            call(6, next(6), store, store_call(U256::from(116), U256::from(9))),
+            call(
+                6,
+                next(6),
+                store,
+                store_call(U256::from(116), U256::from(9)),
+            ),
             transfer(7, next(7), Address::repeat_byte(0x78)),
         ],
         vec![],
@@ -137,7 +154,12 @@ fn every_step_verified_from_its_witness_reaches_the_true_root() {
         let batch = batch(&pre, &blocks[from..to], &roots[from..to]);
         let mut replay = Replay::new(&pre, batch.clone()).unwrap();
         let true_roots = replay.run().unwrap().to_vec();
-        assert_eq!(true_roots, claimed_step_roots(&batch), "batch from block {}", from + 1);
+        assert_eq!(
+            true_roots,
+            claimed_step_roots(&batch),
+            "batch from block {}",
+            from + 1
+        );
 
         let mut prover = Replay::new(&pre, batch.clone()).unwrap();
         for step in 0..step_count(&batch) {
@@ -204,7 +226,9 @@ fn proof_from_witness(root: B256, key: B256, nodes: &[Bytes]) -> Vec<Bytes> {
     let mut next = Some(root);
     let mut depth = 0;
     while let Some(hash) = next.take() {
-        let Some(bytes) = by_hash.get(&hash) else { break };
+        let Some(bytes) = by_hash.get(&hash) else {
+            break;
+        };
         proof.push((*bytes).clone());
         let mut node = <TrieNode as alloy_rlp::Decodable>::decode(&mut &bytes[..]).unwrap();
         // Nodes under 32 bytes are inline; follow them without a hash lookup.
@@ -227,7 +251,8 @@ fn proof_from_witness(root: B256, key: B256, nodes: &[Bytes]) -> Vec<Bytes> {
                     match child.as_hash() {
                         Some(h) => next = Some(h),
                         None => {
-                            node = <TrieNode as alloy_rlp::Decodable>::decode(&mut &child[..]).unwrap();
+                            node = <TrieNode as alloy_rlp::Decodable>::decode(&mut &child[..])
+                                .unwrap();
                             continue;
                         }
                     }
@@ -237,7 +262,8 @@ fn proof_from_witness(root: B256, key: B256, nodes: &[Bytes]) -> Vec<Bytes> {
                     match ext.child.as_hash() {
                         Some(h) => next = Some(h),
                         None => {
-                            node = <TrieNode as alloy_rlp::Decodable>::decode(&mut &ext.child[..]).unwrap();
+                            node = <TrieNode as alloy_rlp::Decodable>::decode(&mut &ext.child[..])
+                                .unwrap();
                             continue;
                         }
                     }
@@ -264,11 +290,7 @@ fn witness_accounts_verify_with_alloy_trie_proofs() {
         let key = keccak256(address);
         let proof = proof_from_witness(batch.pre_state_root, key, &witness.state);
         let expected = pre.state().account(&address).map(|account| {
-            let storage_root = pre
-                .state()
-                .clone()
-                .account_storage_root(&address)
-                .unwrap();
+            let storage_root = pre.state().clone().account_storage_root(&address).unwrap();
             alloy_rlp::encode(TrieAccount {
                 nonce: account.nonce,
                 balance: account.balance,
@@ -306,7 +328,10 @@ fn a_witness_for_another_root_or_lacking_anything_is_refused() {
         lacking.state.remove(i);
         let result = verify_step(&config, &batch, 0, root, &lacking);
         assert!(
-            matches!(result, Err(StepError::Missing(_) | StepError::MissingNode(_))),
+            matches!(
+                result,
+                Err(StepError::Missing(_) | StepError::MissingNode(_))
+            ),
             "without node {i}: {result:?}"
         );
     }

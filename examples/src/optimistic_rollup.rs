@@ -143,8 +143,12 @@ pub async fn run() -> Result<Report, ExampleError> {
             .await?;
         finality.on_challenge(0);
         // The challenge game (VITAL) decides; here the verdict is the verifier's.
-        l1.resolve_challenge(0, Address::repeat_byte(0xcc), ChallengeOutcome::BatchInvalid)
-            .await?;
+        l1.resolve_challenge(
+            0,
+            Address::repeat_byte(0xcc),
+            ChallengeOutcome::BatchInvalid,
+        )
+        .await?;
         finality.on_revert(0);
         report
             .lines

@@ -69,16 +69,19 @@ pub enum Status {
         /// Settlement time by which it must.
         deadline: u64,
     },
-    /// One transaction left: transaction number `index` (0-based) of the batch takes
+    /// One step left: step `index` (0-based; the batch's transaction of that number) takes
     /// `pre_root` (agreed) to what a one-step proof computes; the proposer claims
-    /// `claimed_root`.
+    /// `claimed_root`. Anyone may submit the proof before `deadline`; without one the
+    /// proposer's claim stands (the challenger, who says it is wrong, has to show it).
     OneStep {
-        /// The transaction's position in the batch (0-based).
+        /// The step's position in the batch (0-based).
         index: u64,
         /// The agreed root before it.
         pre_root: B256,
         /// The proposer's root after it.
         claimed_root: B256,
+        /// Settlement time by which the proof must come.
+        deadline: u64,
     },
     /// Over.
     Decided {
@@ -200,6 +203,20 @@ impl Dispute {
         self.verdicts
     }
 
+    /// The step the game narrowed down to, once it did.
+    pub const fn final_step(&self) -> Option<u64> {
+        if self.hi - self.lo == 1 {
+            Some(self.lo)
+        } else {
+            None
+        }
+    }
+
+    /// The proposer's midpoint root awaiting the challenger's verdict: `(index, root)`.
+    pub const fn pending(&self) -> Option<(u64, B256)> {
+        self.pending
+    }
+
     /// The root the proposer must commit to next: the midpoint of the disputed interval.
     pub const fn midpoint(&self) -> u64 {
         self.lo + (self.hi - self.lo) / 2
@@ -212,6 +229,7 @@ impl Dispute {
                 index: self.lo,
                 pre_root: self.lo_root,
                 claimed_root: self.hi_root,
+                deadline: now.saturating_add(self.move_timeout),
             }
         } else {
             Status::Bisecting {
@@ -225,13 +243,17 @@ impl Dispute {
         };
     }
 
-    /// Advances time: the party whose deadline passed loses.
+    /// Advances time: the party whose deadline passed loses; a one-step stage without a
+    /// proof by its deadline goes to the proposer.
     pub fn tick(&mut self, now: u64) -> Status {
-        if let Status::Bisecting { turn, deadline } = self.status
-            && now > deadline
-        {
+        let missed = match self.status {
+            Status::Bisecting { turn, deadline } if now > deadline => Some(turn.other()),
+            Status::OneStep { deadline, .. } if now > deadline => Some(Party::Proposer),
+            _ => None,
+        };
+        if let Some(winner) = missed {
             self.status = Status::Decided {
-                winner: turn.other(),
+                winner,
                 reason: Reason::Timeout,
             };
         }
@@ -297,6 +319,20 @@ impl Dispute {
         };
         self.status = Status::Decided {
             winner,
+            reason: Reason::OneStepProof,
+        };
+        Ok(self.status)
+    }
+
+    /// Settles the one-step stage with a proof that the step cannot execute at all (an
+    /// invalid transaction or block header): no root claimed for it is right, so the
+    /// challenger wins.
+    pub fn decide_invalid(&mut self) -> Result<Status, DisputeError> {
+        let Status::OneStep { .. } = self.status else {
+            return Err(DisputeError::NotBisecting);
+        };
+        self.status = Status::Decided {
+            winner: Party::Challenger,
             reason: Reason::OneStepProof,
         };
         Ok(self.status)

@@ -801,9 +801,9 @@ fn evm_env(config: &RollupConfig, header: &Header) -> EvmEnv {
 fn validate<S: StateSource>(
     config: &RollupConfig,
     tx: &Recovered<TxEnvelope>,
-header: &Header,
-overlay: &mut Overlay<'_, S>,
-gas_left: u64,
+    header: &Header,
+    overlay: &mut Overlay<'_, S>,
+    gas_left: u64,
 ) -> Result<(), TxError> {
     let envelope = tx.inner();
     let size = envelope.encode_2718_len();
@@ -816,11 +816,7 @@ gas_left: u64,
     if envelope.is_eip4844() {
         return Err(TxError::UnsupportedType(0x03));
     }
-    check_chain_id(
-        envelope,
-        config.chain_id,
-        config.allow_unprotected_txs,
-    )?;
+    check_chain_id(envelope, config.chain_id, config.allow_unprotected_txs)?;
     let gas_limit = envelope.gas_limit();
     if gas_limit > header.gas_limit {
         return Err(TxError::GasLimitAboveBlockLimit {
@@ -875,10 +871,11 @@ gas_left: u64,
     // before looking at this verdict.
     let missing = || TxError::Evm("state missing from the witness".into());
     let sender = overlay.account(&tx.signer());
-    let (nonce, balance, code_hash) = overlay
-        .note(sender)
-        .map_err(|_| missing())?
-        .unwrap_or((0, U256::ZERO, alloy_trie::KECCAK_EMPTY));
+    let (nonce, balance, code_hash) = overlay.note(sender).map_err(|_| missing())?.unwrap_or((
+        0,
+        U256::ZERO,
+        alloy_trie::KECCAK_EMPTY,
+    ));
     if envelope.nonce() < nonce {
         return Err(TxError::NonceTooLow {
             expected: nonce,
@@ -1060,7 +1057,12 @@ pub(crate) fn check_child(
             got: got.timestamp,
         });
     }
-    check_field("base_fee", base_fee_after(config, parent), got.base_fee, None)?;
+    check_field(
+        "base_fee",
+        base_fee_after(config, parent),
+        got.base_fee,
+        None,
+    )?;
     check_field("gas_limit", config.block_gas_limit, got.gas_limit, None)
 }
 

@@ -161,7 +161,10 @@ impl<'a, S: StateSource> Overlay<'a, S> {
     }
 
     /// The current nonce, balance and code hash of an account as execution sees it.
-    pub(crate) fn account(&self, address: &Address) -> Result<Option<(u64, U256, B256)>, MissingState> {
+    pub(crate) fn account(
+        &self,
+        address: &Address,
+    ) -> Result<Option<(u64, U256, B256)>, MissingState> {
         match self.accounts.get(address) {
             Some(account) => Ok(account.info),
             None => self.base.account(address),
@@ -193,9 +196,8 @@ impl<'a, S: StateSource> Overlay<'a, S> {
         let Some(current) = self.note(current.map(Some)).ok() else {
             return;
         };
-        let (nonce, balance, code_hash) = current
-            .flatten()
-            .unwrap_or((0, U256::ZERO, KECCAK_EMPTY));
+        let (nonce, balance, code_hash) =
+            current.flatten().unwrap_or((0, U256::ZERO, KECCAK_EMPTY));
         let change = AccountChange {
             info: Some((nonce, balance.saturating_add(amount), code_hash)),
             storage_cleared: false,

@@ -235,7 +235,14 @@ pub fn verify_step(
     let plan = plan_step(batch, index)?;
     let source = WitnessState::new(pre_root, witness)?;
     let hashes = ancestry(batch, &plan, witness)?;
-    let run = execute_plan(config, batch, &plan, &source, hashes, witness.gas_used_before)?;
+    let run = execute_plan(
+        config,
+        batch,
+        &plan,
+        &source,
+        hashes,
+        witness.gas_used_before,
+    )?;
     match run.invalid {
         None => Ok(StepOutcome::Root(source.post_root(&run.changes)?)),
         Some(invalid) => Ok(StepOutcome::Invalid(invalid)),
@@ -396,8 +403,9 @@ impl<S: StateSource> StateSource for Layered<'_, S> {
     }
 
     fn block_hash(&self, number: u64) -> Result<B256, MissingState> {
-        self.lowest
-            .set(Some(self.lowest.get().map_or(number, |low| low.min(number))));
+        self.lowest.set(Some(
+            self.lowest.get().map_or(number, |low| low.min(number)),
+        ));
         // revm asks only within the 256-block window, so a hash we lack is a witness gap.
         self.hashes
             .borrow()
@@ -435,12 +443,17 @@ impl WitnessState {
     /// The account's leaf: fields and storage root.
     fn leaf(&self, address: &Address) -> Result<Option<TrieAccount>, MissingState> {
         let missing = || MissingState::Account(*address);
-        let Some(mut rlp) = self.accounts.get(keccak256(address)).map_err(|_| missing())? else {
+        let Some(mut rlp) = self
+            .accounts
+            .get(keccak256(address))
+            .map_err(|_| missing())?
+        else {
             return Ok(None);
         };
         // The leaf hashed to its committed reference, so a leaf that does not decode was
         // committed that way; nothing about the account can be proven from it.
-        let leaf = <TrieAccount as alloy_rlp::Decodable>::decode(&mut rlp).map_err(|_| missing())?;
+        let leaf =
+            <TrieAccount as alloy_rlp::Decodable>::decode(&mut rlp).map_err(|_| missing())?;
         Ok(Some(leaf))
     }
 
