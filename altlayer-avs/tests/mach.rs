@@ -516,3 +516,80 @@ fn an_operator_never_signs_at_or_below_its_last_height_even_after_a_restart() {
         Err(MachError::AlreadySigned { height: 1, last: 1 })
     );
 }
+
+/// Soft (SQUAD certificate), fast (MACH certificate) and firm (challenge window) behind one
+/// gadget; a confirmed MACH alert asks VITAL to challenge the batch holding the block.
+#[test]
+fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
+    use altlayer_avs::vital::finality::TieredFinality;
+    use altlayer_core::settlement::BatchCommitment;
+
+    let mut net = net(4, |_| 1_000);
+    let mut tiers = TieredFinality::new(CHAIN, ROLLUP, Threshold::default(), 100);
+    let mut blocks = Vec::new();
+    for _ in 0..3 {
+        let block = net.produce();
+        tiers.on_header(&block.header);
+        tiers.on_soft_certificate(block.header.height, B256::repeat_byte(block.header.height as u8));
+        blocks.push(block);
+    }
+    assert!(matches!(tiers.status(3), FinalityStatus::SoftConfirmed { .. }));
+    assert_eq!(tiers.status(4), FinalityStatus::Unknown);
+
+    // Block 1 gets a MACH certificate: fast.
+    let vote = FinalityVote {
+        chain_id: CHAIN,
+        rollup: ROLLUP,
+        height: 1,
+        block_hash: blocks[0].hash(),
+        state_root: blocks[0].header.state_root,
+        snapshot_height: SNAPSHOT,
+    };
+    tiers
+        .on_vote_certificate(vote, certificate_from_all(&net, vote.digest()), &net.roster)
+        .unwrap();
+    assert!(matches!(tiers.status(1), FinalityStatus::FastFinal { .. }));
+
+    // Block 3 as published carries a wrong root: the operators alert, the alert is certified.
+    let mut bad = blocks[2].clone();
+    bad.header.state_root = B256::repeat_byte(0xbd);
+    tiers.on_header(&bad.header);
+    net.operators[0].on_block(&blocks[0], SNAPSHOT).unwrap();
+    net.operators[0].on_block(&blocks[1], SNAPSHOT).unwrap();
+    let Ok(MachMessage::Alert { alert, .. }) = net.operators[0].on_block(&bad, SNAPSHOT) else {
+        panic!("no alert for a wrong root");
+    };
+    tiers
+        .on_alert_certificate(alert, certificate_from_all(&net, alert.digest()), &net.roster)
+        .unwrap();
+    assert!(matches!(tiers.status(3), FinalityStatus::Alerted { .. }));
+    // No batch holds block 3 yet: nothing to challenge until one is committed.
+    assert!(tiers.take_challenges().is_empty());
+
+    let commitment = |index: u64, last_height: u64| BatchCommitment {
+        rollup_id: ROLLUP,
+        index,
+        pre_state_root: B256::ZERO,
+        post_state_root: B256::ZERO,
+        last_height,
+        commitment: B256::ZERO,
+        da_ref: Default::default(),
+        proposer: Address::ZERO,
+    };
+    tiers.on_batch_committed(&commitment(0, 2), 0);
+    assert!(tiers.take_challenges().is_empty());
+    assert!(matches!(tiers.status(2), FinalityStatus::Committed { batch: 0, .. }));
+    tiers.on_batch_committed(&commitment(1, 3), 0);
+    assert_eq!(tiers.take_challenges(), vec![1], "the alerted block's batch is challenged");
+    assert!(tiers.take_challenges().is_empty(), "once");
+
+    // Firm: the window passes for batch 0; batch 1 is challenged and held back.
+    tiers.on_challenge(1);
+    tiers.on_tick(100);
+    assert_eq!(tiers.status(1), FinalityStatus::Final);
+    assert_eq!(tiers.status(2), FinalityStatus::Final);
+    assert!(matches!(tiers.status(3), FinalityStatus::Alerted { .. }));
+    assert_eq!(tiers.finalized_height(), Some(2));
+    tiers.on_revert(1);
+    assert!(!matches!(tiers.status(3), FinalityStatus::SoftConfirmed { .. }));
+}

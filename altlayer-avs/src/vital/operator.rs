@@ -96,6 +96,8 @@ pub struct VitalOperator {
     games: BTreeMap<DisputeId, u64>,
     /// Proofs already submitted, by game (to submit once, or twice when sloppy).
     proofs: BTreeMap<DisputeId, u32>,
+    /// Batches this operator has challenged (or asked to).
+    challenged: std::collections::BTreeSet<u64>,
 }
 
 impl VitalOperator {
@@ -115,6 +117,7 @@ impl VitalOperator {
             checked: BTreeMap::new(),
             games: BTreeMap::new(),
             proofs: BTreeMap::new(),
+            challenged: std::collections::BTreeSet::new(),
         }
     }
 
@@ -131,7 +134,7 @@ impl VitalOperator {
             (_, BatchCheck::Wrong { .. }) => true,
             _ => false,
         };
-        let actions = if challenge {
+        let actions = if challenge && self.challenged.insert(batch.index) {
             vec![Action::Challenge {
                 batch: batch.index,
                 bond: self.bond,
@@ -186,6 +189,21 @@ impl VitalOperator {
         }
         self.replicas.insert(batch.index + 1, next);
         BatchCheck::Valid
+    }
+
+    /// A confirmed MACH alert points at `batch` ([`super::finality::TieredFinality::take_challenges`]):
+    /// challenge it, unless this operator already does or its own re-execution found the
+    /// batch right (a quorum's word does not override re-execution; the bond would be lost).
+    pub fn on_alert(&mut self, batch: u64) -> Vec<Action> {
+        // The replica only moves past batches it found right.
+        let verified = self.replicas.range(batch + 1..).next().is_some();
+        if verified || !self.challenged.insert(batch) {
+            return Vec::new();
+        }
+        vec![Action::Challenge {
+            batch,
+            bond: self.bond,
+        }]
     }
 
     /// Settlement opened a game; the operator takes note of its own.
@@ -284,6 +302,7 @@ impl VitalOperator {
         self.replicas.split_off(&(from + 1));
         self.checked.split_off(&from);
         self.games.retain(|_, batch| *batch < from);
+        self.challenged.split_off(&from);
     }
 
     /// Batch `index` is final: its pre-state is no longer needed.
