@@ -530,10 +530,16 @@ fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
     for _ in 0..3 {
         let block = net.produce();
         tiers.on_header(&block.header);
-        tiers.on_soft_certificate(block.header.height, B256::repeat_byte(block.header.height as u8));
+        tiers.on_soft_certificate(
+            block.header.height,
+            B256::repeat_byte(block.header.height as u8),
+        );
         blocks.push(block);
     }
-    assert!(matches!(tiers.status(3), FinalityStatus::SoftConfirmed { .. }));
+    assert!(matches!(
+        tiers.status(3),
+        FinalityStatus::SoftConfirmed { .. }
+    ));
     assert_eq!(tiers.status(4), FinalityStatus::Unknown);
 
     // Block 1 gets a MACH certificate: fast.
@@ -560,7 +566,11 @@ fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
         panic!("no alert for a wrong root");
     };
     tiers
-        .on_alert_certificate(alert, certificate_from_all(&net, alert.digest()), &net.roster)
+        .on_alert_certificate(
+            alert,
+            certificate_from_all(&net, alert.digest()),
+            &net.roster,
+        )
         .unwrap();
     assert!(matches!(tiers.status(3), FinalityStatus::Alerted { .. }));
     // No batch holds block 3 yet: nothing to challenge until one is committed.
@@ -578,9 +588,16 @@ fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
     };
     tiers.on_batch_committed(&commitment(0, 2), 0);
     assert!(tiers.take_challenges().is_empty());
-    assert!(matches!(tiers.status(2), FinalityStatus::Committed { batch: 0, .. }));
+    assert!(matches!(
+        tiers.status(2),
+        FinalityStatus::Committed { batch: 0, .. }
+    ));
     tiers.on_batch_committed(&commitment(1, 3), 0);
-    assert_eq!(tiers.take_challenges(), vec![1], "the alerted block's batch is challenged");
+    assert_eq!(
+        tiers.take_challenges(),
+        vec![1],
+        "the alerted block's batch is challenged"
+    );
     assert!(tiers.take_challenges().is_empty(), "once");
 
     // Firm: the window passes for batch 0; batch 1 is challenged and held back.
@@ -591,5 +608,8 @@ fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
     assert!(matches!(tiers.status(3), FinalityStatus::Alerted { .. }));
     assert_eq!(tiers.finalized_height(), Some(2));
     tiers.on_revert(1);
-    assert!(!matches!(tiers.status(3), FinalityStatus::SoftConfirmed { .. }));
+    assert!(!matches!(
+        tiers.status(3),
+        FinalityStatus::SoftConfirmed { .. }
+    ));
 }

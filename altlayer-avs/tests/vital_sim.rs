@@ -505,13 +505,31 @@ fn a_confirmed_alert_opens_a_challenge_unless_reexecution_found_the_batch_right(
     proposer.lie(Lie { batch: 1, step: 3 });
     let good = proposer.build_batch(2, 10, 1).unwrap();
     let bad = proposer.build_batch(2, 10, 2).unwrap();
-    let mut operator = VitalOperator::new(operator_address(0), U256::from(BOND), Conduct::Honest, genesis(), 0);
+    let mut operator = VitalOperator::new(
+        operator_address(0),
+        U256::from(BOND),
+        Conduct::Honest,
+        genesis(),
+        0,
+    );
     // An alert arriving before the operator has re-executed the batch: challenge.
-    assert_eq!(operator.on_alert(1), vec![Action::Challenge { batch: 1, bond: U256::from(BOND) }]);
+    assert_eq!(
+        operator.on_alert(1),
+        vec![Action::Challenge {
+            batch: 1,
+            bond: U256::from(BOND)
+        }]
+    );
     assert_eq!(operator.on_batch(&good).0, BatchCheck::Valid);
     // Its own check of batch 1 finds the lie, but it already asked: no second challenge.
     let (check, actions) = operator.on_batch(&bad);
-    assert_eq!(check, BatchCheck::Wrong { step: 3, invalid: None });
+    assert_eq!(
+        check,
+        BatchCheck::Wrong {
+            step: 3,
+            invalid: None
+        }
+    );
     assert!(actions.is_empty());
     // An alert against a batch it found right is not followed.
     assert!(operator.on_alert(0).is_empty());

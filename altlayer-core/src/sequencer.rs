@@ -235,6 +235,27 @@ impl<S: StateTransition> SingleSequencer<S> {
         &self.stf
     }
 
+    /// The state transition, to change what the sequencer builds on (fault drills).
+    pub const fn state_transition_mut(&mut self) -> &mut S {
+        &mut self.stf
+    }
+
+    /// Rewinds to `to` (a replica at the last valid root, after settlement reverted what came
+    /// after it) and pools `requeue` again, the reverted blocks' transactions, so they are
+    /// re-executed in the next blocks; those no longer valid are left out when the blocks are
+    /// built. Returns the transactions the pool refused (duplicates of pooled ones).
+    pub fn rewind(
+        &mut self,
+        to: S,
+        requeue: impl IntoIterator<Item = Recovered<TxEnvelope>>,
+    ) -> Vec<PoolError> {
+        self.stf = to;
+        requeue
+            .into_iter()
+            .filter_map(|tx| self.pool.insert(tx, usize::MAX).err())
+            .collect()
+    }
+
     /// Records the latest DA publication, which the next blocks reference.
     pub fn set_da_ref(&mut self, da_ref: DaRef) {
         self.da_ref = da_ref;

@@ -81,6 +81,10 @@ pub struct DevnetArgs {
     /// Sequencers: 1 for a single sequencer, 4 or more for a SQUAD BFT set in process.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub sequencers: u64,
+    /// Inject a fault to watch VITAL catch it: `bad-state-root-at BLOCK` (the sequencer
+    /// corrupts its state before that block).
+    #[arg(long, num_args = 1..=2, value_names = ["KIND", "BLOCK"])]
+    pub fault: Vec<String>,
 }
 
 /// Why a command failed.
@@ -95,6 +99,9 @@ pub enum CliError {
     /// The transaction is invalid.
     #[error("invalid transaction: {0}")]
     Transaction(#[from] TxError),
+    /// The `--fault` argument is not a fault.
+    #[error("--fault: {0}")]
+    Fault(String),
     /// The devnet stopped with an error.
     #[error(transparent)]
     Devnet(#[from] devnet::DevnetError),
@@ -174,6 +181,10 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                     ..Default::default()
                 },
                 sequencers: args.sequencers as usize,
+                fault: match args.fault.as_slice() {
+                    [] => None,
+                    parts => Some(parts.join(":").parse().map_err(CliError::Fault)?),
+                },
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)

@@ -6,29 +6,85 @@
 //! deployment and calls, the transactions go through the full pipeline (EIP-2718 bytes, parallel
 //! sender recovery, validation, EVM execution, receipts, state root), the single sequencer
 //! builds a block every `block_time_ms`, every `batch_blocks` blocks a batch is published to the
-//! in-memory DA layer and committed to the local settlement layer, an independent verifier
-//! retrieves it from DA and re-executes it, and the challenge-window finality gadget reports
-//! what became final.
+//! in-memory DA layer and committed to the local settlement layer, a VITAL operator retrieves
+//! it from DA and re-executes it, and the challenge-window finality gadget reports what became
+//! final.
+//!
+//! With `--fault bad-state-root-at N` the sequencer credits itself 1,000 ether outside any
+//! transaction before block `N`, so block `N` and its batch carry a state root no honest
+//! replica computes. The VITAL operator catches it, challenges with an ALT bond, and the
+//! bisection game and a one-step proof over a Merkle witness decide it at the court; the batch
+//! and everything after it are reverted, the sequencer is slashed in the ALT ledger with the
+//! challenge as evidence, the challenger is paid, and the sequencer rewinds to the last valid
+//! root and re-executes the reverted transactions. Every step is printed.
 
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use altlayer_avs::squad::sequencer::{SquadSequencer, SquadSequencerConfig};
+use altlayer_avs::{
+    squad::sequencer::{SquadSequencer, SquadSequencerConfig},
+    vital::{
+        Accounts, Enforcement,
+        bisection::{Move, Party, Status},
+        court::{Court, CourtConfig},
+        enforce, lock_bond,
+        operator::{Action, BatchCheck, Conduct, VitalOperator, proposer_move},
+    },
+};
 use altlayer_core::{
-    Batch, Block, DataAvailability, FinalityGadget, RollupConfig, Sequencer, Settlement, Verifier,
+    Batch, Block, DataAvailability, FinalityGadget, RollupConfig, Sequencer, Settlement,
     da::InMemoryDa,
     dev::{DevAccount, counter_init_code, dev_state},
-    execution::{DEFAULT_INITIAL_BASE_FEE, EvmStateTransition},
+    execution::{DEFAULT_INITIAL_BASE_FEE, EvmStateTransition, stateless::plan_step},
     finality::ChallengeWindowFinality,
     primitives::Header,
     sequencer::{SequencerConfig, SequencerEvent, SingleSequencer},
     settlement::{BatchCommitment, LocalSettlement},
-    transaction::decode_and_recover_all,
-    verifier::{BatchVerdict, ReExecutionVerifier},
+    transaction::{RecoveryBackend, decode_and_recover_all, recover},
+};
+use altlayer_staking::{
+    AltLedger, OperatorKey, OperatorSetConfig, OperatorSetId, Service, StakingParams,
 };
 use std::{
+    collections::BTreeMap,
     io::Write,
     time::{Duration, Instant},
 };
+
+/// One ALT (18 decimals).
+const ALT: u64 = 1_000_000_000_000_000_000;
+
+/// A fault the devnet injects, to watch VITAL catch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Before building this block the sequencer credits itself 1,000 ether outside any
+    /// transaction: the block's state root is wrong.
+    BadStateRootAt(u64),
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// `bad-state-root-at:N` (or `bad-state-root-at=N`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, value) = s
+            .split_once([':', '='])
+            .ok_or_else(|| format!("fault {s:?}: expected KIND:VALUE, e.g. bad-state-root-at:7"))?;
+        match kind {
+            "bad-state-root-at" => {
+                let height: u64 = value
+                    .parse()
+                    .map_err(|_| format!("fault {s:?}: {value:?} is not a block height"))?;
+                if height == 0 {
+                    return Err("fault: the genesis block cannot be faulty".into());
+                }
+                Ok(Self::BadStateRootAt(height))
+            }
+            other => Err(format!(
+                "unknown fault {other:?}; the one there is: bad-state-root-at"
+            )),
+        }
+    }
+}
 
 /// The devnet's sequencer: one operator, or a SQUAD set in process.
 enum DevnetSequencer {
@@ -65,6 +121,14 @@ impl DevnetSequencer {
             Self::Squad(s) => s.state_transition().state_root(),
         }
     }
+
+    /// The single sequencer (fault drills and rewinds need its replica).
+    fn single(&mut self) -> Option<&mut SingleSequencer<EvmStateTransition>> {
+        match self {
+            Self::Single(s) => Some(s),
+            Self::Squad(_) => None,
+        }
+    }
 }
 
 /// Settings of a devnet run.
@@ -84,6 +148,8 @@ pub struct DevnetConfig {
     pub rollup: RollupConfig,
     /// Sequencers: 1 runs the single sequencer, 4 or more a SQUAD set.
     pub sequencers: usize,
+    /// A fault to inject (single sequencer only).
+    pub fault: Option<Fault>,
 }
 
 impl Default for DevnetConfig {
@@ -96,6 +162,7 @@ impl Default for DevnetConfig {
             challenge_window_secs: 2,
             rollup: RollupConfig::default(),
             sequencers: 1,
+            fault: None,
         }
     }
 }
@@ -116,14 +183,17 @@ pub enum DevnetError {
     /// Settlement refused a batch.
     #[error("settlement: {0}")]
     Settlement(#[from] altlayer_core::settlement::SettlementError),
-    /// The independent verifier disagreed with the sequencer.
-    #[error("verifier rejected batch {index}: {reason}")]
+    /// The VITAL operator could not follow the chain.
+    #[error("verifier cannot follow batch {index}: {reason}")]
     Verification {
         /// Batch index.
         index: u64,
         /// Why.
         reason: String,
     },
+    /// A VITAL challenge could not be played or enforced.
+    #[error("vital: {0}")]
+    Vital(String),
     /// Writing the report failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),
@@ -150,6 +220,14 @@ pub struct DevnetSummary {
     pub elapsed: Duration,
     /// Time spent building blocks (decode to state root).
     pub busy: Duration,
+    /// Challenges the VITAL operator won (frauds caught, proven and reverted).
+    pub frauds_caught: u64,
+    /// Batches reverted.
+    pub reverted_batches: u64,
+    /// Transactions re-executed after reverts.
+    pub reexecuted: u64,
+    /// ALT slashed from the sequencer.
+    pub slashed: U256,
 }
 
 impl DevnetSummary {
@@ -265,7 +343,15 @@ pub async fn run(
     );
     let genesis_root = genesis.state_root();
     let sequencer_address = Address::repeat_byte(0x5e);
-    let mut verifier = ReExecutionVerifier::new(genesis.clone());
+    if config.fault.is_some() && config.sequencers != 1 {
+        return Err(DevnetError::Config(
+            "--fault runs with the single sequencer (--sequencers 1)".into(),
+        ));
+    }
+    let mut vital = Vital::new(&config, sequencer_address, genesis.clone())?;
+    // The sequencer's replica before each batch not yet final: where it rewinds to.
+    let mut checkpoints: BTreeMap<u64, EvmStateTransition> = BTreeMap::from([(0, genesis.clone())]);
+    let mut fault = config.fault;
     let mut sequencer = match config.sequencers {
         1 => DevnetSequencer::Single(Box::new(SingleSequencer::new(
             genesis,
@@ -357,6 +443,22 @@ pub async fn run(
                 }
             }
         }
+        if let (Some(Fault::BadStateRootAt(height)), Some(single)) = (fault, sequencer.single())
+            && single.state_transition().head().height + 1 == height
+        {
+            single.state_transition_mut().corrupt_state(|state| {
+                let stolen = U256::from(1_000u64) * U256::from(ALT);
+                state.set_balance(
+                    sequencer_address,
+                    state.balance(&sequencer_address) + stolen,
+                );
+            });
+            fault = None;
+            writeln!(
+                out,
+                "fault   sequencer credits itself 1000 ether outside any transaction before block {height}"
+            )?;
+        }
         let now_ms = unix_ms + started.elapsed().as_millis() as u64;
         let events = sequencer.produce(now_ms)?;
         let busy = block_started.elapsed();
@@ -397,7 +499,7 @@ pub async fn run(
             )?;
         }
         if pending_blocks.len() as u64 >= config.batch_blocks {
-            let index = summary.batches;
+            let index = vital.next_batch;
             let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) =
                 std::mem::take(&mut pending_blocks).into_iter().unzip();
             let post_state_root = blocks
@@ -416,29 +518,121 @@ pub async fn run(
             let commitment =
                 BatchCommitment::new(&batch, config.rollup.chain_id, da_ref, sequencer_address);
             settlement.commit_batch(commitment.clone()).await?;
-            finality.on_batch_committed(&commitment, settlement.now().await?);
-            // An independent verifier reads the batch back from DA and re-executes it.
-            let fetched = da.retrieve(&da_ref).await?;
-            match verifier.verify_batch(&fetched) {
-                BatchVerdict::Valid => {}
-                BatchVerdict::Invalid { reason, .. } => {
-                    return Err(DevnetError::Verification { index, reason });
-                }
-            }
+            let now = settlement.now().await?;
+            finality.on_batch_committed(&commitment, now);
+            vital.follow(&batch, now);
             writeln!(
                 out,
-                "batch {index:>5}  blocks {}..={}  txs {:>6}  DA position {}  committed, verified",
+                "batch {index:>5}  blocks {}..={}  txs {:>6}  DA position {}  committed",
                 batch.first_height().unwrap_or_default(),
                 batch.last_height().unwrap_or_default(),
                 batch.transaction_count(),
                 da_ref.position
             )?;
+            vital.next_batch += 1;
             batch_pre_root = post_state_root;
             summary.batches += 1;
+            if let Some(single) = sequencer.single() {
+                checkpoints.insert(vital.next_batch, single.state_transition().clone());
+                // Only batches still in their window can be reverted.
+                while checkpoints.len() > 16 {
+                    checkpoints.pop_first();
+                }
+            }
+            // A VITAL operator reads the batch back from DA and re-executes it.
+            let fetched = da.retrieve(&da_ref).await?;
+            let (check, actions) = vital.operator.on_batch(&fetched);
+            match check {
+                BatchCheck::Valid => {
+                    writeln!(out, "vital   batch {index} re-executed: every root right")?
+                }
+                BatchCheck::Wrong { step, invalid } => {
+                    let plan =
+                        plan_step(&fetched, step).map_err(|e| DevnetError::Vital(e.to_string()))?;
+                    let part = plan
+                        .parts
+                        .iter()
+                        .find(|p| p.transaction.is_some())
+                        .or(plan.parts.last());
+                    let (height, tx) = part.map_or((0, None), |p| {
+                        (fetched.blocks[p.block].header.height, p.transaction)
+                    });
+                    writeln!(
+                        out,
+                        "vital   batch {index} re-executed: the root after step {step} (block {height}, transaction {}) is wrong{}",
+                        tx.map_or_else(|| "none".to_string(), |t| t.to_string()),
+                        invalid.map_or_else(String::new, |e| format!(" ({e})"))
+                    )?;
+                }
+                BatchCheck::Unknown | BatchCheck::Stuck(_) => {
+                    return Err(DevnetError::Verification {
+                        index,
+                        reason: format!("{check:?}"),
+                    });
+                }
+            }
+            for action in actions {
+                let Action::Challenge {
+                    batch: challenged,
+                    bond,
+                } = action
+                else {
+                    continue;
+                };
+                finality.on_challenge(challenged);
+                let enforcement = vital.challenge(&settlement, &commitment, &fetched, bond, out)?;
+                let Some(from) = enforcement.reverted_from else {
+                    finality.on_challenge_failed(challenged);
+                    continue;
+                };
+                finality.on_revert(from);
+                summary.frauds_caught += 1;
+                summary.reverted_batches += vital.next_batch - from;
+                if let Some(slash) = &enforcement.slash {
+                    summary.slashed += slash.slashed;
+                }
+                // Rewind: the sequencer goes back to its replica before the reverted batch and
+                // re-executes the reverted transactions in its next blocks.
+                let Some(checkpoint) = checkpoints.get(&from).cloned() else {
+                    return Err(DevnetError::Vital(format!(
+                        "no checkpoint before batch {from}"
+                    )));
+                };
+                let requeue: Vec<_> = fetched
+                    .blocks
+                    .iter()
+                    .flat_map(|b| b.transactions.iter().cloned())
+                    .filter_map(|tx| recover(tx, RecoveryBackend::Libsecp256k1).ok())
+                    .collect();
+                let count = requeue.len() as u64;
+                let (height, root) = (checkpoint.head().height, checkpoint.state_root());
+                if let Some(single) = sequencer.single() {
+                    single.rewind(checkpoint, requeue);
+                }
+                checkpoints.split_off(&(from + 1));
+                vital.operator.on_revert(from);
+                vital.next_batch = from;
+                batch_pre_root = root;
+                summary.reexecuted += count;
+                writeln!(
+                    out,
+                    "vital   sequencer rewound to height {height} (root {root}); re-executing {count} reverted transactions"
+                )?;
+            }
         }
     }
 
     summary.elapsed = started.elapsed();
+    if summary.frauds_caught > 0 {
+        writeln!(
+            out,
+            "summary: {} fraud(s) caught, proven and reverted ({} batch(es)), {} ALT slashed from the sequencer, {} transactions re-executed",
+            summary.frauds_caught,
+            summary.reverted_batches,
+            summary.slashed / U256::from(ALT),
+            summary.reexecuted
+        )?;
+    }
     summary.finalized_height = finality.finalized_height();
     summary.state_root = sequencer.state_root();
     writeln!(
@@ -462,4 +656,219 @@ pub async fn run(
         summary.busy_mgas_per_sec()
     )?;
     Ok(summary)
+}
+
+/// The devnet's VITAL side: the court and the ALT ledger at settlement, and one operator.
+struct Vital {
+    court: Court,
+    ledger: AltLedger,
+    accounts: Accounts,
+    operator: VitalOperator,
+    sequencer: Address,
+    next_batch: u64,
+}
+
+impl Vital {
+    const BOND: u64 = 1_000;
+
+    fn new(
+        config: &DevnetConfig,
+        sequencer: Address,
+        genesis: EvmStateTransition,
+    ) -> Result<Self, DevnetError> {
+        let accounts = Accounts {
+            authority: Address::repeat_byte(0xaa),
+            escrow: Address::repeat_byte(0xe5),
+            proposers: OperatorSetId::new(Service::Squad, config.rollup.rollup_id),
+        };
+        let operator = Address::repeat_byte(0x7a);
+        let staking = |e: altlayer_staking::StakingError| DevnetError::Vital(e.to_string());
+        let mut ledger = AltLedger::new(
+            StakingParams::default(),
+            accounts.authority,
+            config.rollup.chain_id,
+        )
+        .map_err(staking)?;
+        let alt = |n: u64| U256::from(n) * U256::from(ALT);
+        ledger
+            .create_set(
+                &accounts.authority,
+                accounts.proposers,
+                OperatorSetConfig { min_stake: alt(1) },
+            )
+            .map_err(staking)?;
+        ledger
+            .register_operator(sequencer, OperatorKey::EcdsaOnly, 1_000)
+            .map_err(staking)?;
+        ledger
+            .mint(&accounts.authority, &sequencer, alt(100_000))
+            .map_err(staking)?;
+        ledger.stake(&sequencer, alt(100_000)).map_err(staking)?;
+        ledger
+            .delegate(&sequencer, &sequencer, alt(100_000))
+            .map_err(staking)?;
+        ledger
+            .join_set(&sequencer, accounts.proposers)
+            .map_err(staking)?;
+        ledger
+            .mint(&accounts.authority, &operator, alt(10 * Self::BOND))
+            .map_err(staking)?;
+        let court = Court::new(CourtConfig {
+            rollup: config.rollup.clone(),
+            move_timeout: 60,
+            min_bond: alt(Self::BOND),
+        });
+        Ok(Self {
+            court,
+            ledger,
+            accounts,
+            operator: VitalOperator::new(operator, alt(Self::BOND), Conduct::Honest, genesis, 0),
+            sequencer,
+            next_batch: 0,
+        })
+    }
+
+    /// The ledger follows the rollup's height, so a slash can name a block's stake.
+    fn follow(&mut self, batch: &Batch, now: u64) {
+        let height = batch.last_height().unwrap_or_default();
+        if height > self.ledger.height() {
+            let _ = self.ledger.advance(height, now.max(self.ledger.now()));
+        }
+    }
+
+    /// Plays a challenge of `batch` to its end at the court and enforces the decision,
+    /// printing each step.
+    fn challenge(
+        &mut self,
+        settlement: &LocalSettlement,
+        commitment: &BatchCommitment,
+        batch: &Batch,
+        bond: U256,
+        out: &mut (dyn Write + Send),
+    ) -> Result<Enforcement, DevnetError> {
+        let vital = |e: &dyn std::fmt::Display| DevnetError::Vital(e.to_string());
+        let challenger = self.operator.address();
+        let now = settlement.time();
+        settlement
+            .challenge(batch.index, challenger, bond)
+            .map_err(|e| vital(&e))?;
+        lock_bond(&mut self.ledger, &self.accounts, &challenger, bond).map_err(|e| vital(&e))?;
+        let id = self
+            .court
+            .open(commitment, batch, challenger, bond, now)
+            .map_err(|e| vital(&e))?;
+        self.operator.on_opened(id, batch.index, challenger);
+        writeln!(
+            out,
+            "vital   operator {challenger} challenges batch {} with a {} ALT bond: bisection over {} steps",
+            batch.index,
+            Self::BOND,
+            altlayer_core::execution::stateless::step_count(batch)
+        )?;
+        let mut round = 0;
+        let decision = loop {
+            let dispute = self
+                .court
+                .dispute(id)
+                .cloned()
+                .ok_or_else(|| DevnetError::Vital(format!("dispute {id} vanished")))?;
+            let played = match dispute.status() {
+                Status::Bisecting {
+                    turn: Party::Proposer,
+                    ..
+                } => {
+                    let mv = proposer_move(batch, &dispute)
+                        .ok_or_else(|| DevnetError::Vital("no proposer move".into()))?;
+                    self.court
+                        .play(id, now, self.sequencer, mv)
+                        .map_err(|e| vital(&e))?
+                }
+                Status::Bisecting { .. } | Status::OneStep { .. } => {
+                    let actions = self.operator.on_dispute(id, &dispute);
+                    let Some(action) = actions.into_iter().next() else {
+                        return Err(DevnetError::Vital("the operator has no move".into()));
+                    };
+                    match action {
+                        Action::Play { mv, .. } => {
+                            if let (Move::Verdict { agree }, Some((index, root))) =
+                                (mv, dispute.pending())
+                            {
+                                round += 1;
+                                writeln!(
+                                    out,
+                                    "vital     round {round}: sequencer's root after step {index} {root}; operator {}",
+                                    if agree { "agrees" } else { "disagrees" }
+                                )?;
+                            }
+                            self.court
+                                .play(id, now, challenger, mv)
+                                .map_err(|e| vital(&e))?
+                        }
+                        Action::Prove { witness, .. } => {
+                            let Status::OneStep {
+                                index,
+                                claimed_root,
+                                ..
+                            } = dispute.status()
+                            else {
+                                unreachable!("a proof is offered only at the last step")
+                            };
+                            writeln!(
+                                out,
+                                "vital     one-step proof of step {index}: witness of {} trie nodes, {} contracts, {} bytes; the sequencer claims {claimed_root}",
+                                witness.state.len(),
+                                witness.codes.len(),
+                                witness.size()
+                            )?;
+                            Some(self.court.prove(id, now, &witness).map_err(|e| vital(&e))?)
+                        }
+                        Action::Challenge { .. } => None,
+                    }
+                }
+                Status::Decided { .. } => None,
+            };
+            if let Some(decision) = played {
+                break decision;
+            }
+        };
+        self.operator.on_decided(id);
+        writeln!(
+            out,
+            "vital   decided: {:?} wins by {:?} at step {} (block {})",
+            decision.winner,
+            decision.reason,
+            decision.step.map_or_else(|| "-".into(), |s| s.to_string()),
+            decision.height
+        )?;
+        let enforcement = enforce(
+            decision,
+            &mut self.court,
+            settlement,
+            &mut self.ledger,
+            &self.accounts,
+        )
+        .map_err(|e| vital(&e))?;
+        if let Some(from) = enforcement.reverted_from {
+            writeln!(
+                out,
+                "vital   settlement reverted batch {from} and every later one"
+            )?;
+        }
+        match (&enforcement.slash, &enforcement.slash_refused) {
+            (Some(slash), _) => writeln!(
+                out,
+                "vital   sequencer {} slashed {} ALT; challenger paid {} ALT and its bond back",
+                slash.operator,
+                slash.slashed / U256::from(ALT),
+                slash.reward / U256::from(ALT)
+            )?,
+            (None, Some(refused)) => writeln!(out, "vital   no slash: {refused}")?,
+            (None, None) => writeln!(
+                out,
+                "vital   the batch stands; the challenger forfeits {} ALT",
+                enforcement.forfeited / U256::from(ALT)
+            )?,
+        }
+        Ok(enforcement)
+    }
 }

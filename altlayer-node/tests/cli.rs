@@ -75,6 +75,67 @@ fn errors_are_one_line_with_a_non_zero_exit() {
     assert_one_line_error(&altlayer(&["devnet", "--blocks", "-3"]), 2);
     assert_one_line_error(&altlayer(&["devnet", "--block-time-ms", "0"]), 2);
     assert_one_line_error(&altlayer(&["devnet", "--txs-per-block", "lots"]), 2);
+    assert_one_line_error(&altlayer(&["devnet", "--fault", "meteor-strike", "7"]), 1);
+    assert_one_line_error(
+        &altlayer(&["devnet", "--fault", "bad-state-root-at", "seven"]),
+        1,
+    );
+    assert_one_line_error(
+        &altlayer(&["devnet", "--fault", "bad-state-root-at", "0"]),
+        1,
+    );
+    assert_one_line_error(&altlayer(&["devnet", "--fault", "bad-state-root-at"]), 1);
+    assert_one_line_error(
+        &altlayer(&[
+            "devnet",
+            "--sequencers",
+            "4",
+            "--fault",
+            "bad-state-root-at",
+            "3",
+        ]),
+        1,
+    );
+}
+
+#[test]
+fn a_fault_in_the_devnet_is_caught_proven_reverted_and_slashed() {
+    let output = altlayer(&[
+        "devnet",
+        "--blocks",
+        "8",
+        "--txs-per-block",
+        "10",
+        "--block-time-ms",
+        "5",
+        "--batch-blocks",
+        "2",
+        "--fault",
+        "bad-state-root-at",
+        "3",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "fault   sequencer credits itself 1000 ether outside any transaction before block 3",
+        "vital   batch 1 re-executed: the root after step 0 (block 3, transaction 0) is wrong",
+        "challenges batch 1 with a 1000 ALT bond: bisection over 20 steps",
+        "vital   decided: Challenger wins by OneStepProof at step 0 (block 3)",
+        "vital   settlement reverted batch 1 and every later one",
+        "slashed 100000 ALT; challenger paid 10000 ALT and its bond back",
+        "vital   sequencer rewound to height 2",
+        "summary: 1 fraud(s) caught, proven and reverted",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+    // After the rewind the re-executed batch verifies.
+    assert!(
+        stdout.contains("vital   batch 1 re-executed: every root right"),
+        "{stdout}"
+    );
 }
 
 #[test]

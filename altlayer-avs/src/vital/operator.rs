@@ -460,15 +460,10 @@ impl BatchProposer {
             Status::Bisecting {
                 turn: Party::Proposer,
                 ..
-            } => {
-                // The proposer commits to what it posted: anything else is a contradiction.
-                let index = dispute.midpoint();
-                let root = claimed_step_roots(batch)[index as usize - 1];
-                vec![Action::Play {
-                    dispute: id,
-                    mv: Move::Root { index, root },
-                }]
-            }
+            } => proposer_move(batch, dispute)
+                .map(|mv| Action::Play { dispute: id, mv })
+                .into_iter()
+                .collect(),
             Status::OneStep {
                 index,
                 claimed_root,
@@ -537,6 +532,21 @@ impl BatchProposer {
             self.replicas.remove(&index);
         }
     }
+}
+
+/// The proposer's move in a game over `batch` when it is its turn to bisect: the root it
+/// posted at the midpoint (anything else would contradict the batch and lose at once).
+pub fn proposer_move(batch: &Batch, dispute: &Dispute) -> Option<Move> {
+    let Status::Bisecting {
+        turn: Party::Proposer,
+        ..
+    } = dispute.status()
+    else {
+        return None;
+    };
+    let index = dispute.midpoint();
+    let root = *claimed_step_roots(batch).get(usize::try_from(index).ok()?.checked_sub(1)?)?;
+    Some(Move::Root { index, root })
 }
 
 /// Replaces every posted root from `step` on with a wrong one.

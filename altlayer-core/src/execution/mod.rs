@@ -766,6 +766,14 @@ impl EvmStateTransition {
         Ok(outcome)
     }
 
+    /// Changes the state outside any block, leaving the head as it is: what the replica of a
+    /// faulty or dishonest sequencer looks like. For fault drills (tests, `altlayer devnet
+    /// --fault`): the next block built on it carries a state root no honest replica computes,
+    /// which is what VITAL exists to catch.
+    pub fn corrupt_state(&mut self, change: impl FnOnce(&mut WorldState)) {
+        change(&mut self.state);
+    }
+
     /// The root of the current state (the head's state root).
     pub const fn state_root(&self) -> B256 {
         self.head.state_root
