@@ -129,11 +129,8 @@ impl VitalOperator {
     /// Re-executes a batch read from DA; a wrong one is challenged.
     pub fn on_batch(&mut self, batch: &Batch) -> (BatchCheck, Vec<Action>) {
         let check = self.check(batch);
-        let challenge = match (self.conduct, &check) {
-            (Conduct::Griefer(_), _) => true,
-            (_, BatchCheck::Wrong { .. }) => true,
-            _ => false,
-        };
+        let challenge = matches!(self.conduct, Conduct::Griefer(_))
+            || matches!(check, BatchCheck::Wrong { .. });
         let actions = if challenge && self.challenged.insert(batch.index) {
             vec![Action::Challenge {
                 batch: batch.index,
@@ -410,7 +407,7 @@ impl BatchProposer {
         blocks: usize,
         per_block: usize,
         timestamp: u64,
-    ) -> Result<Batch, ExecutionError> {
+    ) -> Result<Batch, Box<ExecutionError>> {
         let pre = self.state.clone();
         let mut built = Vec::with_capacity(blocks);
         let mut roots = Vec::new();
@@ -422,11 +419,14 @@ impl BatchProposer {
                 sequencer: self.address,
                 ..Default::default()
             };
-            let block = self.state.build_block(
-                attributes,
-                candidates,
-                ExecuteOptions::with_intermediate_roots(),
-            )?;
+            let block = self
+                .state
+                .build_block(
+                    attributes,
+                    candidates,
+                    ExecuteOptions::with_intermediate_roots(),
+                )
+                .map_err(Box::new)?;
             roots.extend(block.outcome.intermediate_roots);
             built.push(block.block);
         }
