@@ -3,6 +3,7 @@
 pub mod aggregator;
 pub mod ecdsa;
 pub mod mach;
+pub mod params;
 pub mod qc;
 #[cfg(feature = "runtime")]
 pub mod service;

@@ -427,7 +427,8 @@ pub enum MachStatus<'a> {
 pub struct MachFinality {
     chain_id: ChainId,
     rollup: RollupId,
-    threshold: Threshold,
+    /// The AVS parameters in force; certificates are checked at their MACH threshold.
+    params: crate::params::AvsParams,
     l1: ChallengeWindowFinality,
     /// Height -> (block hash, parent hash) of the blocks produced.
     blocks: BTreeMap<u64, (B256, B256)>,
@@ -439,8 +440,10 @@ pub struct MachFinality {
 
 impl MachFinality {
     /// A gadget for `rollup` on `chain_id` with the given certificate threshold and L1
-    /// challenge window (settlement seconds).
-    pub const fn new(
+    /// challenge window (settlement seconds). Its AVS parameters
+    /// ([`altlayer_staking::ParameterStore`]) are the defaults with this threshold until they
+    /// are set.
+    pub fn new(
         chain_id: ChainId,
         rollup: RollupId,
         threshold: Threshold,
@@ -449,7 +452,10 @@ impl MachFinality {
         Self {
             chain_id,
             rollup,
-            threshold,
+            params: crate::params::AvsParams {
+                mach_threshold: threshold,
+                ..Default::default()
+            },
             l1: ChallengeWindowFinality::new(challenge_window),
             blocks: BTreeMap::new(),
             fast: BTreeMap::new(),
@@ -502,7 +508,7 @@ impl MachFinality {
         if self.alerted.contains_key(&vote.block_hash) {
             return Err(MachError::Alerted(vote.height));
         }
-        certificate.verify(roster, self.threshold)?;
+        certificate.verify(roster, self.params.mach_threshold)?;
         self.fast.insert(vote.height, (vote, certificate));
         Ok(())
     }
@@ -519,7 +525,7 @@ impl MachFinality {
         if certificate.digest != alert.digest() || certificate.snapshot != alert.snapshot() {
             return Err(MachError::DigestMismatch);
         }
-        certificate.verify(roster, self.threshold)?;
+        certificate.verify(roster, self.params.mach_threshold)?;
         let confirmed = ConfirmedAlert { alert, certificate };
         let index = self.alerts.len();
         self.alerts.push(confirmed.clone());
@@ -535,6 +541,16 @@ impl MachFinality {
         self.fast
             .retain(|_, (vote, _)| !tainted.contains(&vote.block_hash));
         Ok(confirmed)
+    }
+
+    /// The AVS parameters in force.
+    pub const fn avs_params(&self) -> &crate::params::AvsParams {
+        &self.params
+    }
+
+    /// Replaces the AVS parameters (validated by the caller; see the `ParameterStore` impl).
+    pub(crate) fn set_avs_params(&mut self, params: crate::params::AvsParams) {
+        self.params = params;
     }
 
     /// Every confirmed alert, in order.

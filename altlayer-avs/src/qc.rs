@@ -159,6 +159,12 @@ impl Threshold {
         }
     }
 
+    /// Whether it is a fraction in (0, 1] (a threshold read from a file or a proposal may not
+    /// be; the constructors only make valid ones).
+    pub const fn is_valid(self) -> bool {
+        self.denominator > 0 && self.numerator > 0 && self.numerator <= self.denominator
+    }
+
     /// Whether `signed` of `total` meets it.
     pub fn is_met(self, signed: U256, total: U256) -> bool {
         if total.is_zero() {

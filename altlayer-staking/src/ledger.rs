@@ -212,6 +212,9 @@ struct OperatorState {
 #[serde(rename_all = "camelCase")]
 struct SetState {
     config: OperatorSetConfig,
+    /// The minimum stake over time (governance may change it); starts at `config.min_stake`.
+    #[serde(default)]
+    min_stake: Checkpoints<U256>,
     membership: BTreeMap<Address, Checkpoints<bool>>,
     total: Checkpoints<U256>,
     tombstoned: BTreeSet<Address>,
@@ -437,6 +440,29 @@ impl AltLedger {
         Ok(())
     }
 
+    /// Pays `amount` from the treasury to `to` (protocol authority only: a governance
+    /// spend).
+    pub fn spend_treasury(
+        &mut self,
+        caller: &Address,
+        to: &Address,
+        amount: U256,
+    ) -> Result<(), StakingError> {
+        self.authorize(caller)?;
+        Self::nonzero(amount)?;
+        let left = self
+            .treasury
+            .checked_sub(amount)
+            .ok_or(StakingError::InsufficientBalance {
+                have: self.treasury,
+                need: amount,
+            })?;
+        let credited = add(self.balance_of(to), amount)?;
+        self.treasury = left;
+        self.liquid.insert(*to, credited);
+        Ok(())
+    }
+
     /// ALT held by the treasury.
     pub const fn treasury(&self) -> U256 {
         self.treasury
@@ -581,8 +607,11 @@ impl AltLedger {
         if self.sets.contains_key(&id) {
             return Err(StakingError::SetExists(id));
         }
+        let mut min_stake = Checkpoints::default();
+        min_stake.record(self.height, config.min_stake);
         let set = SetState {
             config,
+            min_stake,
             membership: BTreeMap::new(),
             total: Checkpoints::default(),
             tombstoned: BTreeSet::new(),
@@ -592,14 +621,55 @@ impl AltLedger {
         Ok(())
     }
 
-    /// Weight an operator with `stake` carries in a set: all of it at or above the minimum,
-    /// nothing below.
+    /// Weight an operator with `stake` carries in a set now: all of it at or above the
+    /// minimum, nothing below.
     fn effective(set: &SetState, stake: U256) -> U256 {
-        if stake >= set.config.min_stake {
+        if stake >= set.min_stake.latest() {
             stake
         } else {
             U256::ZERO
         }
+    }
+
+    /// [`Self::effective`] under the minimum in force at `height`.
+    fn effective_at(set: &SetState, stake: U256, height: u64) -> U256 {
+        if stake >= set.min_stake.at(height) {
+            stake
+        } else {
+            U256::ZERO
+        }
+    }
+
+    /// Changes a set's minimum stake from now on (protocol authority only, which governance
+    /// acts as): members below it stop counting, members at or above it count in full, and
+    /// the set's total is recomputed at this height. Past heights keep the minimum they had.
+    pub fn set_min_stake(
+        &mut self,
+        caller: &Address,
+        id: OperatorSetId,
+        amount: U256,
+    ) -> Result<(), StakingError> {
+        self.authorize(caller)?;
+        let height = self.height;
+        let set = self.sets.get(&id).ok_or(StakingError::UnknownSet(id))?;
+        let mut total = U256::ZERO;
+        for (operator, membership) in &set.membership {
+            if membership.latest() {
+                let stake = self
+                    .operators
+                    .get(operator)
+                    .map(|o| o.pool.latest().stake)
+                    .unwrap_or_default();
+                if stake >= amount {
+                    total += stake;
+                }
+            }
+        }
+        let set = self.sets.get_mut(&id).expect("checked above");
+        set.min_stake.record(height, amount);
+        set.config.min_stake = amount;
+        set.total.record(height, total);
+        Ok(())
     }
 
     /// Adds an operator to a set; its pooled stake must meet the set's minimum.
@@ -616,9 +686,9 @@ impl AltLedger {
             return Err(StakingError::Tombstoned(*operator));
         }
         let stake = state.pool.latest().stake;
-        if stake < set.config.min_stake {
+        if stake < set.min_stake.latest() {
             return Err(StakingError::BelowMinimumStake {
-                minimum: set.config.min_stake,
+                minimum: set.min_stake.latest(),
                 stake,
             });
         }
@@ -870,7 +940,7 @@ impl AltLedger {
             .ok_or(StakingError::UnknownOperator(*operator))?;
         let member = set.membership.get(operator).is_some_and(|m| m.at(height));
         Ok(if member {
-            Self::effective(set, state.pool.at(height).stake)
+            Self::effective_at(set, state.pool.at(height).stake, height)
         } else {
             U256::ZERO
         })
@@ -900,7 +970,7 @@ impl AltLedger {
                     .get(operator)
                     .map(|o| o.pool.at(height).stake)
                     .unwrap_or_default();
-                members.push((*operator, Self::effective(set, stake)));
+                members.push((*operator, Self::effective_at(set, stake, height)));
             }
         }
         Ok(members)

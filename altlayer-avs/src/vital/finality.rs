@@ -36,7 +36,7 @@ pub struct TieredFinality {
 impl TieredFinality {
     /// A gadget for `rollup` on `chain_id`: MACH certificates at `threshold` (see
     /// [`MachFinality::new`]) over an L1 challenge window in settlement seconds.
-    pub const fn new(
+    pub fn new(
         chain_id: ChainId,
         rollup: RollupId,
         threshold: crate::qc::Threshold,
