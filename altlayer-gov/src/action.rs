@@ -214,6 +214,11 @@ pub enum Action {
         /// Seconds.
         secs: u64,
     },
+    /// The least bond a VITAL challenger locks.
+    SetChallengeBond {
+        /// Bond, in ALT base units.
+        amount: U256,
+    },
     /// Governance's own parameters (for proposals created after the change takes effect).
     SetGovParams {
         /// The parameters.
@@ -251,6 +256,7 @@ impl Action {
             Self::SetFinalityThreshold { threshold } => params.avs.mach_threshold = *threshold,
             Self::SetSequencerSetSize { sequencers } => params.avs.squad_sequencers = *sequencers,
             Self::SetChallengeWindow { secs } => params.avs.challenge_window_secs = *secs,
+            Self::SetChallengeBond { amount } => params.avs.challenge_bond = *amount,
             Self::SetGovParams { params: gov } => params.gov = gov.clone(),
             Self::TreasurySpend { .. } => {}
         }

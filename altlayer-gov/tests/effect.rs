@@ -7,6 +7,7 @@ use altlayer_avs::{
     bls::{SecretKey, Signature},
     mach::{FinalityVote, MachFinality, mach_set},
     qc::{QcError, Roster, StakeSnapshot, Threshold},
+    vital::court::{Court, CourtConfig},
 };
 use altlayer_core::{FinalityGadget, Header, RollupId, finality::FinalityStatus};
 use altlayer_gov::{
@@ -293,24 +294,33 @@ fn a_new_mach_threshold_changes_which_certificates_are_accepted_from_the_next_ep
 }
 
 #[test]
-fn other_avs_parameters_reach_the_gadget_at_the_epoch_too() {
+fn vital_parameters_reach_the_court_and_every_avs_target_at_the_epoch() {
     let mut mach = mach();
     let mut gov = governance();
-    // A VITAL parameter: it reaches every AVS target with the rest of the parameters.
-    let window = Action::SetChallengeWindow { secs: 30 * 86_400 };
+    // VITAL parameters: they reach every AVS target, VITAL's court among them, at the epoch.
+    let mut court = Court::new(CourtConfig {
+        rollup: altlayer_core::RollupConfig::default(),
+        move_timeout: 3_600,
+        min_bond: U256::from(1_000),
+    });
+    let bond = Action::SetChallengeBond {
+        amount: U256::from(5_000),
+    };
     let proposer = mach.operators[0];
     pass(
         &mut gov,
         &mut mach.ledger,
         proposer,
         &[mach.operators[0], mach.operators[1]],
-        window,
+        bond,
         1,
     );
+    assert_eq!(court.config().min_bond, U256::from(1_000));
     assert!(
-        gov.begin_epoch(&mut mach.ledger, &mut [&mut mach.gadget])
+        gov.begin_epoch(&mut mach.ledger, &mut [&mut mach.gadget, &mut court])
             .unwrap()
     );
-    assert_eq!(mach.gadget.params().challenge_window_secs, 30 * 86_400);
-    assert_eq!(gov.params().avs.challenge_window_secs, 30 * 86_400);
+    assert_eq!(court.config().min_bond, U256::from(5_000));
+    assert_eq!(mach.gadget.params().challenge_bond, U256::from(5_000));
+    assert_eq!(gov.params().avs.challenge_bond, U256::from(5_000));
 }

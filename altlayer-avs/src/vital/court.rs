@@ -113,6 +113,9 @@ struct Case {
 #[derive(Clone, Debug)]
 pub struct Court {
     config: CourtConfig,
+    /// The AVS parameters last set through [`ParameterStore`] (the move timeout and the
+    /// minimum bond come from them).
+    params: crate::params::AvsParams,
     /// Disputed batches by index: the data and the step roots the proposer posted.
     batches: BTreeMap<u64, Batch>,
     cases: BTreeMap<DisputeId, Case>,
@@ -121,9 +124,15 @@ pub struct Court {
 
 impl Court {
     /// An empty court.
-    pub const fn new(config: CourtConfig) -> Self {
+    pub fn new(config: CourtConfig) -> Self {
+        let params = crate::params::AvsParams {
+            challenge_bond: config.min_bond,
+            move_timeout_secs: config.move_timeout,
+            ..Default::default()
+        };
         Self {
             config,
+            params,
             batches: BTreeMap::new(),
             cases: BTreeMap::new(),
             next: 0,
@@ -345,5 +354,24 @@ impl Court {
             self.batches.remove(&case.batch);
         }
         Some(decision)
+    }
+}
+
+impl altlayer_staking::ParameterStore for Court {
+    type Params = crate::params::AvsParams;
+    type Error = crate::params::InvalidAvsParams;
+
+    fn params(&self) -> &crate::params::AvsParams {
+        &self.params
+    }
+
+    /// New games take the move timeout and minimum bond from `params`; games already open
+    /// keep the deadlines they started with.
+    fn set_params(&mut self, params: crate::params::AvsParams) -> Result<(), Self::Error> {
+        params.validate()?;
+        self.config.move_timeout = params.move_timeout_secs;
+        self.config.min_bond = params.challenge_bond;
+        self.params = params;
+        Ok(())
     }
 }
