@@ -314,8 +314,26 @@ impl Governance {
     }
 
     /// Advances time: deposit periods and grace periods run out, voting starts at the
-    /// snapshot and ends with the tally. Returns the proposals whose status changed.
+    /// snapshot and ends with the tally. A proposal moves as far as `now` allows, through
+    /// several states if time jumped (Pending past its whole voting period ends Defeated, with
+    /// no votes). Returns every status change, in order.
     pub fn advance(
+        &mut self,
+        ledger: &mut AltLedger,
+        now: Clock,
+    ) -> Result<Vec<(u64, Status)>, GovError> {
+        let mut changed = Vec::new();
+        // Each pass moves a proposal one state; a lifecycle has fewer than eight.
+        loop {
+            let moved = self.advance_once(ledger, now)?;
+            if moved.is_empty() {
+                return Ok(changed);
+            }
+            changed.extend(moved);
+        }
+    }
+
+    fn advance_once(
         &mut self,
         ledger: &mut AltLedger,
         now: Clock,
@@ -526,8 +544,10 @@ impl Governance {
 
     /// Starts the next epoch: parameters executed during the last one take effect, pushed to
     /// the ledger and to every AVS target through [`ParameterStore`], minimum stakes set on
-    /// the ledger's operator sets. Every target is checked before any is changed. Returns
-    /// whether anything changed.
+    /// the ledger's operator sets. The parameters are validated as a whole first, and the
+    /// targets here validate by the same rules, so none refuses; a foreign target that still
+    /// did would stop the change there with an error (the targets before it already
+    /// changed) and the parameters stay scheduled. Returns whether anything changed.
     pub fn begin_epoch(
         &mut self,
         ledger: &mut AltLedger,

@@ -685,3 +685,32 @@ fn a_proposal_keeps_the_rules_it_was_created_with() {
     assert_eq!(status(&gov, second), Status::Succeeded);
     assert_eq!(gov.proposal(second).unwrap().params.quorum_bips, 3_340);
 }
+
+#[test]
+fn a_jump_in_time_moves_a_proposal_through_every_state_it_passes() {
+    let (mut ledger, mut gov) = setup();
+    let id = gov
+        .propose(
+            &mut ledger,
+            ALICE,
+            vec![split()],
+            U256::from(100),
+            Clock::new(1, 10),
+        )
+        .unwrap();
+    ledger.advance(20, 200).unwrap();
+    let changes = gov.advance(&mut ledger, Clock::new(20, 200)).unwrap();
+    assert_eq!(
+        changes,
+        vec![
+            (id, Status::Active),
+            (
+                id,
+                Status::Defeated {
+                    reason: Defeat::NoQuorum
+                }
+            )
+        ]
+    );
+    assert_eq!(ledger.balance_of(&ALICE), U256::from(1_000));
+}
