@@ -7,16 +7,15 @@
 
 use super::{
     Accounts, Enforcement,
-    bisection::{Dispute, Move},
+    bisection::Dispute,
     court::{Court, Decision, DisputeId},
     enforce, lock_bond,
     operator::{Action, BatchCheck, BatchProposer, VitalOperator},
 };
 use crate::sim::{Dest, Effect, Node};
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
     Batch,
-    execution::stateless::StepWitness,
     primitives::DaRef,
     settlement::{BatchCommitment, BatchStatus, LocalSettlement},
 };
@@ -34,13 +33,8 @@ pub enum VitalMessage {
         /// The data.
         batch: Box<Batch>,
     },
-    /// Operator to L1: challenge a batch with a bond.
-    Challenge {
-        /// Batch.
-        batch: u64,
-        /// Bond.
-        bond: U256,
-    },
+    /// An operator or the proposer to L1: a challenge, a move or a one-step proof.
+    Act(Action),
     /// L1 to all: a game started.
     Opened {
         /// The game.
@@ -49,20 +43,6 @@ pub enum VitalMessage {
         batch: u64,
         /// The challenger.
         challenger: Address,
-    },
-    /// A party to L1: a move.
-    Play {
-        /// The game.
-        dispute: DisputeId,
-        /// The move.
-        mv: Move,
-    },
-    /// Anyone to L1: a one-step proof.
-    Prove {
-        /// The game.
-        dispute: DisputeId,
-        /// The witness.
-        witness: Box<StepWitness>,
     },
     /// L1 to all: where a game stands.
     Update {
@@ -294,7 +274,7 @@ impl L1Node {
                     message: VitalMessage::Posted { commitment, batch },
                 });
             }
-            VitalMessage::Challenge { batch, bond } => {
+            VitalMessage::Act(Action::Challenge { batch, bond }) => {
                 let Some((commitment, data)) = self.posted.get(&batch).cloned() else {
                     Self::refuse(&mut out, from, None, format!("no live batch {batch}"));
                     return out;
@@ -339,12 +319,14 @@ impl L1Node {
                     }
                 }
             }
-            VitalMessage::Play { dispute, mv } => match self.court.play(dispute, now, sender, mv) {
-                Ok(Some(decision)) => self.decided(&mut out, decision),
-                Ok(None) => self.update(&mut out, dispute),
-                Err(error) => Self::refuse(&mut out, from, Some(dispute), error.to_string()),
-            },
-            VitalMessage::Prove { dispute, witness } => {
+            VitalMessage::Act(Action::Play { dispute, mv }) => {
+                match self.court.play(dispute, now, sender, mv) {
+                    Ok(Some(decision)) => self.decided(&mut out, decision),
+                    Ok(None) => self.update(&mut out, dispute),
+                    Err(error) => Self::refuse(&mut out, from, Some(dispute), error.to_string()),
+                }
+            }
+            VitalMessage::Act(Action::Prove { dispute, witness }) => {
                 match self.court.prove(dispute, now, &witness) {
                     Ok(decision) => self.decided(&mut out, decision),
                     Err(error) => Self::refuse(&mut out, from, Some(dispute), error.to_string()),
@@ -531,11 +513,7 @@ fn to_l1(actions: Vec<Action>) -> Out {
         .into_iter()
         .map(|action| Effect::Send {
             to: Dest::One(0),
-            message: match action {
-                Action::Challenge { batch, bond } => VitalMessage::Challenge { batch, bond },
-                Action::Play { dispute, mv } => VitalMessage::Play { dispute, mv },
-                Action::Prove { dispute, witness } => VitalMessage::Prove { dispute, witness },
-            },
+            message: VitalMessage::Act(action),
         })
         .collect()
 }
