@@ -192,12 +192,12 @@ impl<'a, S: StateSource> Overlay<'a, S> {
         if amount.is_zero() {
             return;
         }
-        let current = self.account(&address);
-        let Some(current) = self.note(current.map(Some)).ok() else {
+        let read = self.account(&address);
+        // A miss is noted and fails the run; there is nothing to credit meanwhile.
+        let Ok(current) = self.note(read) else {
             return;
         };
-        let (nonce, balance, code_hash) =
-            current.flatten().unwrap_or((0, U256::ZERO, KECCAK_EMPTY));
+        let (nonce, balance, code_hash) = current.unwrap_or((0, U256::ZERO, KECCAK_EMPTY));
         let change = AccountChange {
             info: Some((nonce, balance.saturating_add(amount), code_hash)),
             storage_cleared: false,
