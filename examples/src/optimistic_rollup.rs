@@ -1,7 +1,10 @@
 //! An optimistic rollup from altlayer-core's defaults alone: a single sequencer, in-memory
 //! DA, a local settlement layer with a challenge window, a re-executing verifier, and
 //! challenge-window finality. A faulty batch (a lying state root) is caught by the verifier,
-//! challenged at settlement, and reverted; the honest batch that replaces it finalizes.
+//! challenged at settlement, decided by a one-step proof of the first wrong transaction
+//! (revm over a Merkle witness of the state before it), and reverted; the honest batch that
+//! replaces it finalizes. (altlayer-avs's VITAL adds the bisection game that finds that
+//! transaction between parties who do not trust each other, bonds and slashing.)
 
 use altlayer_core::{
     Batch, DaRef, DataAvailability, FinalityGadget, RollupConfig, RollupId, Sequencer, Settlement,
@@ -9,6 +12,7 @@ use altlayer_core::{
     alloy::primitives::{Address, B256, U256},
     da::{DaError, InMemoryDa},
     dev::{DevAccount, dev_state_transition},
+    execution::stateless::{Replay, StepError, StepOutcome, claimed_step_roots, verify_step},
     finality::ChallengeWindowFinality,
     sequencer::{SequencerConfig, SequencerEvent, SingleSequencer},
     settlement::{BatchCommitment, ChallengeOutcome, LocalSettlement, SettlementError},
@@ -31,6 +35,8 @@ pub struct Report {
     pub fraud_caught: bool,
     /// Index of the first wrong transaction the verifier pointed at.
     pub first_bad_tx: Option<usize>,
+    /// What the one-step proof of that transaction established.
+    pub proven: Option<StepOutcome>,
     /// Highest final height at the end.
     pub finalized_height: Option<u64>,
 }
@@ -53,6 +59,9 @@ pub enum ExampleError {
     /// Settlement refused something.
     #[error(transparent)]
     Settlement(#[from] SettlementError),
+    /// The one-step proof could not be made or was refused.
+    #[error(transparent)]
+    Step(#[from] StepError),
 }
 
 /// Produces batch 0: two blocks of one transfer per account, from genesis, with the
@@ -142,17 +151,35 @@ pub async fn run() -> Result<Report, ExampleError> {
         l1.open_challenge(0, Address::repeat_byte(0xcc), U256::from(1_000))
             .await?;
         finality.on_challenge(0);
-        // The challenge game (VITAL) decides; here the verdict is the verifier's.
-        l1.resolve_challenge(
-            0,
-            Address::repeat_byte(0xcc),
-            ChallengeOutcome::BatchInvalid,
-        )
-        .await?;
-        finality.on_revert(0);
-        report
-            .lines
-            .push("settlement: batch 0 reverted, challenger refunded".into());
+        // Settlement decides the disputed transaction from a witness alone: the roots before
+        // it are agreed (the verifier found them right), the proof recomputes the one after.
+        let step = first_bad_tx.unwrap_or(0);
+        let witness = Replay::new(&genesis, fetched.clone())?.prove(step)?;
+        let pre_root = match step {
+            0 => fetched.pre_state_root,
+            _ => fetched.intermediate_roots[step - 1],
+        };
+        let outcome = verify_step(genesis.config(), &fetched, step, pre_root, &witness)?;
+        let claimed = claimed_step_roots(&fetched)[step];
+        report.lines.push(format!(
+            "one-step proof of transaction {step}: witness of {} trie nodes ({} bytes) gives {outcome:?}; the batch claims {claimed}",
+            witness.state.len(),
+            witness.size()
+        ));
+        let verdict = if outcome == StepOutcome::Root(claimed) {
+            ChallengeOutcome::BatchValid
+        } else {
+            ChallengeOutcome::BatchInvalid
+        };
+        report.proven = Some(outcome);
+        l1.resolve_challenge(0, Address::repeat_byte(0xcc), verdict)
+            .await?;
+        if verdict == ChallengeOutcome::BatchInvalid {
+            finality.on_revert(0);
+            report
+                .lines
+                .push("settlement: batch 0 reverted, challenger refunded".into());
+        }
     }
 
     // The rollup starts over from the last valid root with an honest sequencer.
