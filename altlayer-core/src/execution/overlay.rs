@@ -38,10 +38,15 @@ impl RecentHashes {
 
     /// Appends the header of the next height.
     pub(crate) fn push(&mut self, header: Header) {
+        self.push_hashed(header.hash(), header);
+    }
+
+    /// [`Self::push`] with the header's hash already computed.
+    pub(crate) fn push_hashed(&mut self, hash: B256, header: Header) {
         if self.entries.is_empty() {
             self.first = header.height;
         }
-        self.entries.push_back((header.hash(), header));
+        self.entries.push_back((hash, header));
         if self.entries.len() > Self::WINDOW {
             self.entries.pop_front();
             self.first += 1;

@@ -28,7 +28,7 @@ use crate::{
     primitives::{Batch, Header},
     state::{
         StateChanges, WorldState,
-        trie::{MissingNode, PartialTrie, WitnessError},
+        trie::{MissingNode, NodeMap, PartialTrie, WitnessError, node_map},
     },
     transaction::{RecoveryBackend, recover},
 };
@@ -266,18 +266,21 @@ fn ancestry(
         .chain(batch.blocks[..first].iter().map(|b| &b.header))
         .collect();
     let mut expected_parent = batch.blocks[first].header.parent_hash;
+    let mut linked = Vec::with_capacity(chain.len());
     // Walk down from the step's block: each header must be its child's parent.
     for header in chain.iter().rev() {
-        if header.hash() != expected_parent {
+        let hash = header.hash();
+        if hash != expected_parent {
             return Err(StepError::Ancestors {
                 height: header.height,
             });
         }
         expected_parent = header.parent_hash;
+        linked.push((hash, *header));
     }
     let mut hashes = RecentHashes::default();
-    for header in chain {
-        hashes.push(header.clone());
+    for (hash, header) in linked.into_iter().rev() {
+        hashes.push_hashed(hash, header.clone());
     }
     Ok(hashes)
 }
@@ -416,17 +419,18 @@ impl<S: StateSource> StateSource for Layered<'_, S> {
 
 /// The pre-state as a witness proves it.
 #[derive(Debug)]
-struct WitnessState {
+struct WitnessState<'w> {
     accounts: PartialTrie,
     /// Every node of the witness by hash, for storage tries, which are assembled on first use.
-    nodes: Vec<Bytes>,
+    nodes: NodeMap<'w>,
     storage: RefCell<HashMap<Address, PartialTrie>>,
     code: B256Map<Bytecode>,
 }
 
-impl WitnessState {
-    fn new(pre_root: B256, witness: &StepWitness) -> Result<Self, StepError> {
-        let accounts = PartialTrie::from_nodes(pre_root, &witness.state)?;
+impl<'w> WitnessState<'w> {
+    fn new(pre_root: B256, witness: &'w StepWitness) -> Result<Self, StepError> {
+        let nodes = node_map(&witness.state);
+        let accounts = PartialTrie::from_node_map(pre_root, &nodes)?;
         let code = witness
             .codes
             .iter()
@@ -434,7 +438,7 @@ impl WitnessState {
             .collect();
         Ok(Self {
             accounts,
-            nodes: witness.state.clone(),
+            nodes,
             storage: RefCell::default(),
             code,
         })
@@ -468,7 +472,7 @@ impl WitnessState {
         let trie = match tries.entry(*address) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                entry.insert(PartialTrie::from_nodes(storage_root, &self.nodes)?)
+                entry.insert(PartialTrie::from_node_map(storage_root, &self.nodes)?)
             }
         };
         Ok(f(trie))
@@ -522,7 +526,7 @@ impl WitnessState {
     }
 }
 
-impl StateSource for WitnessState {
+impl StateSource for WitnessState<'_> {
     fn account(&self, address: &Address) -> Result<Option<(u64, U256, B256)>, MissingState> {
         Ok(self
             .leaf(address)?

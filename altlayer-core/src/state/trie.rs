@@ -555,18 +555,30 @@ impl PartialTrie {
     /// by their hash, so a node that does not belong is simply never reached, and a tampered
     /// one cannot hash to the reference that would reach it.
     pub fn from_nodes(root: B256, nodes: &[alloy_primitives::Bytes]) -> Result<Self, WitnessError> {
+        Self::from_node_map(root, &node_map(nodes))
+    }
+
+    /// [`PartialTrie::from_nodes`] over nodes already keyed by hash ([`node_map`]), so that
+    /// several tries (an account trie and storage tries) share one pass of hashing.
+    pub fn from_node_map(root: B256, by_hash: &NodeMap<'_>) -> Result<Self, WitnessError> {
         if root == EMPTY_ROOT_HASH {
             return Ok(Self {
                 root: Cell::new(Node::Empty),
             });
         }
-        let by_hash: std::collections::HashMap<B256, &[u8]> =
-            nodes.iter().map(|n| (keccak256(n), n.as_ref())).collect();
         let bytes = by_hash.get(&root).ok_or(WitnessError::MissingRoot(root))?;
-        let mut cell = decode_cell(bytes, &by_hash, 0)?;
+        let mut cell = decode_cell(bytes, by_hash, 0)?;
         cell.rlp = Some(RlpNode::word_rlp(&root));
         Ok(Self { root: cell })
     }
+}
+
+/// Trie nodes keyed by their hash.
+pub type NodeMap<'a> = std::collections::HashMap<B256, &'a [u8]>;
+
+/// Keys trie nodes by their hash.
+pub fn node_map(nodes: &[alloy_primitives::Bytes]) -> NodeMap<'_> {
+    nodes.iter().map(|n| (keccak256(n), n.as_ref())).collect()
 }
 
 /// The copy of `cell` keeping the paths in `paths` (relative to it).
@@ -743,11 +755,7 @@ fn collect_nodes(cell: &Cell, is_root: bool, out: &mut Vec<alloy_primitives::Byt
 /// Depth bound for decoding: 64 nibbles of path, each at most one node.
 const MAX_DEPTH: usize = 65;
 
-fn decode_cell(
-    bytes: &[u8],
-    by_hash: &std::collections::HashMap<B256, &[u8]>,
-    depth: usize,
-) -> Result<Cell, WitnessError> {
+fn decode_cell(bytes: &[u8], by_hash: &NodeMap<'_>, depth: usize) -> Result<Cell, WitnessError> {
     use alloy_rlp::Decodable;
     use alloy_trie::nodes::TrieNode;
     if depth > MAX_DEPTH {
