@@ -498,10 +498,12 @@ pub async fn run(
                 "final   up to height {height} (challenge window passed)"
             )?;
         }
-        if pending_blocks.len() as u64 >= config.batch_blocks {
+        // SQUAD may commit several blocks in one tick: every full batch's worth goes out.
+        while pending_blocks.len() as u64 >= config.batch_blocks {
             let index = vital.next_batch;
+            let take = usize::try_from(config.batch_blocks).unwrap_or(usize::MAX);
             let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) =
-                std::mem::take(&mut pending_blocks).into_iter().unzip();
+                pending_blocks.drain(..take).unzip();
             let post_state_root = blocks
                 .last()
                 .map(|b| b.header.state_root)
@@ -532,7 +534,10 @@ pub async fn run(
             vital.next_batch += 1;
             batch_pre_root = post_state_root;
             summary.batches += 1;
-            if let Some(single) = sequencer.single() {
+            // The sequencer's head is the batch's last block when nothing is pending (always
+            // so for the single sequencer, one block per tick): its replica is the next
+            // batch's pre-state, where a revert of that batch rewinds to.
+            if let (true, Some(single)) = (pending_blocks.is_empty(), sequencer.single()) {
                 checkpoints.insert(vital.next_batch, single.state_transition().clone());
                 // Only batches still in their window can be reverted.
                 while checkpoints.len() > 16 {
@@ -598,9 +603,11 @@ pub async fn run(
                         "no checkpoint before batch {from}"
                     )));
                 };
+                // Blocks built after the reverted batch built on it: they go too.
                 let requeue: Vec<_> = fetched
                     .blocks
                     .iter()
+                    .chain(std::mem::take(&mut pending_blocks).iter().map(|(b, _)| b))
                     .flat_map(|b| b.transactions.iter().cloned())
                     .filter_map(|tx| recover(tx, RecoveryBackend::Libsecp256k1).ok())
                     .collect();
