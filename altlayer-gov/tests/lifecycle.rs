@@ -76,17 +76,21 @@ fn status(gov: &Governance, id: u64) -> Status {
     gov.proposal(id).unwrap().status.clone()
 }
 
+/// Alice's fee-split proposal with its full deposit, at height 1: snapshot 3.
+fn proposed(ledger: &mut AltLedger, gov: &mut Governance) -> u64 {
+    gov.propose(
+        ledger,
+        ALICE,
+        vec![split()],
+        U256::from(100),
+        Clock::new(1, 10),
+    )
+    .unwrap()
+}
+
 /// A proposal with its full deposit from Alice at height 1: snapshot 3, voting 3..13.
 fn active(ledger: &mut AltLedger, gov: &mut Governance) -> u64 {
-    let id = gov
-        .propose(
-            ledger,
-            ALICE,
-            vec![split()],
-            U256::from(100),
-            Clock::new(1, 10),
-        )
-        .unwrap();
+    let id = proposed(ledger, gov);
     assert_eq!(status(gov, id), Status::Pending);
     at(ledger, gov, 2, 20);
     assert_eq!(status(gov, id), Status::Pending, "before the snapshot");
@@ -300,15 +304,7 @@ fn tally_boundaries_are_exact() {
 fn flash_stake_counts_zero_and_moving_stake_after_voting_adds_nothing() {
     let (mut ledger, mut gov) = setup();
     // Mallory stakes at height 3, the snapshot height: it counts zero.
-    let id = gov
-        .propose(
-            &mut ledger,
-            ALICE,
-            vec![split()],
-            U256::from(100),
-            Clock::new(1, 10),
-        )
-        .unwrap();
+    let id = proposed(&mut ledger, &mut gov);
     ledger.advance(3, 30).unwrap();
     ledger.stake(&MALLORY, U256::from(5_000)).unwrap();
     at(&mut ledger, &mut gov, 3, 30);
@@ -464,15 +460,7 @@ fn a_failing_execution_has_no_effect() {
 #[test]
 fn cancel_rules() {
     let (mut ledger, mut gov) = setup();
-    let id = gov
-        .propose(
-            &mut ledger,
-            ALICE,
-            vec![split()],
-            U256::from(100),
-            Clock::new(1, 10),
-        )
-        .unwrap();
+    let id = proposed(&mut ledger, &mut gov);
     assert_eq!(
         gov.cancel(&mut ledger, BOB, id),
         Err(GovError::Unauthorized(BOB, id))
@@ -594,15 +582,7 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!((ledger.state_hash(), gov.proposals().count()), before);
 
     // Votes outside the window: before the snapshot, and at its end.
-    let id = gov
-        .propose(
-            &mut ledger,
-            ALICE,
-            vec![split()],
-            U256::from(100),
-            Clock::new(1, 10),
-        )
-        .unwrap();
+    let id = proposed(&mut ledger, &mut gov);
     assert!(matches!(
         gov.vote(
             &ledger,
@@ -689,15 +669,7 @@ fn a_proposal_keeps_the_rules_it_was_created_with() {
 #[test]
 fn a_jump_in_time_moves_a_proposal_through_every_state_it_passes() {
     let (mut ledger, mut gov) = setup();
-    let id = gov
-        .propose(
-            &mut ledger,
-            ALICE,
-            vec![split()],
-            U256::from(100),
-            Clock::new(1, 10),
-        )
-        .unwrap();
+    let id = proposed(&mut ledger, &mut gov);
     ledger.advance(20, 200).unwrap();
     let changes = gov.advance(&mut ledger, Clock::new(20, 200)).unwrap();
     assert_eq!(
