@@ -234,13 +234,13 @@ pub fn verify_step(
 ) -> Result<StepOutcome, StepError> {
     let plan = plan_step(batch, index)?;
     let source = WitnessState::new(pre_root, witness)?;
-    let hashes = ancestry(batch, &plan, witness)?;
+    let history = ancestry(batch, &plan, witness)?;
     let run = execute_plan(
         config,
         batch,
         &plan,
         &source,
-        hashes,
+        &history,
         witness.gas_used_before,
     )?;
     match run.invalid {
@@ -293,25 +293,26 @@ struct PlanRun {
     code: B256Map<Bytecode>,
     /// Gas used in the last block the step touched, counting its transactions before the step.
     gas_used: u64,
-    /// The history extended with the blocks the step finished.
-    hashes: RecentHashes,
+    /// Headers of the blocks the step finished, in order (the history grows by them).
+    finished: Vec<Header>,
     /// The lowest block whose hash execution read.
     lowest_block: Option<u64>,
 }
 
-/// Executes a step's parts over `source`, with `hashes` the headers below the step. An error
+/// Executes a step's parts over `source`, with `history` the headers below the step. An error
 /// is a missing witness; an invalid step is a run with `invalid` set.
 fn execute_plan<S: StateSource>(
     config: &RollupConfig,
     batch: &Batch,
     plan: &StepPlan,
     source: &S,
-    hashes: RecentHashes,
+    history: &RecentHashes,
     gas_used_before: u64,
 ) -> Result<PlanRun, StepError> {
     let base = Layered {
         source,
-        hashes: RefCell::new(hashes),
+        history,
+        finished: RefCell::default(),
         lowest: Cell::new(None),
     };
     let mut overlay = Overlay::new(&base, false);
@@ -322,8 +323,8 @@ fn execute_plan<S: StateSource>(
         if part.pre {
             // Entering a block: its header must be right given its parent (the newest header
             // below it), or the block, and with it the step, is invalid.
-            let hashes = base.hashes.borrow();
-            let Some(parent) = hashes.newest() else {
+            let finished = base.finished.borrow();
+            let Some(parent) = finished.last().or_else(|| history.newest()) else {
                 return Err(MissingState::BlockHash(block.header.height.saturating_sub(1)).into());
             };
             if let Err(error) = check_child(config, parent, &block.header) {
@@ -369,7 +370,7 @@ fn execute_plan<S: StateSource>(
             }
         }
         if part.post {
-            base.hashes.borrow_mut().push(block.header.clone());
+            base.finished.borrow_mut().push(block.header.clone());
         }
     }
     let (changes, _, code) = overlay.into_changes();
@@ -378,17 +379,18 @@ fn execute_plan<S: StateSource>(
         changes,
         code,
         gas_used,
-        hashes: base.hashes.into_inner(),
+        finished: base.finished.into_inner(),
         lowest_block: base.lowest.get(),
     })
 }
 
-/// A state source with the block hashes of the step's ancestry, extended as the step finishes
-/// blocks, recording the lowest hash read.
+/// A state source with the block hashes of the step's ancestry (borrowed, so a step copies
+/// none of the history) and of the blocks the step finishes, recording the lowest hash read.
 #[derive(Debug)]
 struct Layered<'a, S> {
     source: &'a S,
-    hashes: RefCell<RecentHashes>,
+    history: &'a RecentHashes,
+    finished: RefCell<Vec<Header>>,
     lowest: Cell<Option<u64>>,
 }
 
@@ -410,9 +412,12 @@ impl<S: StateSource> StateSource for Layered<'_, S> {
             self.lowest.get().map_or(number, |low| low.min(number)),
         ));
         // revm asks only within the 256-block window, so a hash we lack is a witness gap.
-        self.hashes
-            .borrow()
-            .get(number)
+        let finished = self.finished.borrow();
+        finished
+            .iter()
+            .find(|header| header.height == number)
+            .map(Header::hash)
+            .or_else(|| self.history.get(number))
             .ok_or(MissingState::BlockHash(number))
     }
 }
@@ -737,7 +742,7 @@ impl Replay {
             &self.batch,
             &plan,
             &recording,
-            self.hashes.clone(),
+            &self.hashes,
             self.gas_used,
         )?;
         let reads = recording.reads.into_inner();
@@ -759,7 +764,9 @@ impl Replay {
         }
         self.state.apply(&run.changes);
         self.roots.push(self.state.state_root());
-        self.hashes = run.hashes;
+        for header in run.finished {
+            self.hashes.push(header);
+        }
         // The next step starts mid-block when this one ended inside its transaction's block.
         let leaves = plan.parts.last().is_none_or(|part| part.post);
         self.gas_used = if leaves { 0 } else { run.gas_used };
