@@ -118,7 +118,7 @@ impl EcdsaCertificate {
         if seen.is_empty() {
             return Err(QcError::NoSigners.into());
         }
-        threshold.check(signed, roster.total())?;
+        crate::qc::check_threshold(threshold, signed, roster.total())?;
         Ok(signed)
     }
 }
@@ -168,7 +168,7 @@ impl EcdsaCollector {
         roster: &Roster,
         threshold: Threshold,
     ) -> Result<EcdsaCertificate, EcdsaError> {
-        threshold.check(self.signed, roster.total())?;
+        crate::qc::check_threshold(threshold, self.signed, roster.total())?;
         Ok(self.certificate)
     }
 }

@@ -1,7 +1,7 @@
 //! Stake-weighted quorum certificates: which operators signed a digest, against the stake
 //! they held at a snapshot, with one aggregate BLS signature.
 
-use alloy_primitives::{Address, B256, U256, U512, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use altlayer_core::bls::{self, PublicKeyG2, Signature};
 use altlayer_staking::{AltLedger, OperatorSetId, Service, StakingError};
 use ark_bn254::G2Projective;
@@ -96,100 +96,28 @@ pub enum QcError {
     Staking(#[from] StakingError),
 }
 
-/// A signed-stake threshold: a fraction of the snapshot's total, inclusive or strict.
-///
-/// - The default, MACH's rule (AltLayer `MachServiceManager`): inclusive 66 %, met when
-///   `signed x 100 >= total x 66`.
-/// - [`Threshold::MORE_THAN_TWO_THIRDS`], the BFT commit rule (CometBFT): strict, met when
-///   `signed x 3 > total x 2`.
-///
-/// A snapshot with no stake meets no threshold. Products are formed in 512 bits, so no stake
-/// is too large.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Threshold {
-    numerator: u32,
-    denominator: u32,
-    strict: bool,
-}
+pub use altlayer_core::params::Threshold;
 
-impl Default for Threshold {
-    /// 66 %, inclusive: MACH's confirmation threshold (DESIGN.md §6).
-    fn default() -> Self {
-        Self {
-            numerator: 66,
-            denominator: 100,
-            strict: false,
-        }
+impl From<altlayer_core::params::InvalidThreshold> for QcError {
+    fn from(invalid: altlayer_core::params::InvalidThreshold) -> Self {
+        Self::InvalidThreshold(invalid.0)
     }
 }
 
-impl core::fmt::Display for Threshold {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let op = if self.strict { ">" } else { ">=" };
-        write!(f, "{op} {}/{}", self.numerator, self.denominator)
-    }
-}
-
-impl Threshold {
-    /// More than two thirds (strict): the BFT quorum.
-    pub const MORE_THAN_TWO_THIRDS: Self = Self {
-        numerator: 2,
-        denominator: 3,
-        strict: true,
-    };
-
-    /// More than one third (strict): at least one honest signer when byzantine stake is
-    /// below a third.
-    pub const MORE_THAN_ONE_THIRD: Self = Self {
-        numerator: 1,
-        denominator: 3,
-        strict: true,
-    };
-
-    /// An inclusive threshold of `percent` (1..=100).
-    pub const fn new(percent: u8) -> Result<Self, QcError> {
-        if percent == 0 || percent > 100 {
-            Err(QcError::InvalidThreshold(percent))
-        } else {
-            Ok(Self {
-                numerator: percent as u32,
-                denominator: 100,
-                strict: false,
-            })
-        }
-    }
-
-    /// Whether it is a fraction in (0, 1] (a threshold read from a file or a proposal may not
-    /// be; the constructors only make valid ones).
-    pub const fn is_valid(self) -> bool {
-        self.denominator > 0 && self.numerator > 0 && self.numerator <= self.denominator
-    }
-
-    /// Whether `signed` of `total` meets it.
-    pub fn is_met(self, signed: U256, total: U256) -> bool {
-        if total.is_zero() {
-            return false;
-        }
-        let left = U512::from(signed) * U512::from(self.denominator);
-        let right = U512::from(total) * U512::from(self.numerator);
-        if self.strict {
-            left > right
-        } else {
-            left >= right
-        }
-    }
-
-    /// `BelowThreshold` unless met.
-    pub fn check(self, signed: U256, total: U256) -> Result<(), QcError> {
-        if self.is_met(signed, total) {
-            Ok(())
-        } else {
-            Err(QcError::BelowThreshold {
-                signed,
-                total,
-                threshold: self,
-            })
-        }
+/// `BelowThreshold` unless `threshold` is met by `signed` of `total`.
+pub(crate) fn check_threshold(
+    threshold: Threshold,
+    signed: U256,
+    total: U256,
+) -> Result<(), QcError> {
+    if threshold.is_met(signed, total) {
+        Ok(())
+    } else {
+        Err(QcError::BelowThreshold {
+            signed,
+            total,
+            threshold,
+        })
     }
 }
 
@@ -434,7 +362,7 @@ impl QuorumCertificate {
         if self.signers.count() == 0 {
             return Err(QcError::NoSigners);
         }
-        threshold.check(signed, roster.total)?;
+        check_threshold(threshold, signed, roster.total)?;
         let key = roster.aggregate_key(&self.signers)?;
         if bls::verify(&key, &self.digest, &self.signature) {
             Ok(signed)

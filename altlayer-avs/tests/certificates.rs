@@ -75,14 +75,20 @@ fn the_threshold_is_inclusive_at_exactly_66_percent() {
     // No overflow at the top of the range.
     assert!(t.is_met(U256::MAX, U256::MAX));
     assert!(!t.is_met(U256::MAX / U256::from(2), U256::MAX));
-    assert_eq!(Threshold::new(0), Err(QcError::InvalidThreshold(0)));
+    assert_eq!(
+        Threshold::new(0),
+        Err(altlayer_core::params::InvalidThreshold(0))
+    );
     // The BFT rule is strict: exactly two thirds is not enough, one more unit is.
     let bft = Threshold::MORE_THAN_TWO_THIRDS;
     assert!(!bft.is_met(U256::from(200), U256::from(300)));
     assert!(bft.is_met(U256::from(201), U256::from(300)));
     assert!(!Threshold::MORE_THAN_ONE_THIRD.is_met(U256::from(100), U256::from(300)));
     assert!(Threshold::MORE_THAN_ONE_THIRD.is_met(U256::from(101), U256::from(300)));
-    assert_eq!(Threshold::new(101), Err(QcError::InvalidThreshold(101)));
+    assert_eq!(
+        Threshold::new(101),
+        Err(altlayer_core::params::InvalidThreshold(101))
+    );
 
     // The boundary through a whole certificate: stakes 66 and 34 of 100.
     let k = keys(2);

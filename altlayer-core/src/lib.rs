@@ -4,10 +4,12 @@
 pub mod bls;
 pub mod da;
 pub mod dev;
+pub mod evidence;
 pub mod execution;
 pub mod finality;
 pub mod genesis;
 pub mod ledger;
+pub mod params;
 pub mod primitives;
 pub mod sequencer;
 pub mod serde_pairs;

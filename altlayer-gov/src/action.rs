@@ -2,10 +2,7 @@
 //! spends, and the parameters governance itself runs by.
 
 use alloy_primitives::{Address, U256};
-use altlayer_avs::{
-    params::{AvsParams, InvalidAvsParams},
-    qc::Threshold,
-};
+use altlayer_core::params::{AvsParams, InvalidAvsParams, Threshold};
 use altlayer_staking::{FeeSplit, OperatorSetId, StakingParams, params::InvalidParams};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -5,9 +5,8 @@ use crate::{
     proposal::{Ballot, Clock, Defeat, Proposal, Status, Tally},
 };
 use alloy_primitives::{Address, U256};
-use altlayer_avs::params::{AvsParams, InvalidAvsParams};
-use altlayer_core::TokenLedger;
-use altlayer_staking::{AltLedger, ParameterStore, StakingError};
+use altlayer_core::params::{AvsParams, InvalidAvsParams};
+use altlayer_staking::{GovernedLedger, ParameterStore, StakingError};
 use std::collections::BTreeMap;
 
 /// Why governance refused an operation. A refused operation changes nothing.
@@ -182,7 +181,7 @@ impl Governance {
     /// goes straight to `Pending`; otherwise it waits in its deposit period.
     pub fn propose(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         proposer: Address,
         actions: Vec<Action>,
         deposit: U256,
@@ -238,7 +237,7 @@ impl Governance {
     /// Adds to a proposal's deposit during its deposit period.
     pub fn deposit(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         depositor: Address,
         id: u64,
         amount: U256,
@@ -276,7 +275,7 @@ impl Governance {
     /// anywhere: every vote is weighed at the snapshot.
     pub fn vote(
         &mut self,
-        ledger: &AltLedger,
+        ledger: &impl GovernedLedger,
         voter: Address,
         id: u64,
         ballot: Ballot,
@@ -319,7 +318,7 @@ impl Governance {
     /// no votes). Returns every status change, in order.
     pub fn advance(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         now: Clock,
     ) -> Result<Vec<(u64, Status)>, GovError> {
         let mut changed = Vec::new();
@@ -335,7 +334,7 @@ impl Governance {
 
     fn advance_once(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         now: Clock,
     ) -> Result<Vec<(u64, Status)>, GovError> {
         let mut changed = Vec::new();
@@ -395,7 +394,7 @@ impl Governance {
     /// otherwise.
     fn settle_deposits(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         id: u64,
         next: &Status,
     ) -> Result<(), GovError> {
@@ -452,7 +451,7 @@ impl Governance {
     /// proposal `Failed`, with no effect; the returned status says which.
     pub fn execute(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         id: u64,
         now: Clock,
     ) -> Result<Status, GovError> {
@@ -513,7 +512,7 @@ impl Governance {
     /// before execution. Deposits are returned.
     pub fn cancel(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         caller: Address,
         id: u64,
     ) -> Result<(), GovError> {
@@ -550,7 +549,7 @@ impl Governance {
     /// changed) and the parameters stay scheduled. Returns whether anything changed.
     pub fn begin_epoch(
         &mut self,
-        ledger: &mut AltLedger,
+        ledger: &mut impl GovernedLedger,
         avs: &mut [&mut dyn ParameterStore<Params = AvsParams, Error = InvalidAvsParams>],
     ) -> Result<bool, GovError> {
         let Some(params) = self.scheduled.clone() else {

@@ -1039,7 +1039,7 @@ impl AltLedger {
         let bad_signature = |e: crate::evidence::VoteError| {
             StakingError::InvalidEvidence(format!("bad signature: {e}"))
         };
-        let key_of = |a: &Address| self.operators.get(a).map(|o| &o.info.key);
+        let key_of = |a: &Address| self.operators.get(a).and_then(|o| o.info.key.bls());
         let (operator, fraction, tombstone) = match evidence {
             Evidence::Equivocation { first, second, .. } => {
                 if (first.height, first.round) != (second.height, second.round) {

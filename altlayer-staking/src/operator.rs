@@ -1,36 +1,10 @@
 //! Operators, the services they serve, and operator sets.
 
 use alloy_primitives::{Address, U256};
-use altlayer_core::RollupId;
 use altlayer_core::bls::{KeyRegistration, PublicKeyG2};
 use serde::{Deserialize, Serialize};
 
-/// A restaked service of a rollup.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Service {
-    /// SQUAD: decentralized sequencing.
-    Squad,
-    /// VITAL: decentralized verification.
-    Vital,
-    /// MACH: fast finality.
-    Mach,
-}
-
-/// One operator set: the operators of one service of one rollup.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct OperatorSetId {
-    /// The service.
-    pub service: Service,
-    /// The rollup.
-    pub rollup: RollupId,
-}
-
-impl OperatorSetId {
-    /// The set of `service` operators of `rollup`.
-    pub const fn new(service: Service, rollup: RollupId) -> Self {
-        Self { service, rollup }
-    }
-}
+pub use altlayer_core::evidence::{OperatorSetId, Service};
 
 /// An operator's signing key for votes and alerts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

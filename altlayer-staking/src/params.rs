@@ -119,19 +119,7 @@ impl StakingParams {
     }
 }
 
-/// Read and change protocol parameters. Governance executes passed proposals through this.
-pub trait ParameterStore {
-    /// The parameters.
-    type Params: Clone;
-    /// Why a change was refused.
-    type Error: std::error::Error;
-
-    /// The parameters in force.
-    fn params(&self) -> &Self::Params;
-
-    /// Replaces the parameters after validating them; a refused change changes nothing.
-    fn set_params(&mut self, params: Self::Params) -> Result<(), Self::Error>;
-}
+pub use altlayer_core::params::ParameterStore;
 
 #[cfg(test)]
 mod tests {
