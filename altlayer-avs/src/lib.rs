@@ -2,6 +2,7 @@
 
 pub mod aggregator;
 pub mod ecdsa;
+pub mod ledger;
 pub mod mach;
 pub mod params;
 pub mod qc;

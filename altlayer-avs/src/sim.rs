@@ -225,6 +225,16 @@ impl<N: Node> Simulator<N> {
         &self.events
     }
 
+    /// Takes the events observed so far, leaving none (a long run keeps memory bounded).
+    pub fn take_events(&mut self) -> Vec<(u64, usize, N::Event)> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// When the next scheduled delivery or timer is due, if anything is scheduled.
+    pub fn next_time(&self) -> Option<u64> {
+        self.queue.peek().map(|Reverse((at, _))| *at)
+    }
+
     /// Changes the network's behaviour from now on.
     pub const fn set_network(&mut self, network: NetworkConfig) {
         self.network = network;

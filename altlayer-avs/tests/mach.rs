@@ -244,7 +244,7 @@ fn all_blocks_fast_final_when_everyone_is_honest() {
                 other => panic!("n = {n}: height {height} is {other:?}"),
             }
         }
-        assert_eq!(net.gadget.finalized_height(), Some(3));
+        assert_eq!(net.gadget.safe_height(), Some(3));
     }
 }
 
@@ -263,7 +263,7 @@ fn crashed_operators_below_the_complement_do_not_stop_finality() {
         let block = net.produce();
         let (_, events) = net.publish(&block, |i| i >= offline);
         assert_eq!(certified(&events), 1, "n = {n}, {offline} offline");
-        assert_eq!(net.gadget.finalized_height(), Some(1));
+        assert_eq!(net.gadget.safe_height(), Some(1));
     }
 }
 
@@ -283,7 +283,7 @@ fn no_finality_when_more_than_the_complement_is_offline() {
             "the task expires"
         );
         assert_eq!(net.gadget.query(1), MachStatus::Pending);
-        assert_eq!(net.gadget.finalized_height(), None);
+        assert_eq!(net.gadget.safe_height(), None);
     }
 }
 
@@ -348,7 +348,7 @@ fn a_wrong_state_root_is_alerted_and_the_block_and_its_descendants_never_finaliz
                 .on_vote_certificate(vote, certificate, &net.roster),
             Err(MachError::Alerted(3))
         );
-        assert_eq!(net.gadget.finalized_height(), Some(1));
+        assert_eq!(net.gadget.safe_height(), Some(1));
     }
 }
 
@@ -602,12 +602,12 @@ fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
 
     // Firm: the window passes for batch 0; batch 1 is challenged and held back.
     tiers.on_challenge(1);
-    tiers.on_tick(100);
+    tiers.on_settlement_time(100);
     assert_eq!(tiers.status(1), FinalityStatus::Final);
     assert_eq!(tiers.status(2), FinalityStatus::Final);
     assert!(matches!(tiers.status(3), FinalityStatus::Alerted { .. }));
     assert_eq!(tiers.finalized_height(), Some(2));
-    tiers.on_revert(1);
+    tiers.on_revert(1, 2);
     assert!(!matches!(
         tiers.status(3),
         FinalityStatus::SoftConfirmed { .. }

@@ -469,13 +469,14 @@ fn squad_behind_the_sequencer_trait_orders_and_executes_blocks() {
     };
     let stf = dev_state_transition(RollupConfig::default(), 4);
     let start = 1_700_000_000_000;
-    let mut squad = SquadSequencer::new(
+    let mut squad = SquadSequencer::dev(
         stf.clone(),
         SquadSequencerConfig {
-            sequencers: 4,
             block_time_ms: 100,
             ..Default::default()
         },
+        4,
+        &[],
         start,
     )
     .unwrap();
@@ -517,6 +518,8 @@ fn squad_behind_the_sequencer_trait_orders_and_executes_blocks() {
             .unwrap();
     }
     assert_eq!(replica.state_root(), squad.state_transition().state_root());
+    // Every sequencer executed the chain on its own replica.
+    assert_eq!(squad.blocks_executed(), 4 * blocks.len() as u64);
 }
 
 #[test]

@@ -109,9 +109,9 @@ impl InMemoryDa {
     }
 }
 
-#[async_trait]
-impl DataAvailability for InMemoryDa {
-    async fn publish(&self, batch: &Batch) -> Result<DaRef, DaError> {
+impl InMemoryDa {
+    /// [`DataAvailability::publish`], synchronously (the in-memory layer never waits).
+    pub fn publish_now(&self, batch: &Batch) -> Result<DaRef, DaError> {
         let mut state = self.lock();
         if state.fault == DaFault::Unavailable {
             return Err(DaError::Unavailable("injected fault".into()));
@@ -132,7 +132,8 @@ impl DataAvailability for InMemoryDa {
         })
     }
 
-    async fn retrieve(&self, reference: &DaRef) -> Result<Batch, DaError> {
+    /// [`DataAvailability::retrieve`], synchronously.
+    pub fn retrieve_now(&self, reference: &DaRef) -> Result<Batch, DaError> {
         let state = self.lock();
         if state.fault == DaFault::Withhold {
             return Err(DaError::NotFound(reference.position));
@@ -155,5 +156,16 @@ impl DataAvailability for InMemoryDa {
             return Err(corrupt("trailing bytes".into()));
         }
         Ok(batch)
+    }
+}
+
+#[async_trait]
+impl DataAvailability for InMemoryDa {
+    async fn publish(&self, batch: &Batch) -> Result<DaRef, DaError> {
+        self.publish_now(batch)
+    }
+
+    async fn retrieve(&self, reference: &DaRef) -> Result<Batch, DaError> {
+        self.retrieve_now(reference)
     }
 }

@@ -4,6 +4,7 @@
 //! Amounts are `U256` in the token's smallest unit, and every operation is checked: a failed
 //! call changes nothing.
 
+use crate::{evidence::Evidence, primitives::Header, settlement::Resolution};
 use alloy_primitives::{Address, U256};
 
 /// Balances, transfers, fee payment and stake weights of a token.
@@ -85,4 +86,105 @@ pub trait TokenLedger {
 
     /// Total voting power at a past height; a future height is an error.
     fn total_voting_power_at(&self, height: u64) -> Result<U256, Self::Error>;
+}
+
+/// What the ledger of a rollup's token did, to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LedgerEvent {
+    /// An operator was slashed on evidence.
+    Slashed {
+        /// The operator.
+        operator: Address,
+        /// What it lost.
+        amount: U256,
+        /// What the submitter of the evidence was paid.
+        reward: U256,
+        /// Who submitted the evidence.
+        submitter: Address,
+        /// The infraction (`equivocation`, `invalid state root`, `invalid vote`).
+        infraction: &'static str,
+        /// Whether the operator was also removed for good.
+        tombstoned: bool,
+    },
+    /// Evidence that did not lead to a slash (already slashed for it, not an operator of the
+    /// set, expired), and why.
+    SlashRefused {
+        /// Who the evidence accused.
+        operator: Address,
+        /// Why nothing was slashed.
+        reason: String,
+    },
+    /// A challenger's bond moved: returned, or forfeited to the treasury.
+    Bond {
+        /// The challenger.
+        challenger: Address,
+        /// The bond.
+        amount: U256,
+        /// Whether it was returned (or else forfeited).
+        returned: bool,
+    },
+    /// A block's fees were charged and split.
+    Fees {
+        /// The block.
+        height: u64,
+        /// The fee.
+        amount: U256,
+    },
+    /// An epoch's rewards were distributed to the operator sets.
+    Rewards {
+        /// The height the epoch ended at.
+        height: u64,
+        /// The amount distributed.
+        amount: U256,
+    },
+}
+
+/// What a rollup driver asks of its token ledger: follow the chain (and charge its fees), hold
+/// challengers' bonds, mirror what settlement decided, and slash on evidence.
+///
+/// Every method changes nothing when it fails. The default, [`NoLedger`], has no token: no
+/// fees, no bonds to lock, nothing to slash. altlayer-avs implements it over the ALT ledger.
+pub trait RollupLedger {
+    /// Why an operation failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// A block was produced: the ledger follows the rollup's height and time and charges the
+    /// block's fees.
+    fn on_block(&mut self, _header: &Header) -> Result<Vec<LedgerEvent>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    /// Locks a challenger's bond before its challenge goes to settlement.
+    fn lock_bond(&mut self, _challenger: &Address, _bond: U256) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// Releases a bond locked for a challenge settlement refused.
+    fn unlock_bond(&mut self, _challenger: &Address, _bond: U256) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// Settlement decided a challenge: the bonds move as it says, and a proposer proven wrong
+    /// is slashed, with the decided challenge as the evidence.
+    fn on_resolution(&mut self, _resolution: &Resolution) -> Result<Vec<LedgerEvent>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    /// A component reported misbehaviour: slash on it, paying `submitter` its share.
+    fn on_evidence(
+        &mut self,
+        _submitter: &Address,
+        _evidence: &Evidence,
+    ) -> Result<Vec<LedgerEvent>, Self::Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// A rollup without a token: nothing is charged, locked or slashed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoLedger;
+
+impl RollupLedger for NoLedger {
+    type Error = std::convert::Infallible;
 }

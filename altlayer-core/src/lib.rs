@@ -3,6 +3,7 @@
 
 pub mod bls;
 pub mod da;
+#[cfg(feature = "test-utils")]
 pub mod dev;
 pub mod evidence;
 pub mod execution;
@@ -11,6 +12,7 @@ pub mod genesis;
 pub mod ledger;
 pub mod params;
 pub mod primitives;
+pub mod rollup;
 pub mod sequencer;
 pub mod serde_pairs;
 pub mod settlement;

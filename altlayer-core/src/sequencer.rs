@@ -5,23 +5,53 @@
 //! SQUAD (altlayer-avs) replaces it with a staked BFT sequencer set behind the same trait.
 
 use crate::{
+    evidence::Evidence,
     execution::{BlockAttributes, BuiltBlock, ExecuteOptions, ExecutionError, RejectedTx},
-    primitives::DaRef,
-    transaction::TxError,
+    primitives::{Block, DaRef},
+    transaction::{RecoveryBackend, TxError},
     transition::StateTransition,
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, map::AddressMap};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
-/// What a sequencer reports after a tick.
+/// Where a peer message goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// Every peer of the component's set.
+    All,
+    /// One peer, by operator address.
+    One(Address),
+}
+
+/// What a sequencer reports after an input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SequencerEvent {
+pub enum SequencerEvent<M = std::convert::Infallible> {
     /// A block was ordered and executed (for a BFT set: committed).
     Block(Box<BuiltBlock>),
     /// A transaction was dropped from the pool, and why.
     Rejected(RejectedTx),
+    /// The block at `height` is soft-confirmed: a quorum of the sequencer set certified its
+    /// ordering (its hash is `certificate`) at `at_ms`, which may be before the block was
+    /// executed.
+    SoftConfirmed {
+        /// Height.
+        height: u64,
+        /// Hash of the certificate.
+        certificate: B256,
+        /// When the certificate formed.
+        at_ms: u64,
+    },
+    /// A member of the set misbehaved (two conflicting signed messages).
+    Evidence(Box<Evidence>),
+    /// Send a message to the sequencer's peers.
+    Send {
+        /// To whom.
+        to: Peer,
+        /// What.
+        message: M,
+    },
 }
 
 /// Why a sequencer refused a transaction at submission.
@@ -53,8 +83,12 @@ impl From<ExecutionError> for SequencerError {
 
 /// Orders transactions into blocks.
 ///
-/// Time is an input (`now_ms`, milliseconds since the Unix epoch), never read from the clock, so
-/// the node and the deterministic simulator drive the same code.
+/// A sequencer is a sans-IO state machine: transactions, clock ticks and peers' messages go in;
+/// blocks, soft confirmations, evidence and messages to send come out. Time is an input
+/// (`now_ms`, milliseconds since the Unix epoch), never read from the clock, so the node and
+/// the deterministic simulator drive the same code. A sequencer holds the replica it builds on
+/// ([`Sequencer::state_transition`]); the rollup driver rewinds it when settlement reverts
+/// what came after a valid root ([`Sequencer::rewind`]).
 ///
 /// # Example
 ///
@@ -75,6 +109,11 @@ impl From<ExecutionError> for SequencerError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait Sequencer {
+    /// The replica the sequencer builds on.
+    type Transition: StateTransition + Clone;
+    /// Messages between the members of a sequencer set (`Infallible` for one operator).
+    type Message: Clone + std::fmt::Debug + Send + 'static;
+
     /// Offers a transaction with its recovered sender. Returns its hash once pooled.
     fn submit(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError>;
 
@@ -82,7 +121,39 @@ pub trait Sequencer {
     fn pending(&self) -> usize;
 
     /// Advances the sequencer to `now_ms`; returns the blocks and reports this produced.
-    fn on_tick(&mut self, now_ms: u64) -> Result<Vec<SequencerEvent>, SequencerError>;
+    fn on_tick(
+        &mut self,
+        now_ms: u64,
+    ) -> Result<Vec<SequencerEvent<Self::Message>>, SequencerError>;
+
+    /// A message from the peer `from` of the sequencer set, at `now_ms`.
+    fn on_message(
+        &mut self,
+        _now_ms: u64,
+        _from: Address,
+        _message: Self::Message,
+    ) -> Result<Vec<SequencerEvent<Self::Message>>, SequencerError> {
+        Ok(Vec::new())
+    }
+
+    /// The replica at the head of the chain as this sequencer built it.
+    fn state_transition(&self) -> &Self::Transition;
+
+    /// Settlement reverted the blocks built after `to`'s head (`reverted`, oldest first): go
+    /// on from `to`. A sequencer that decides order on its own pools the reverted blocks'
+    /// transactions again, to be re-executed in its next blocks (those no longer valid are
+    /// left out then); a BFT set re-executes the payloads it committed, whose order is final.
+    /// Returns the transactions the pool refused.
+    fn rewind(&mut self, to: Self::Transition, reverted: Vec<Block>) -> Vec<PoolError>;
+
+    /// Records the latest DA publication, which the next blocks reference.
+    fn set_da_ref(&mut self, da_ref: DaRef);
+
+    /// The earliest time at which [`Sequencer::on_tick`] has something to do, if known; a
+    /// driver in virtual time jumps there.
+    fn next_wake(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Settings of the [`SingleSequencer`].
@@ -230,35 +301,10 @@ impl<S: StateTransition> SingleSequencer<S> {
         }
     }
 
-    /// The state transition (the sequencer's own replica).
-    pub const fn state_transition(&self) -> &S {
-        &self.stf
-    }
-
     /// The state transition, to change what the sequencer builds on (fault drills).
+    #[cfg(feature = "test-utils")]
     pub const fn state_transition_mut(&mut self) -> &mut S {
         &mut self.stf
-    }
-
-    /// Rewinds to `to` (a replica at the last valid root, after settlement reverted what came
-    /// after it) and pools `requeue` again, the reverted blocks' transactions, so they are
-    /// re-executed in the next blocks; those no longer valid are left out when the blocks are
-    /// built. Returns the transactions the pool refused (duplicates of pooled ones).
-    pub fn rewind(
-        &mut self,
-        to: S,
-        requeue: impl IntoIterator<Item = Recovered<TxEnvelope>>,
-    ) -> Vec<PoolError> {
-        self.stf = to;
-        requeue
-            .into_iter()
-            .filter_map(|tx| self.pool.insert(tx, usize::MAX).err())
-            .collect()
-    }
-
-    /// Records the latest DA publication, which the next blocks reference.
-    pub fn set_da_ref(&mut self, da_ref: DaRef) {
-        self.da_ref = da_ref;
     }
 
     /// Builds a block now from the pool, whatever the clock says.
@@ -288,7 +334,10 @@ impl<S: StateTransition> SingleSequencer<S> {
     }
 }
 
-impl<S: StateTransition> Sequencer for SingleSequencer<S> {
+impl<S: StateTransition + Clone> Sequencer for SingleSequencer<S> {
+    type Transition = S;
+    type Message = std::convert::Infallible;
+
     fn submit(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError> {
         // Admission checks that do not depend on state; the rest happen at block building.
         let config = self.stf.config();
@@ -313,5 +362,27 @@ impl<S: StateTransition> Sequencer for SingleSequencer<S> {
         }
         self.next_block_ms = Some(due.saturating_add(self.config.block_time_ms).max(now_ms));
         self.build_now(now_ms)
+    }
+
+    fn state_transition(&self) -> &S {
+        &self.stf
+    }
+
+    fn rewind(&mut self, to: S, reverted: Vec<Block>) -> Vec<PoolError> {
+        self.stf = to;
+        let transactions = reverted.into_iter().flat_map(|block| block.transactions);
+        crate::transaction::recover_all(transactions.collect(), RecoveryBackend::Libsecp256k1)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter_map(|tx| self.pool.insert(tx, usize::MAX).err())
+            .collect()
+    }
+
+    fn set_da_ref(&mut self, da_ref: DaRef) {
+        self.da_ref = da_ref;
+    }
+
+    fn next_wake(&self) -> Option<u64> {
+        self.next_block_ms
     }
 }

@@ -4,8 +4,9 @@ use crate::{
     execution::{
         BlockAttributes, BlockOutcome, BuiltBlock, EvmStateTransition, ExecuteOptions,
         ExecutionError, RollupConfig,
+        stateless::{Replay, StepError, StepWitness},
     },
-    primitives::{Block, Header},
+    primitives::{Batch, Block, Header},
     transaction::{RecoveryBackend, recover_all},
 };
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
@@ -91,6 +92,23 @@ pub trait StateTransition: Send {
         }
         self.execute_block(block, &senders, options)
     }
+
+    /// A one-step proof (a Merkle witness) of step `step` of `batch`, which starts at this
+    /// replica's head. The default refuses: a state transition that cannot produce witnesses
+    /// cannot defend its batches in a dispute game.
+    fn prove_step(&self, _batch: &Batch, _step: usize) -> Result<StepWitness, StepError> {
+        Err(StepError::Prover(
+            "this state transition cannot produce witnesses".into(),
+        ))
+    }
+
+    /// The state roots after each of the first `steps` steps of `batch`, replayed from this
+    /// replica's head. The default refuses, as [`StateTransition::prove_step`] does.
+    fn replay_steps(&self, _batch: &Batch, _steps: usize) -> Result<Vec<B256>, StepError> {
+        Err(StepError::Prover(
+            "this state transition cannot replay steps".into(),
+        ))
+    }
 }
 
 impl StateTransition for EvmStateTransition {
@@ -127,5 +145,13 @@ impl StateTransition for EvmStateTransition {
     ) -> Result<BlockOutcome, ExecutionError> {
         // Pipelined: recovery on all cores overlaps execution.
         Self::execute_block_recovering(self, block, options)
+    }
+
+    fn prove_step(&self, batch: &Batch, step: usize) -> Result<StepWitness, StepError> {
+        Replay::new(self, batch.clone())?.prove(step)
+    }
+
+    fn replay_steps(&self, batch: &Batch, steps: usize) -> Result<Vec<B256>, StepError> {
+        Ok(Replay::new(self, batch.clone())?.run_to(steps)?.to_vec())
     }
 }

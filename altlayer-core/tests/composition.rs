@@ -4,8 +4,8 @@
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256};
 use altlayer_core::{
-    Batch, DataAvailability, FinalityGadget, RollupConfig, RollupId, Sequencer, Settlement,
-    Verifier,
+    Batch, Block, DataAvailability, EvmStateTransition, FinalityGadget, RollupConfig, RollupId,
+    Sequencer, Settlement,
     da::{DaError, DaFault, InMemoryDa},
     dev::{DevAccount, dev_state_transition},
     execution::{BlockAttributes, ExecuteOptions},
@@ -14,10 +14,13 @@ use altlayer_core::{
         Mempool, PoolError, SequencerConfig, SequencerEvent, SingleSequencer, SubmitError,
     },
     settlement::{
-        BatchCommitment, BatchStatus, ChallengeOutcome, LocalSettlement, SettlementError,
+        BatchCommitment, BatchStatus, LocalSettlement, SettlementConfig, SettlementError,
+        SettlementEvent,
+        bisection::{Move, Party},
+        court::CourtError,
     },
     transaction::{RecoveryBackend, TxError, recover},
-    verifier::{BatchVerdict, ReExecutionVerifier},
+    verifier::{BatchCheck, ReExecutionVerifier},
 };
 
 const CHAIN: u64 = 1_337;
@@ -96,41 +99,41 @@ fn single_sequencer_builds_on_schedule_and_reports_refusals() {
 }
 
 /// A batch of one block of `n` transfers built honestly, with its verifier at the genesis.
-fn batch_of(
-    n: u64,
-) -> (
-    Batch,
-    ReExecutionVerifier<altlayer_core::EvmStateTransition>,
-) {
+fn batch_of(n: u64) -> (Batch, ReExecutionVerifier) {
     let mut stf = dev_state_transition(RollupConfig::default(), n);
-    let verifier = ReExecutionVerifier::new(stf.clone());
+    let verifier = ReExecutionVerifier::new(Address::repeat_byte(0x7a), U256::from(1), stf.clone(), 0);
+    let batch = next_batch(&mut stf, 0, &DevAccount::many(n), 0);
+    (batch, verifier)
+}
+
+/// Batch `index`: one block in which each account sends a transfer with `nonce`.
+fn next_batch(stf: &mut EvmStateTransition, index: u64, accounts: &[DevAccount], nonce: u64) -> Batch {
     let pre = stf.state_root();
-    let txs = DevAccount::many(n).iter().map(|a| transfer(a, 0)).collect();
+    let txs = accounts.iter().map(|a| transfer(a, nonce)).collect();
     let built = stf
         .build_block(
             BlockAttributes {
-                timestamp: 1,
+                timestamp: 1 + index,
                 ..Default::default()
             },
             txs,
             ExecuteOptions::with_intermediate_roots(),
         )
         .unwrap();
-    let batch = Batch {
+    Batch {
         rollup_id: RollupId(1),
-        index: 0,
+        index,
         pre_state_root: pre,
         post_state_root: built.block.header.state_root,
         intermediate_roots: built.outcome.intermediate_roots,
         blocks: vec![built.block],
-    };
-    (batch, verifier)
+    }
 }
 
 #[test]
 fn verifier_accepts_an_honest_batch_and_points_at_the_first_wrong_transaction() {
-    let (batch, mut verifier) = batch_of(10);
-    assert_eq!(verifier.clone().verify_batch(&batch), BatchVerdict::Valid);
+    let (batch, verifier) = batch_of(10);
+    assert_eq!(verifier.clone().check(&batch), BatchCheck::Valid);
 
     // A sequencer that lies from transaction 6 on: wrong per-transaction roots and header root.
     let mut lying = batch.clone();
@@ -139,34 +142,26 @@ fn verifier_accepts_an_honest_batch_and_points_at_the_first_wrong_transaction() 
     }
     lying.blocks[0].header.state_root = B256::repeat_byte(0xee);
     lying.post_state_root = B256::repeat_byte(0xee);
-    match verifier.verify_batch(&lying) {
-        BatchVerdict::Invalid {
-            first_bad_tx,
-            expected_root,
-            ..
-        } => {
-            assert_eq!(first_bad_tx, Some(6));
-            assert_eq!(expected_root, Some(batch.intermediate_roots[6]));
+    let mut checking = verifier.clone();
+    assert_eq!(
+        checking.check(&lying),
+        BatchCheck::Wrong {
+            step: 6,
+            invalid: None
         }
-        other => panic!("{other:?}"),
-    }
-    // The verifier's replica did not move.
-    assert_eq!(verifier.replica().head().height, 0);
+    );
+    // The verifier's replica did not move, and its root after step 6 is the honest one.
+    assert_eq!(checking.replica().head().height, 0);
+    assert_eq!(checking.root_after(0, 7), Some(batch.intermediate_roots[6]));
 
     let mut wrong_pre = batch.clone();
     wrong_pre.pre_state_root = B256::ZERO;
-    assert!(matches!(
-        verifier.verify_batch(&wrong_pre),
-        BatchVerdict::Invalid {
-            first_bad_tx: None,
-            ..
-        }
-    ));
+    assert_eq!(verifier.clone().check(&wrong_pre), BatchCheck::Unknown);
     let mut missing_roots = batch;
     missing_roots.intermediate_roots.pop();
     assert!(matches!(
-        verifier.verify_batch(&missing_roots),
-        BatchVerdict::Invalid { .. }
+        verifier.clone().check(&missing_roots),
+        BatchCheck::Stuck(_)
     ));
 }
 
@@ -220,19 +215,34 @@ fn commitment(index: u64, pre: u8, post: u8, last_height: u64) -> BatchCommitmen
     }
 }
 
+fn committed(batch: &Batch) -> BatchCommitment {
+    BatchCommitment::new(batch, CHAIN, Default::default(), Address::repeat_byte(0x5e))
+}
+
 #[tokio::test]
 async fn local_settlement_orders_challenges_reverts_and_finalizes() {
-    let l1 = LocalSettlement::new(RollupId(1), B256::repeat_byte(0), 10, U256::from(100));
+    let accounts = DevAccount::many(4);
+    let mut stf = dev_state_transition(RollupConfig::default(), 4);
+    let l1 = LocalSettlement::new(SettlementConfig {
+        challenge_window: 10,
+        min_bond: U256::from(100),
+        move_timeout: 20,
+        ..SettlementConfig::new(RollupConfig::default(), stf.state_root())
+    });
+    let genesis = stf.clone();
+    let batches: Vec<Batch> = (0..3)
+        .map(|i| next_batch(&mut stf, i, &accounts, i))
+        .collect();
     let wrong_rollup = BatchCommitment {
         rollup_id: RollupId(2),
-        ..commitment(0, 0, 1, 5)
+        ..committed(&batches[0])
     };
     assert!(matches!(
         l1.commit_batch(wrong_rollup).await,
         Err(SettlementError::WrongRollup { .. })
     ));
     assert!(matches!(
-        l1.commit_batch(commitment(1, 0, 1, 5)).await,
+        l1.commit_batch(committed(&batches[1])).await,
         Err(SettlementError::OutOfOrder {
             expected: 0,
             got: 1
@@ -242,95 +252,118 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
         l1.commit_batch(commitment(0, 9, 1, 5)).await,
         Err(SettlementError::RootGap { .. })
     ));
-    l1.commit_batch(commitment(0, 0, 1, 5)).await.unwrap();
+    l1.commit_batch(committed(&batches[0])).await.unwrap();
     l1.advance_time(5);
-    l1.commit_batch(commitment(1, 1, 2, 10)).await.unwrap();
-    l1.commit_batch(commitment(2, 2, 3, 15)).await.unwrap();
+    l1.commit_batch(committed(&batches[1])).await.unwrap();
+    l1.commit_batch(committed(&batches[2])).await.unwrap();
 
     let challenger = Address::repeat_byte(0xcc);
     assert!(matches!(
-        l1.open_challenge(1, challenger, U256::from(99)).await,
+        l1.open_challenge(&batches[1], challenger, U256::from(99)).await,
         Err(SettlementError::BondTooLow { .. })
     ));
-    l1.open_challenge(1, challenger, U256::from(100))
+    // The data must be the committed batch's.
+    let mut forged = batches[1].clone();
+    forged.post_state_root = B256::repeat_byte(0xf0);
+    assert!(matches!(
+        l1.open_challenge(&forged, challenger, U256::from(100)).await,
+        Err(SettlementError::Dispute(CourtError::WrongBatch(_)))
+    ));
+    let game = l1
+        .open_challenge(&batches[1], challenger, U256::from(100))
         .await
         .unwrap();
     assert!(matches!(
-        l1.open_challenge(1, challenger, U256::from(100)).await,
+        l1.open_challenge(&batches[1], challenger, U256::from(100)).await,
         Err(SettlementError::AlreadyChallenging { .. })
     ));
-    l1.open_challenge(2, Address::repeat_byte(0xdd), U256::from(150))
+    let other = Address::repeat_byte(0xdd);
+    l1.open_challenge(&batches[2], other, U256::from(150))
         .await
         .unwrap();
+    // Only the parties move, each in turn.
     assert!(matches!(
-        l1.resolve_challenge(0, challenger, ChallengeOutcome::BatchInvalid)
-            .await,
-        Err(SettlementError::NoChallenge { index: 0, .. })
+        l1.play(game, challenger, Move::Verdict { agree: true }).await,
+        Err(SettlementError::Dispute(_))
+    ));
+    assert!(matches!(
+        l1.play(99, challenger, Move::Verdict { agree: true }).await,
+        Err(SettlementError::Dispute(CourtError::UnknownDispute(99)))
     ));
 
-    // Batch 0's window passes; 1 is challenged, so nothing after 0 is final.
-    l1.advance_time(20);
+    // Batch 0's window passes; 1 and 2 are challenged, so nothing after 0 is final.
+    l1.observe_time(15).await.unwrap();
     assert_eq!(l1.status(0).await.unwrap(), BatchStatus::Final);
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Challenged);
-    assert_eq!(l1.finalized_height().await.unwrap(), Some(5));
+    assert_eq!(l1.finalized_height().await.unwrap(), Some(1));
     assert!(matches!(
-        l1.open_challenge(0, challenger, U256::from(100)).await,
+        l1.open_challenge(&batches[0], challenger, U256::from(100)).await,
         Err(SettlementError::NotChallengeable { .. })
     ));
+    l1.observe_time(26).await.unwrap();
 
-    // Batch 1 proven wrong: it and batch 2 are reverted, both challengers get their bonds back.
-    l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchInvalid)
-        .await
-        .unwrap();
+    // The proposer never moves: it loses by timeout, batch 1 and batch 2 are reverted, and both
+    // challengers get their bonds back (the game on batch 2 is moot).
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Reverted);
     assert_eq!(l1.status(2).await.unwrap(), BatchStatus::Reverted);
     assert_eq!(l1.refunded(&challenger), U256::from(100));
-    assert_eq!(l1.refunded(&Address::repeat_byte(0xdd)), U256::from(150));
+    assert_eq!(l1.refunded(&other), U256::from(150));
+    let (events, _) = l1.events(0).await.unwrap();
+    let decided: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SettlementEvent::ChallengeDecided(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decided.len(), 1, "{events:#?}");
+    assert_eq!(decided[0].decision.winner, Party::Challenger);
+    assert_eq!(decided[0].reverted_from, Some(1));
+    assert_eq!(decided[0].returned.len(), 2);
 
-    // The rollup re-posts from the last valid root; a failed challenge forfeits the bond.
+    // The rollup re-posts from the last valid root; a challenger that stops answering forfeits
+    // its bond.
+    let mut again = genesis;
+    let reposted: Vec<Batch> = (0..2)
+        .map(|i| next_batch(&mut again, i, &accounts, i))
+        .collect();
     assert!(matches!(
-        l1.commit_batch(commitment(1, 2, 7, 10)).await,
-        Err(SettlementError::RootGap { .. })
+        l1.commit_batch(committed(&batches[2])).await,
+        Err(SettlementError::OutOfOrder { .. }) | Err(SettlementError::RootGap { .. })
     ));
-    l1.commit_batch(commitment(1, 1, 7, 10)).await.unwrap();
-    l1.open_challenge(1, challenger, U256::from(100))
+    l1.commit_batch(committed(&reposted[1])).await.unwrap();
+    let game = l1
+        .open_challenge(&reposted[1], challenger, U256::from(100))
         .await
         .unwrap();
-    // Two challengers on one batch: the first loses, the batch stays challenged until the
-    // second is decided too.
-    let second = Address::repeat_byte(0xee);
-    l1.open_challenge(1, second, U256::from(100)).await.unwrap();
-    l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchValid)
+    let root = reposted[1].intermediate_roots[1];
+    l1.play(game, Address::repeat_byte(0x5e), Move::Root { index: 2, root })
         .await
         .unwrap();
-    assert_eq!(l1.forfeited_bonds(), U256::from(100));
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Challenged);
-    assert!(matches!(
-        l1.resolve_challenge(1, challenger, ChallengeOutcome::BatchValid)
-            .await,
-        Err(SettlementError::NoChallenge { .. })
-    ));
-    l1.resolve_challenge(1, second, ChallengeOutcome::BatchValid)
-        .await
-        .unwrap();
-    assert_eq!(l1.forfeited_bonds(), U256::from(200));
-    assert!(matches!(
-        l1.status(1).await.unwrap(),
-        BatchStatus::Pending { .. }
-    ));
-    l1.advance_time(10);
-    assert_eq!(l1.finalized_height().await.unwrap(), Some(10));
+    l1.observe_time(47).await.unwrap();
+    assert_eq!(l1.forfeited_bonds(), U256::from(100));
+    // Its window had passed while it was challenged: with the challenge lost it is final.
+    assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Final);
+    assert_eq!(l1.finalized_height().await.unwrap(), Some(2));
     assert!(matches!(
         l1.batch(7).await,
         Err(SettlementError::UnknownBatch(7))
     ));
 }
 
+fn block_at(height: u64) -> Block {
+    let mut block = Block::default();
+    block.header.height = height;
+    block
+}
+
 #[test]
 fn challenge_window_finality_holds_back_behind_a_challenge() {
     let mut gadget = ChallengeWindowFinality::new(10);
     for height in 1..=15 {
-        gadget.on_block(height);
+        let block = block_at(height);
+        gadget.on_block(0, block.hash(), &block);
     }
     assert_eq!(gadget.status(16), FinalityStatus::Unknown);
     gadget.on_batch_committed(&commitment(0, 0, 1, 5), 0);
@@ -344,7 +377,7 @@ fn challenge_window_finality_holds_back_behind_a_challenge() {
         }
     );
     gadget.on_challenge(1);
-    assert_eq!(gadget.on_tick(50), Some(5));
+    assert_eq!(gadget.on_settlement_time(50), Some(5));
     assert_eq!(gadget.status(5), FinalityStatus::Final);
     assert_eq!(
         gadget.status(6),
@@ -354,14 +387,14 @@ fn challenge_window_finality_holds_back_behind_a_challenge() {
         }
     );
     gadget.on_challenge_failed(1);
-    assert_eq!(gadget.on_tick(51), Some(15));
+    assert_eq!(gadget.on_settlement_time(51), Some(15));
     assert_eq!(gadget.finalized_height(), Some(15));
 
     let mut reverted = ChallengeWindowFinality::new(10);
     reverted.on_batch_committed(&commitment(0, 0, 1, 5), 0);
     reverted.on_batch_committed(&commitment(1, 1, 2, 10), 0);
     reverted.on_challenge(1);
-    reverted.on_revert(1);
-    assert_eq!(reverted.on_tick(100), Some(5));
+    reverted.on_revert(1, 5);
+    assert_eq!(reverted.on_settlement_time(100), Some(5));
     assert_eq!(reverted.status(7), FinalityStatus::Unknown);
 }

@@ -354,6 +354,11 @@ impl AltLedger {
         self.height
     }
 
+    /// The chain id its signed evidence is bound to.
+    pub const fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
     /// Current ledger time (seconds).
     pub const fn now(&self) -> u64 {
         self.now

@@ -20,9 +20,14 @@
 //!   ([`sequencer::SquadSequencer`] feeds the committed chain to core's `StateTransition`,
 //!   which builds the same block on every node).
 
+mod byzantine;
 pub mod mempool;
+pub mod node;
 pub mod process;
 pub mod sequencer;
+
+pub use byzantine::Behaviour;
+pub(crate) use byzantine::byzantine_sends;
 
 use crate::{
     aggregator::find_bad,

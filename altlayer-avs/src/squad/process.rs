@@ -1,8 +1,9 @@
 //! A [`SquadNode`] as a simulator [`Node`], optionally byzantine.
 
+pub use super::Behaviour;
 use super::{
-    Decision, Input, Message, Output, Proposal, SquadConfig, SquadNode, SquadState, Target, Timer,
-    Vote, VoteKind,
+    Decision, Input, Message, Output, SquadConfig, SquadNode, SquadState, Target, Timer,
+    byzantine_sends,
 };
 use crate::{
     qc::Roster,
@@ -11,18 +12,6 @@ use crate::{
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::bls::SecretKey;
 use std::sync::Arc;
-
-/// How a simulated sequencer behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Behaviour {
-    /// Follows the protocol.
-    Honest,
-    /// Signs two different proposals and two different votes for every slot, each to half of
-    /// the peers.
-    Equivocate,
-    /// Never sends its proposals.
-    WithholdProposals,
-}
 
 /// What a simulated sequencer reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,66 +132,24 @@ impl SquadProcess {
         message: Message,
         effects: &mut Vec<Effect<Message, Timer, SquadEvent>>,
     ) {
-        match (self.behaviour, &message, dest) {
-            (Behaviour::WithholdProposals, Message::Proposal(_), _) => {}
-            (Behaviour::Equivocate, Message::Proposal(p), Dest::All) => {
-                let mut other = (**p).clone();
-                other.block.payload.timestamp += 1;
-                other.signature = self.resign_proposal(&other);
-                self.split(message.clone(), Message::Proposal(Box::new(other)), effects);
-            }
-            (Behaviour::Equivocate, Message::Vote(v), Dest::All)
-                if v.kind != VoteKind::Proposal =>
-            {
-                let other_block = Some(match v.block {
-                    Some(hash) => keccak256(hash),
-                    None => B256::repeat_byte(0xee),
-                });
-                let other = Vote {
-                    block: other_block,
-                    signature: self.key.sign(&self.node.vote_digest(
-                        v.height,
-                        v.round,
-                        v.kind,
-                        other_block,
-                    )),
-                    ..v.clone()
-                };
-                self.split(message.clone(), Message::Vote(other), effects);
-            }
-            _ => effects.push(Effect::Send { to: dest, message }),
-        }
-    }
-
-    fn resign_proposal(&self, proposal: &Proposal) -> altlayer_core::bls::Signature {
-        let digest = self.node.vote_digest(
-            proposal.block.height,
-            proposal.round,
-            VoteKind::Proposal,
-            Some(proposal.block.hash()),
-        );
-        self.key.sign(&digest)
-    }
-
-    /// `first` to the lower half of the peers, `second` to the upper half.
-    fn split(
-        &self,
-        first: Message,
-        second: Message,
-        effects: &mut Vec<Effect<Message, Timer, SquadEvent>>,
-    ) {
-        let me = self.index(&self.node.address());
-        let half = self.peers.len() / 2;
-        for i in (0..self.peers.len()).filter(|i| Some(*i) != me) {
-            let message = if i < half {
-                first.clone()
-            } else {
-                second.clone()
+        let to = match dest {
+            Dest::All => Target::All,
+            Dest::One(i) => match self.peers.get(i) {
+                Some(address) => Target::One(*address),
+                None => return,
+            },
+        };
+        for (to, message) in
+            byzantine_sends(self.behaviour, &self.node, &self.key, &self.peers, to, message)
+        {
+            let to = match to {
+                Target::All => Dest::All,
+                Target::One(address) => match self.index(&address) {
+                    Some(i) => Dest::One(i),
+                    None => continue,
+                },
             };
-            effects.push(Effect::Send {
-                to: Dest::One(i),
-                message,
-            });
+            effects.push(Effect::Send { to, message });
         }
     }
 }

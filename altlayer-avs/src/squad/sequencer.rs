@@ -1,20 +1,23 @@
-//! SQUAD behind core's [`Sequencer`] trait: a sequencer set run in process on the
-//! deterministic simulator's network, whose committed payloads are executed by core's
-//! [`StateTransition`] into blocks. What `altlayer devnet --sequencers N` runs.
+//! A whole SQUAD set in process behind core's [`Sequencer`] trait: one
+//! [`SquadNodeSequencer`] per operator, each executing the committed chain on its own replica
+//! as it would on its own machine, talking over the deterministic simulator's network. The
+//! rollup sees the first sequencer's blocks. What `altlayer devnet` runs.
 
 use super::{
-    CryptoMode, Input, Output, SquadConfig, SquadNode,
-    process::{Behaviour, SquadEvent, SquadProcess},
+    CryptoMode, Message, SquadConfig, SquadNode, node::SquadNodeSequencer,
+    byzantine::Behaviour,
 };
-use crate::sim::{NetworkConfig, Simulator};
+use crate::{
+    qc::Roster,
+    sim::{Dest, Effect, NetworkConfig, Node, Simulator},
+};
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
-    execution::{BlockAttributes, ExecuteOptions},
+    Block,
+    bls::SecretKey,
     primitives::DaRef,
-    sequencer::{PoolError, Sequencer, SequencerError, SequencerEvent, SubmitError},
-    transaction::{check_chain_id, decode_and_recover_all},
+    sequencer::{Peer, PoolError, Sequencer, SequencerError, SequencerEvent, SubmitError},
     transition::StateTransition,
 };
 use std::sync::Arc;
@@ -22,8 +25,6 @@ use std::sync::Arc;
 /// Settings of an in-process SQUAD set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SquadSequencerConfig {
-    /// Number of sequencers (at least 4), with equal stake.
-    pub sequencers: usize,
     /// Target time between blocks.
     pub block_time_ms: u64,
     /// Simulated one-way network delay between sequencers.
@@ -34,46 +35,142 @@ pub struct SquadSequencerConfig {
     pub intermediate_roots: bool,
     /// Most transactions in one block.
     pub max_block_transactions: usize,
+    /// Sign and verify every message (production), or not at all (benchmarks of the
+    /// protocol alone).
+    pub crypto: CryptoMode,
 }
 
 impl Default for SquadSequencerConfig {
     fn default() -> Self {
         Self {
-            sequencers: 4,
             block_time_ms: 1_000,
             network_delay_ms: 2,
             coinbase: Address::ZERO,
             intermediate_roots: false,
             max_block_transactions: 10_000,
+            crypto: CryptoMode::Full,
         }
     }
 }
 
-/// A SQUAD set run in process, executing its committed chain.
-pub struct SquadSequencer<S> {
-    stf: S,
-    sim: Simulator<SquadProcess>,
-    config: SquadSequencerConfig,
-    /// Decisions of the first node already executed.
-    executed: usize,
-    da_ref: DaRef,
+/// Why a set could not be made.
+pub type SquadSetError = super::SquadError;
+
+/// A member of the set on the simulator: a sequencer and the next time it wants a tick.
+struct Member<S> {
+    sequencer: SquadNodeSequencer<S>,
+    peers: Arc<Vec<Address>>,
+    /// The earliest wake-up already scheduled.
+    armed: Option<u64>,
 }
 
-impl<S: StateTransition> SquadSequencer<S> {
-    /// A set of `config.sequencers` development sequencers (keys derived from their index)
-    /// extending the head of `stf`, its clock starting at `now_ms`.
+type MemberEffect = Effect<Message, (), SequencerEvent<Message>>;
+
+impl<S: StateTransition + Clone> Member<S> {
+    fn effects(
+        &mut self,
+        now_ms: u64,
+        result: Result<Vec<SequencerEvent<Message>>, SequencerError>,
+    ) -> Vec<MemberEffect> {
+        let events = result.unwrap_or_else(|error| {
+            tracing::error!(%error, "an in-process sequencer cannot build");
+            Vec::new()
+        });
+        let mut effects = Vec::with_capacity(events.len() + 1);
+        for event in events {
+            match event {
+                SequencerEvent::Send { to, message } => {
+                    let to = match to {
+                        Peer::All => Dest::All,
+                        Peer::One(address) => {
+                            match self.peers.iter().position(|a| *a == address) {
+                                Some(i) => Dest::One(i),
+                                None => continue,
+                            }
+                        }
+                    };
+                    effects.push(Effect::Send { to, message });
+                }
+                other => effects.push(Effect::Event(other)),
+            }
+        }
+        // Wake up when the sequencer's next timer is due, unless a wake-up comes sooner.
+        if let Some(wake) = self.sequencer.next_wake()
+            && self.armed.is_none_or(|armed| armed <= now_ms || wake < armed)
+        {
+            self.armed = Some(wake);
+            effects.push(Effect::Timer {
+                timer: (),
+                after_ms: wake.saturating_sub(now_ms),
+            });
+        }
+        effects
+    }
+}
+
+impl<S: StateTransition + Clone> Node for Member<S> {
+    type Message = Message;
+    type Timer = ();
+    type Event = SequencerEvent<Message>;
+    type Persisted = ();
+
+    fn start(&mut self, now_ms: u64) -> Vec<MemberEffect> {
+        let result = self.sequencer.on_tick(now_ms);
+        self.effects(now_ms, result)
+    }
+
+    fn on_message(&mut self, now_ms: u64, from: usize, message: Message) -> Vec<MemberEffect> {
+        let Some(from) = self.peers.get(from).copied() else {
+            return Vec::new();
+        };
+        let result = self.sequencer.on_message(now_ms, from, message);
+        self.effects(now_ms, result)
+    }
+
+    fn on_timer(&mut self, now_ms: u64, _timer: ()) -> Vec<MemberEffect> {
+        if self.armed.is_some_and(|armed| armed <= now_ms) {
+            self.armed = None;
+        }
+        let result = self.sequencer.on_tick(now_ms);
+        self.effects(now_ms, result)
+    }
+
+    fn persist(&self) {}
+
+    fn state_hash(&self) -> B256 {
+        keccak256(serde_json::to_vec(self.sequencer.node().state()).unwrap_or_default())
+    }
+}
+
+/// A SQUAD set run in process; see the [module docs](self).
+pub struct SquadSequencer<S: StateTransition + Clone> {
+    sim: Simulator<Member<S>>,
+    addresses: Arc<Vec<Address>>,
+}
+
+/// One member of a set to build: its key, and how it behaves.
+#[derive(Clone, Debug)]
+pub struct SetMember {
+    /// Its BLS key (its address is in the roster).
+    pub key: SecretKey,
+    /// Its address.
+    pub address: Address,
+    /// How it behaves.
+    pub behaviour: Behaviour,
+}
+
+impl<S: StateTransition + Clone> SquadSequencer<S> {
+    /// A set of `members` with the SQUAD `roster`, each extending the head of `stf` with its
+    /// own replica, its clock starting at `now_ms`. The first member is the one whose blocks
+    /// the rollup sees.
     pub fn new(
         stf: S,
         config: SquadSequencerConfig,
+        roster: Arc<Roster>,
+        members: Vec<SetMember>,
         now_ms: u64,
-    ) -> Result<Self, super::SquadError> {
-        let n = config.sequencers;
+    ) -> Result<Self, SquadSetError> {
         let rollup = stf.config().rollup_id;
-        let super::DevSet {
-            keys,
-            peers,
-            roster,
-        } = super::dev_set(n, rollup)?;
         let squad = SquadConfig {
             chain_id: stf.config().chain_id,
             rollup,
@@ -83,23 +180,33 @@ impl<S: StateTransition> SquadSequencer<S> {
             timeout_vote_ms: config.block_time_ms.max(200),
             timeout_delta_ms: config.block_time_ms.max(200),
             max_block_transactions: config.max_block_transactions,
-            crypto: CryptoMode::Full,
+            crypto: config.crypto,
             ..SquadConfig::default()
         };
-        let peers = Arc::new(peers);
-        let nodes = (0..n)
-            .map(|i| {
-                SquadProcess::build(
-                    &squad,
-                    &roster,
-                    &peers,
-                    &keys[i],
-                    i,
-                    Behaviour::Honest,
-                    None,
-                )
+        let addresses: Arc<Vec<Address>> =
+            Arc::new(members.iter().map(|m| m.address).collect());
+        let nodes = members
+            .into_iter()
+            .map(|member| {
+                let node =
+                    SquadNode::new(squad.clone(), roster.clone(), member.address, member.key.clone())?;
+                let sequencer = SquadNodeSequencer::new(
+                    node,
+                    member.key,
+                    addresses.to_vec(),
+                    stf.clone(),
+                    config.coinbase,
+                    config.intermediate_roots,
+                );
+                #[cfg(feature = "test-utils")]
+                let sequencer = sequencer.with_behaviour(member.behaviour);
+                Ok(Member {
+                    sequencer,
+                    peers: addresses.clone(),
+                    armed: None,
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, SquadSetError>>()?;
         let network = NetworkConfig {
             min_delay_ms: config.network_delay_ms,
             max_delay_ms: config.network_delay_ms,
@@ -107,118 +214,97 @@ impl<S: StateTransition> SquadSequencer<S> {
             duplicate_ppm: 0,
         };
         Ok(Self {
-            stf,
             sim: Simulator::starting_at(0, network, nodes, now_ms),
-            config,
-            executed: 0,
-            da_ref: DaRef::default(),
+            addresses,
         })
     }
 
-    /// The state transition (the executed chain).
-    pub const fn state_transition(&self) -> &S {
-        &self.stf
+    /// A set of `n` development sequencers ([`super::dev_set`]) with equal stake, all honest
+    /// but those given a behaviour in `behaviours` (by index).
+    #[cfg(feature = "test-utils")]
+    pub fn dev(
+        stf: S,
+        config: SquadSequencerConfig,
+        n: usize,
+        behaviours: &[(usize, Behaviour)],
+        now_ms: u64,
+    ) -> Result<Self, SquadSetError> {
+        let set = super::dev_set(n, stf.config().rollup_id)?;
+        let members = set
+            .keys
+            .into_iter()
+            .zip(set.peers)
+            .enumerate()
+            .map(|(i, (key, address))| SetMember {
+                key,
+                address,
+                behaviour: behaviours
+                    .iter()
+                    .find(|(index, _)| *index == i)
+                    .map_or(Behaviour::Honest, |(_, b)| *b),
+            })
+            .collect();
+        Self::new(stf, config, set.roster, members, now_ms)
     }
 
-    /// The sequencers.
+    fn members(&self) -> impl Iterator<Item = &SquadNodeSequencer<S>> {
+        self.sim.nodes().iter().flatten().map(|m| &m.sequencer)
+    }
+
+    /// The sequencers, in the roster's order of the set given.
     pub fn nodes(&self) -> impl Iterator<Item = &SquadNode> {
-        self.sim.nodes().iter().flatten().map(SquadProcess::node)
+        self.members().map(SquadNodeSequencer::node)
     }
 
-    /// Records the latest DA publication, which the next blocks reference.
-    pub const fn set_da_ref(&mut self, da_ref: DaRef) {
-        self.da_ref = da_ref;
+    /// The members' addresses.
+    pub fn addresses(&self) -> &[Address] {
+        &self.addresses
     }
 
-    /// Soft confirmations seen so far (height, block) by the first sequencer.
-    pub fn soft_confirmations(&self) -> usize {
-        self.sim
-            .events()
-            .iter()
-            .filter(|(_, node, e)| *node == 0 && matches!(e, SquadEvent::SoftConfirmed(..)))
-            .count()
+    /// The sequencer the rollup sees.
+    pub fn first(&self) -> Option<&SquadNodeSequencer<S>> {
+        self.members().next()
     }
 
-    fn execute(&mut self) -> Result<Vec<SequencerEvent>, SequencerError> {
-        let Some(first) = self.sim.nodes().iter().flatten().next() else {
-            return Ok(Vec::new());
-        };
-        let decisions: Vec<_> = first.node().chain()[self.executed..].to_vec();
-        let mut events = Vec::new();
-        let options = if self.config.intermediate_roots {
-            ExecuteOptions::with_intermediate_roots()
-        } else {
-            ExecuteOptions::default()
-        };
-        for decision in decisions {
-            let payload = &decision.block.payload;
-            let max_size = self.stf.config().max_tx_size;
-            let mut candidates = Vec::with_capacity(payload.transactions.len());
-            for (raw, recovered) in payload
-                .transactions
-                .iter()
-                .zip(decode_and_recover_all(&payload.transactions, max_size))
-            {
-                match recovered {
-                    Ok(tx) => candidates.push(tx),
-                    // The pool admitted only decodable transactions; a byzantine leader's
-                    // garbage is skipped the same way on every node.
-                    Err(error) => {
-                        tracing::warn!(hash = %keccak256(raw), %error, "undecodable transaction in a committed payload")
-                    }
-                }
-            }
-            let attributes = BlockAttributes {
-                timestamp: payload.timestamp.max(self.stf.head().timestamp),
-                sequencer: self.config.coinbase,
-                da_ref: self.da_ref,
-            };
-            let built = self.stf.build_block(attributes, candidates, options)?;
-            events.extend(built.rejected.iter().cloned().map(SequencerEvent::Rejected));
-            events.insert(
-                events.len() - built.rejected.len(),
-                SequencerEvent::Block(Box::new(built)),
-            );
-            self.executed += 1;
-        }
-        Ok(events)
+    /// A member, mutably (fault drills).
+    #[cfg(feature = "test-utils")]
+    pub fn member_mut(&mut self, i: usize) -> Option<&mut SquadNodeSequencer<S>> {
+        self.sim.node_mut(i).map(|m| &mut m.sequencer)
+    }
+
+    /// Blocks executed by all members together (each executes the whole chain).
+    pub fn blocks_executed(&self) -> u64 {
+        self.members().map(SquadNodeSequencer::blocks_executed).sum()
+    }
+
+    /// When the first sequencer first saw a proposal for SQUAD height `height`.
+    pub fn proposed_at(&self, height: u64) -> Option<u64> {
+        self.first().and_then(|s| s.proposed_at(height))
     }
 }
 
-impl<S: StateTransition> Sequencer for SquadSequencer<S> {
+impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
+    type Transition = S;
+    type Message = std::convert::Infallible;
+
+    /// Submitted to the first sequencer (the one this node's RPC talks to), which gossips it
+    /// to the others; its pool is where duplicates are caught.
     fn submit(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError> {
-        let config = self.stf.config();
-        check_chain_id(tx.inner(), config.chain_id, config.allow_unprotected_txs)?;
-        let bytes = alloy_primitives::Bytes::from(tx.inner().encoded_2718());
-        let hash = *tx.inner().tx_hash();
-        // Submitted to the first sequencer (the one this node's RPC talks to), which gossips
-        // it to the others; its pool is where duplicates are caught.
-        let mut refused = None;
-        self.sim.act(0, |process, now| {
-            let outputs = process.node_mut().handle(now, Input::Transaction(bytes));
-            for output in &outputs {
-                if let Output::Rejected { reason, .. } = output {
-                    refused = Some(reason.clone());
-                }
-            }
-            process.effects(outputs)
+        let mut result = Err(SubmitError::Pool(PoolError::Full(0)));
+        self.sim.act(0, |member, now| {
+            result = member.sequencer.submit(tx);
+            let events = Ok(Vec::new());
+            member.effects(now, events)
         });
-        match refused {
-            None => Ok(hash),
-            Some(super::mempool::PoolError::Invalid(error)) => Err(SubmitError::Invalid(error)),
-            Some(super::mempool::PoolError::Duplicate(_)) => Err(PoolError::Duplicate(hash).into()),
-            Some(super::mempool::PoolError::ReplacementUnderpriced { sender, nonce, .. }) => {
-                Err(PoolError::NonceTaken { sender, nonce }.into())
-            }
-            Some(_) => Err(PoolError::Full(self.pending()).into()),
-        }
+        result
     }
 
     fn pending(&self) -> usize {
-        self.nodes().map(|n| n.pool().len()).max().unwrap_or(0)
+        self.first().map_or(0, Sequencer::pending)
     }
 
-    /// Runs the set's network up to `now_ms` and executes what it committed.
+    /// Runs the set's network up to `now_ms`; returns the first sequencer's blocks and soft
+    /// confirmations, and every member's evidence of the others' equivocation.
     fn on_tick(&mut self, now_ms: u64) -> Result<Vec<SequencerEvent>, SequencerError> {
         // The check hook has nothing to stop here, so the run always completes.
         let completed: Result<(), std::convert::Infallible> =
@@ -226,6 +312,53 @@ impl<S: StateTransition> Sequencer for SquadSequencer<S> {
         if let Err(never) = completed {
             match never {}
         }
-        self.execute()
+        let mut events = Vec::new();
+        for (_, node, event) in self.sim.take_events() {
+            match event {
+                SequencerEvent::Evidence(evidence) => events.push(SequencerEvent::Evidence(evidence)),
+                SequencerEvent::Block(built) if node == 0 => events.push(SequencerEvent::Block(built)),
+                SequencerEvent::Rejected(rejected) if node == 0 => {
+                    events.push(SequencerEvent::Rejected(rejected));
+                }
+                SequencerEvent::SoftConfirmed {
+                    height,
+                    certificate,
+                    at_ms,
+                } if node == 0 => events.push(SequencerEvent::SoftConfirmed {
+                    height,
+                    certificate,
+                    at_ms,
+                }),
+                _ => {}
+            }
+        }
+        Ok(events)
+    }
+
+    fn state_transition(&self) -> &S {
+        self.first()
+            .map(Sequencer::state_transition)
+            .expect("a SQUAD set has at least four members")
+    }
+
+    /// The first sequencer goes back to `to` and executes its committed payloads again from
+    /// there; the others' replicas were right.
+    fn rewind(&mut self, to: S, reverted: Vec<Block>) -> Vec<PoolError> {
+        self.sim
+            .node_mut(0)
+            .map(|m| m.sequencer.rewind(to, reverted))
+            .unwrap_or_default()
+    }
+
+    fn set_da_ref(&mut self, da_ref: DaRef) {
+        for i in 0..self.addresses.len() {
+            if let Some(member) = self.sim.node_mut(i) {
+                member.sequencer.set_da_ref(da_ref);
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<u64> {
+        self.sim.next_time()
     }
 }

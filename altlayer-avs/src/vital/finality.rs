@@ -10,8 +10,8 @@ use crate::{
 };
 use alloy_primitives::B256;
 use altlayer_core::{
-    FinalityGadget, Header,
-    finality::FinalityStatus,
+    Block, FinalityGadget, Header,
+    finality::{FinalityEvent, FinalityStatus},
     primitives::{ChainId, RollupId},
     settlement::BatchCommitment,
 };
@@ -122,6 +122,8 @@ impl TieredFinality {
 }
 
 impl FinalityGadget for TieredFinality {
+    type Message = std::convert::Infallible;
+
     /// Firm, then alerted, then fast, then committed to L1, then soft, then pending.
     fn status(&self, height: u64) -> FinalityStatus {
         match self.mach.status(height) {
@@ -135,13 +137,21 @@ impl FinalityGadget for TieredFinality {
         }
     }
 
-    /// The highest height up to which every block is fast-final or firm.
     fn finalized_height(&self) -> Option<u64> {
         self.mach.finalized_height()
     }
 
-    fn on_block(&mut self, height: u64) {
-        self.mach.on_block(height);
+    /// The highest height up to which every block is fast-final or firm.
+    fn safe_height(&self) -> Option<u64> {
+        self.mach.safe_height()
+    }
+
+    fn on_block(&mut self, now_ms: u64, hash: B256, block: &Block) -> Vec<FinalityEvent> {
+        self.mach.on_block(now_ms, hash, block)
+    }
+
+    fn on_soft(&mut self, height: u64, certificate: B256) {
+        self.on_soft_certificate(height, certificate);
     }
 
     fn on_batch_committed(&mut self, batch: &BatchCommitment, at: u64) {
@@ -163,15 +173,14 @@ impl FinalityGadget for TieredFinality {
         self.mach.on_challenge_failed(batch);
     }
 
-    fn on_revert(&mut self, batch: u64) {
-        let reverted = self.batches.split_off(&batch);
-        if let Some((first, _)) = reverted.values().next() {
-            self.soft.split_off(first);
-        }
-        self.mach.on_revert(batch);
+    fn on_revert(&mut self, batch: u64, to_height: u64) {
+        self.batches.split_off(&batch);
+        self.soft.split_off(&(to_height + 1));
+        self.alerted.split_off(&(to_height + 1));
+        self.mach.on_revert(batch, to_height);
     }
 
-    fn on_tick(&mut self, now: u64) -> Option<u64> {
-        self.mach.on_tick(now)
+    fn on_settlement_time(&mut self, now: u64) -> Option<u64> {
+        self.mach.on_settlement_time(now)
     }
 }

@@ -14,23 +14,24 @@
 //!   [`altlayer_core::FinalityGadget`], a confirmed MACH alert opening a challenge.
 //! - [`process`]: all of it as simulator nodes.
 
-pub mod bisection;
-pub mod court;
 pub mod finality;
 pub mod operator;
 pub mod process;
 
+/// The dispute game and the court that decides it (settlement's side, in altlayer-core).
+pub use altlayer_core::settlement::{bisection, court};
+
 use alloy_primitives::{Address, U256};
-use altlayer_core::settlement::{ChallengeOutcome, LocalSettlement, SettlementError};
+use altlayer_core::settlement::{Resolution, SettlementError};
 use altlayer_staking::{AltLedger, Evidence, OperatorSetId, SlashOutcome, StakingError};
 use bisection::Party;
-use court::{Court, Decision, DisputeId};
+use court::{Decision, DisputeId};
 
 /// Why a decision could not be enforced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VitalError {
-    /// Settlement refused the resolution.
+    /// Settlement refused the call.
     #[error("settlement: {0}")]
     Settlement(#[from] SettlementError),
     /// The ledger refused a bond movement.
@@ -49,7 +50,7 @@ pub struct Accounts {
     pub proposers: OperatorSetId,
 }
 
-/// What enforcing a decision did.
+/// What enforcing a decision did on settlement and on the ALT ledger.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Enforcement {
     /// The decision.
@@ -69,90 +70,63 @@ pub struct Enforcement {
     pub forfeited: U256,
 }
 
-/// Locks a challenger's bond: moves it to escrow on the ledger. Call before opening the game
-/// (settlement and court); [`enforce`] returns or forfeits it.
+/// Locks a challenger's bond: moves it to escrow on the ledger. Call before the challenge
+/// goes to settlement; [`enforce`] returns or forfeits it.
 pub fn lock_bond(
     ledger: &mut AltLedger,
     accounts: &Accounts,
     challenger: &Address,
     bond: U256,
-) -> Result<(), VitalError> {
+) -> Result<(), StakingError> {
     use altlayer_core::TokenLedger;
-    ledger.transfer(challenger, &accounts.escrow, bond)?;
-    Ok(())
+    ledger.transfer(challenger, &accounts.escrow, bond)
 }
 
-/// Applies a decision: on settlement (revert, or the challenge dropped), on the court (games
-/// on reverted batches dismissed) and on the ledger (slash, bonds).
-///
-/// A challenger who proves a batch wrong gets its bond back and the submitter's share of the
-/// proposer's slash; the evidence is the decided challenge, recorded first so that
-/// [`Evidence::InvalidStateRoot`] verifies. A challenger who loses forfeits its bond to the
-/// treasury.
+/// Mirrors on the ALT ledger what settlement did with a decided game: bonds come back from
+/// escrow (the winner's, and those of games made moot by a revert) or go to the treasury; a
+/// proposer proven wrong is slashed with the decided challenge as evidence (recorded first,
+/// so that [`Evidence::InvalidStateRoot`] verifies), the challenger paid the submitter's
+/// share.
 pub fn enforce(
-    decision: Decision,
-    court: &mut Court,
-    settlement: &LocalSettlement,
+    resolution: &Resolution,
     ledger: &mut AltLedger,
     accounts: &Accounts,
-) -> Result<Enforcement, VitalError> {
+) -> Result<Enforcement, StakingError> {
     use altlayer_core::TokenLedger;
+    let decision = &resolution.decision;
     let mut enforcement = Enforcement {
         decision: decision.clone(),
-        reverted_from: None,
+        reverted_from: resolution.reverted_from,
         slash: None,
         slash_refused: None,
-        returned: Vec::new(),
-        dismissed: Vec::new(),
-        forfeited: U256::ZERO,
+        returned: resolution.returned.clone(),
+        dismissed: resolution.dismissed.clone(),
+        forfeited: resolution.forfeited,
     };
-    match decision.winner {
-        Party::Challenger => {
-            settlement.resolve(
-                decision.batch,
-                decision.challenger,
-                ChallengeOutcome::BatchInvalid,
-            )?;
-            enforcement.reverted_from = Some(decision.batch);
-            enforcement
-                .returned
-                .push((decision.challenger, decision.bond));
-            for (id, challenger, bond) in court.dismiss_from(decision.batch) {
-                enforcement.dismissed.push(id);
-                enforcement.returned.push((challenger, bond));
-            }
-            for (who, bond) in &enforcement.returned {
-                ledger.transfer(&accounts.escrow, who, *bond)?;
-            }
-            let evidence = Evidence::InvalidStateRoot {
-                set: accounts.proposers,
-                operator: decision.proposer,
-                height: decision.height,
-                challenge: decision.challenge,
-            };
-            let slashed = ledger
-                .record_lost_challenge(
-                    &accounts.authority,
-                    decision.challenge,
-                    decision.proposer,
-                    decision.height,
-                )
-                .and_then(|()| ledger.slash(&decision.challenger, &evidence));
-            match slashed {
-                Ok(outcome) => enforcement.slash = Some(outcome),
-                Err(refused) => enforcement.slash_refused = Some(refused),
-            }
-        }
-        Party::Proposer => {
-            settlement.resolve(
-                decision.batch,
-                decision.challenger,
-                ChallengeOutcome::BatchValid,
-            )?;
-            if !decision.bond.is_zero() {
-                ledger.pay_treasury(&accounts.escrow, decision.bond)?;
-            }
-            enforcement.forfeited = decision.bond;
+    for (who, bond) in &resolution.returned {
+        ledger.transfer(&accounts.escrow, who, *bond)?;
+    }
+    if !resolution.forfeited.is_zero() {
+        ledger.pay_treasury(&accounts.escrow, resolution.forfeited)?;
+    }
+    if decision.winner == Party::Challenger {
+        let evidence = Evidence::InvalidStateRoot {
+            set: accounts.proposers,
+            operator: decision.proposer,
+            height: decision.height,
+            challenge: decision.challenge,
+        };
+        let slashed = ledger
+            .record_lost_challenge(
+                &accounts.authority,
+                decision.challenge,
+                decision.proposer,
+                decision.height,
+            )
+            .and_then(|()| ledger.slash(&decision.challenger, &evidence));
+        match slashed {
+            Ok(outcome) => enforcement.slash = Some(outcome),
+            Err(refused) => enforcement.slash_refused = Some(refused),
         }
     }
     Ok(enforcement)

@@ -1,103 +1,51 @@
 //! The two sides of VITAL outside settlement, as sans-IO state machines: a verifying operator
-//! ([`VitalOperator`]) and the proposer of batches ([`BatchProposer`]).
-//!
-//! Both keep a replica of the rollup at the pre-state of every batch not yet final, so that
-//! they can re-execute, prove any step, and rewind when settlement reverts.
+//! ([`VitalOperator`], core's [`ReExecutionVerifier`] with a conduct for fault drills) and the
+//! proposer of batches ([`BatchProposer`], building its own blocks over core's
+//! [`BatchBook`]).
 
-use super::{
-    bisection::{Dispute, Move, Party, Status},
-    court::DisputeId,
-};
+#[cfg(feature = "test-utils")]
+use super::bisection::{Move, Party, Status};
+use super::{bisection::Dispute, court::DisputeId};
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256, keccak256};
 use altlayer_core::{
     Batch, EvmStateTransition,
-    execution::{
-        BlockAttributes, ExecuteOptions, ExecutionError,
-        stateless::{Replay, StepError, StepWitness, claimed_step_roots},
-    },
+    execution::{BlockAttributes, ExecuteOptions, ExecutionError},
+    rollup::{BatchBook, Defense},
     transaction::{RecoveryBackend, recover},
+    verifier::{ReExecutionVerifier, Verifier},
 };
 use std::collections::{BTreeMap, VecDeque};
 
-/// What an operator asks of settlement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Challenge a batch, locking `bond`.
-    Challenge {
-        /// Batch.
-        batch: u64,
-        /// Bond.
-        bond: U256,
-    },
-    /// Make a move in a game.
-    Play {
-        /// The game.
-        dispute: DisputeId,
-        /// The move.
-        mv: Move,
-    },
-    /// Submit a one-step proof.
-    Prove {
-        /// The game.
-        dispute: DisputeId,
-        /// The witness.
-        witness: Box<StepWitness>,
-    },
-}
+pub use altlayer_core::verifier::{BatchCheck, VerifierAction as Action};
 
 /// How a verifying operator behaves (anything but `Honest` is for tests and fault drills).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Conduct {
     /// Challenges exactly the wrong batches, plays truthfully, proves.
     #[default]
     Honest,
     /// Challenges like an honest operator, then never moves again.
+    #[cfg(feature = "test-utils")]
     Silent,
     /// Challenges every batch and answers at random (from the seed): a griefer.
+    #[cfg(feature = "test-utils")]
     Griefer(u64),
     /// Honest, but first submits each proof with one trie node missing.
+    #[cfg(feature = "test-utils")]
     SloppyProver,
 }
 
-/// What an operator found in a batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BatchCheck {
-    /// Every step root the proposer posted is right; the replica moved past the batch.
-    Valid,
-    /// A step root is wrong, or a step cannot execute: challenge.
-    Wrong {
-        /// The first step whose posted root is wrong (or that cannot execute).
-        step: usize,
-        /// Why it cannot execute, when it cannot.
-        invalid: Option<ExecutionError>,
-    },
-    /// The batch does not start from a state this operator holds (it builds on a batch that
-    /// was wrong): it falls with that batch.
-    Unknown,
-    /// The roots are right but a block fails another check (a header field): VITAL cannot
-    /// dispute that, the operator stops following.
-    Stuck(String),
-}
-
-/// A VITAL operator: re-executes every batch it reads from DA, challenges a wrong one with an
-/// ALT bond, answers the proposer's roots with its own, and proves the last step.
+/// A VITAL operator: core's re-execution verifier (re-executes every batch it reads from DA,
+/// challenges a wrong one with an ALT bond, answers the proposer's roots with its own, proves
+/// the last step) with a [`Conduct`].
 #[derive(Debug)]
 pub struct VitalOperator {
-    address: Address,
-    bond: U256,
+    inner: ReExecutionVerifier,
     conduct: Conduct,
-    /// State at the pre-state of each batch not yet final, by batch index; the highest is
-    /// the next batch's.
-    replicas: BTreeMap<u64, EvmStateTransition>,
-    /// Batches checked and not final: the data and the true step roots (as far as valid).
-    checked: BTreeMap<u64, (Batch, Vec<B256>)>,
-    /// My games and their batches.
-    games: BTreeMap<DisputeId, u64>,
-    /// Proofs already submitted, by game (to submit once, or twice when sloppy).
+    /// Proofs sent, by game (a sloppy prover's first is broken).
     proofs: BTreeMap<DisputeId, u32>,
-    /// Batches this operator has challenged (or asked to).
-    challenged: std::collections::BTreeSet<u64>,
 }
 
 impl VitalOperator {
@@ -110,225 +58,122 @@ impl VitalOperator {
         next_batch: u64,
     ) -> Self {
         Self {
-            address,
-            bond,
+            inner: ReExecutionVerifier::new(address, bond, replica, next_batch),
             conduct,
-            replicas: BTreeMap::from([(next_batch, replica)]),
-            checked: BTreeMap::new(),
-            games: BTreeMap::new(),
             proofs: BTreeMap::new(),
-            challenged: std::collections::BTreeSet::new(),
         }
     }
 
-    /// The operator's address.
-    pub const fn address(&self) -> Address {
-        self.address
+    /// The honest verifier inside.
+    pub const fn verifier(&self) -> &ReExecutionVerifier {
+        &self.inner
     }
 
-    /// Re-executes a batch read from DA; a wrong one is challenged.
-    pub fn on_batch(&mut self, batch: &Batch) -> (BatchCheck, Vec<Action>) {
-        let check = self.check(batch);
-        let challenge = matches!(self.conduct, Conduct::Griefer(_))
-            || matches!(check, BatchCheck::Wrong { .. });
-        let actions = if challenge && self.challenged.insert(batch.index) {
-            vec![Action::Challenge {
-                batch: batch.index,
-                bond: self.bond,
-            }]
-        } else {
-            Vec::new()
-        };
+    /// How it behaves.
+    pub const fn conduct(&self) -> Conduct {
+        self.conduct
+    }
+
+    /// A sloppy prover's first proof for a game lacks a trie node.
+    #[cfg_attr(not(feature = "test-utils"), allow(clippy::unused_self))]
+    fn sloppy(&mut self, actions: Vec<Action>) -> Vec<Action> {
+        #[cfg(feature = "test-utils")]
+        if self.conduct == Conduct::SloppyProver {
+            return actions
+                .into_iter()
+                .map(|action| match action {
+                    Action::Prove {
+                        dispute,
+                        mut witness,
+                    } => {
+                        let attempts = self.proofs.entry(dispute).or_default();
+                        *attempts += 1;
+                        if *attempts == 1 && witness.state.len() > 1 {
+                            witness.state.pop();
+                        }
+                        Action::Prove { dispute, witness }
+                    }
+                    other => other,
+                })
+                .collect();
+        }
+        actions
+    }
+}
+
+impl Verifier for VitalOperator {
+    fn address(&self) -> Address {
+        self.inner.address()
+    }
+
+    fn on_batch(&mut self, batch: &Batch) -> (BatchCheck, Vec<Action>) {
+        let (check, actions) = self.inner.on_batch(batch);
+        #[cfg(feature = "test-utils")]
+        if matches!(self.conduct, Conduct::Griefer(_)) {
+            return (check, self.inner.challenge(batch.index));
+        }
         (check, actions)
     }
 
-    fn check(&mut self, batch: &Batch) -> BatchCheck {
-        let Some(replica) = self.replicas.get(&batch.index) else {
-            return BatchCheck::Unknown;
-        };
-        if replica.state_root() != batch.pre_state_root {
-            return BatchCheck::Unknown;
-        }
-        let claimed = claimed_step_roots(batch);
-        // Fast path, one execution: a right batch re-executes block by block with every
-        // header field matching, and its step roots are the execution's roots after each
-        // transaction, the last one being the state after the batch.
-        let mut next = replica.clone();
-        let mut roots = Vec::with_capacity(claimed.len());
-        let mut executed = true;
-        for block in &batch.blocks {
-            match next.execute_block_recovering(block, ExecuteOptions::with_intermediate_roots()) {
-                Ok(outcome) => roots.extend(outcome.intermediate_roots),
-                Err(_) => {
-                    executed = false;
-                    break;
+    fn on_dispute(&mut self, dispute: DisputeId, state: &Dispute) -> Vec<Action> {
+        match self.conduct {
+            Conduct::Honest => self.inner.on_dispute(dispute, state),
+            #[cfg(feature = "test-utils")]
+            Conduct::Silent => Vec::new(),
+            #[cfg(feature = "test-utils")]
+            Conduct::Griefer(seed) => match (state.status(), state.pending()) {
+                (
+                    Status::Bisecting {
+                        turn: Party::Challenger,
+                        ..
+                    },
+                    Some((index, _)),
+                ) if self.inner.plays(dispute) => {
+                    let agree =
+                        keccak256([seed.to_be_bytes(), index.to_be_bytes()].concat())[0] & 1 == 0;
+                    vec![Action::Play {
+                        dispute,
+                        mv: Move::Verdict { agree },
+                    }]
                 }
+                _ => self.inner.on_dispute(dispute, state),
+            },
+            #[cfg(feature = "test-utils")]
+            Conduct::SloppyProver => {
+                let actions = self.inner.on_dispute(dispute, state);
+                self.sloppy(actions)
             }
         }
-        if executed {
-            roots.truncate(claimed.len() - 1);
-            roots.push(next.state_root());
-            if roots == claimed {
-                self.checked.insert(batch.index, (batch.clone(), roots));
-                self.replicas.insert(batch.index + 1, next);
-                return BatchCheck::Valid;
-            }
-        }
-        // Something is wrong: replay step by step to find the first wrong step.
-        let mut replay = match Replay::new(replica, batch.clone()) {
-            Ok(replay) => replay,
-            Err(_) => return BatchCheck::Unknown,
-        };
-        let roots = match replay.run() {
-            Ok(roots) => roots.to_vec(),
-            Err(error) => return BatchCheck::Stuck(error.to_string()),
-        };
-        let first_wrong = claimed
-            .iter()
-            .zip(&roots)
-            .position(|(claimed, mine)| claimed != mine);
-        let invalid = replay.invalid().cloned();
-        self.checked
-            .insert(batch.index, (batch.clone(), roots.clone()));
-        match (first_wrong, invalid) {
-            (Some(step), _) => BatchCheck::Wrong {
-                step,
-                invalid: None,
-            },
-            (None, Some((step, error))) => BatchCheck::Wrong {
-                step,
-                invalid: Some(error),
-            },
-            // Every step root is right, yet the blocks did not re-execute: another header
-            // field is wrong, which no step can dispute.
-            (None, None) => BatchCheck::Stuck(format!(
-                "batch {}: the roots are right but a block header is not",
-                batch.index
-            )),
-        }
     }
 
-    /// A confirmed MACH alert points at `batch` ([`super::finality::TieredFinality::take_challenges`]):
-    /// challenge it, unless this operator already does or its own re-execution found the
-    /// batch right (a quorum's word does not override re-execution; the bond would be lost).
-    pub fn on_alert(&mut self, batch: u64) -> Vec<Action> {
-        // The replica only moves past batches it found right.
-        let verified = self.replicas.range(batch + 1..).next().is_some();
-        if verified || !self.challenged.insert(batch) {
-            return Vec::new();
-        }
-        vec![Action::Challenge {
-            batch,
-            bond: self.bond,
-        }]
+    fn on_alert(&mut self, batch: u64) -> Vec<Action> {
+        self.inner.on_alert(batch)
     }
 
-    /// Settlement opened a game; the operator takes note of its own.
-    pub fn on_opened(&mut self, dispute: DisputeId, batch: u64, challenger: Address) {
-        if challenger == self.address {
-            self.games.insert(dispute, batch);
-        }
+    fn on_opened(&mut self, dispute: DisputeId, batch: u64, challenger: Address) {
+        self.inner.on_opened(dispute, batch, challenger);
     }
 
-    /// A game of this operator's changed; returns its next move, if it is its turn.
-    pub fn on_dispute(&mut self, id: DisputeId, dispute: &Dispute) -> Vec<Action> {
-        let Some(&batch) = self.games.get(&id) else {
-            return Vec::new();
-        };
+    fn on_refused(&mut self, dispute: DisputeId, state: &Dispute) -> Vec<Action> {
+        #[cfg(feature = "test-utils")]
         if self.conduct == Conduct::Silent {
             return Vec::new();
         }
-        match dispute.status() {
-            Status::Bisecting {
-                turn: Party::Challenger,
-                ..
-            } => {
-                let Some((index, root)) = dispute.pending() else {
-                    return Vec::new();
-                };
-                let agree = match self.conduct {
-                    Conduct::Griefer(seed) => {
-                        keccak256([seed.to_be_bytes(), index.to_be_bytes()].concat())[0] & 1 == 0
-                    }
-                    _ => self
-                        .checked
-                        .get(&batch)
-                        .and_then(|(_, roots)| roots.get(index as usize - 1))
-                        .is_some_and(|mine| *mine == root),
-                };
-                vec![Action::Play {
-                    dispute: id,
-                    mv: Move::Verdict { agree },
-                }]
-            }
-            Status::OneStep { index, .. } => {
-                let attempts = self.proofs.entry(id).or_default();
-                let wanted = if self.conduct == Conduct::SloppyProver {
-                    2
-                } else {
-                    1
-                };
-                if *attempts >= wanted {
-                    return Vec::new();
-                }
-                *attempts += 1;
-                let sloppy = self.conduct == Conduct::SloppyProver && *attempts == 1;
-                match self.prove(batch, index as usize) {
-                    Ok(mut witness) => {
-                        if sloppy && witness.state.len() > 1 {
-                            witness.state.pop();
-                        }
-                        vec![Action::Prove {
-                            dispute: id,
-                            witness: Box::new(witness),
-                        }]
-                    }
-                    Err(_) => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
-        }
+        let actions = self.inner.on_refused(dispute, state);
+        self.sloppy(actions)
     }
 
-    /// A refused proof: a sloppy prover tries again with the full witness.
-    pub fn on_proof_refused(&mut self, id: DisputeId, dispute: &Dispute) -> Vec<Action> {
-        self.on_dispute(id, dispute)
+    fn on_decided(&mut self, dispute: DisputeId) {
+        self.proofs.remove(&dispute);
+        self.inner.on_decided(dispute);
     }
 
-    fn prove(&self, batch: u64, step: usize) -> Result<StepWitness, StepError> {
-        let (data, _) = self
-            .checked
-            .get(&batch)
-            .ok_or_else(|| StepError::Prover(format!("batch {batch} not checked")))?;
-        let replica = self
-            .replicas
-            .get(&batch)
-            .ok_or_else(|| StepError::Prover(format!("no replica before batch {batch}")))?;
-        Replay::new(replica, data.clone())?.prove(step)
+    fn on_revert(&mut self, from: u64) {
+        self.inner.on_revert(from);
     }
 
-    /// A game ended.
-    pub fn on_decided(&mut self, id: DisputeId) {
-        self.games.remove(&id);
-        self.proofs.remove(&id);
-    }
-
-    /// Settlement reverted batch `from` and every later one: the replica goes back to the
-    /// state before `from`, and games on them are over.
-    pub fn on_revert(&mut self, from: u64) {
-        self.replicas.split_off(&(from + 1));
-        self.checked.split_off(&from);
-        self.games.retain(|_, batch| *batch < from);
-        self.challenged.split_off(&from);
-    }
-
-    /// Batch `index` is final: its pre-state is no longer needed.
-    pub fn on_final(&mut self, index: u64) {
-        // Keep the newest replica whatever happens: it is the next batch's pre-state.
-        if self.replicas.range(index + 1..).next().is_some() {
-            self.replicas.remove(&index);
-        }
-        self.checked.remove(&index);
+    fn on_final(&mut self, index: u64) {
+        self.inner.on_final(index);
     }
 }
 
@@ -343,22 +188,30 @@ pub struct Lie {
     pub step: usize,
 }
 
-/// The proposer's side: builds and posts batches, defends them, and after a revert rewinds
-/// and re-executes the transactions that are still valid.
+/// Why a proposer could not build a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProposeError {
+    /// Building a block failed outside any transaction's fault.
+    #[error("block building failed: {0}")]
+    Execution(Box<ExecutionError>),
+    /// A batch of no blocks was asked for.
+    #[error("a batch needs at least one block")]
+    Empty,
+}
+
+/// The proposer's side in the simulator: builds blocks from its queue, cuts and posts
+/// batches, defends them, and after a revert goes back to the last valid block and queues the
+/// reverted transactions again ahead of new ones. Batching, defense and rewind are core's
+/// [`BatchBook`], the same the rollup driver runs.
 #[derive(Debug)]
 pub struct BatchProposer {
     address: Address,
     /// The sequencer's state (head of the chain as it built it).
     state: EvmStateTransition,
-    /// State before each batch not yet final.
-    replicas: BTreeMap<u64, EvmStateTransition>,
-    /// Batches posted and not final.
-    posted: BTreeMap<u64, Batch>,
+    book: BatchBook<EvmStateTransition>,
     /// Transactions waiting to be sequenced.
     queue: VecDeque<Recovered<TxEnvelope>>,
-    next_index: u64,
-    /// The pre-state root the next batch must start from (the last posted claim).
-    claimed_root: B256,
     lies: Vec<Lie>,
     silent: bool,
     /// Transactions re-executed after reverts.
@@ -366,18 +219,13 @@ pub struct BatchProposer {
 }
 
 impl BatchProposer {
-    /// A proposer at `address` extending `state`'s head, whose next batch has index
-    /// `next_index`.
-    pub fn new(address: Address, state: EvmStateTransition, next_index: u64) -> Self {
-        let claimed_root = state.state_root();
+    /// A proposer at `address` extending `state`'s head, its first batch at index 0.
+    pub fn new(address: Address, state: EvmStateTransition) -> Self {
         Self {
             address,
-            replicas: BTreeMap::from([(next_index, state.clone())]),
+            book: BatchBook::new(state.clone(), 1),
             state,
-            posted: BTreeMap::new(),
             queue: VecDeque::new(),
-            next_index,
-            claimed_root,
             lies: Vec::new(),
             silent: false,
             reexecuted: 0,
@@ -385,11 +233,13 @@ impl BatchProposer {
     }
 
     /// Posts wrong roots as `lie` says.
+    #[cfg(feature = "test-utils")]
     pub fn lie(&mut self, lie: Lie) {
         self.lies.push(lie);
     }
 
     /// Stops answering challenges.
+    #[cfg(feature = "test-utils")]
     pub const fn go_silent(&mut self) {
         self.silent = true;
     }
@@ -427,10 +277,10 @@ impl BatchProposer {
         blocks: usize,
         per_block: usize,
         timestamp: u64,
-    ) -> Result<Batch, Box<ExecutionError>> {
-        let pre = self.state.clone();
-        let mut built = Vec::with_capacity(blocks);
-        let mut roots = Vec::new();
+    ) -> Result<Batch, ProposeError> {
+        if blocks == 0 {
+            return Err(ProposeError::Empty);
+        }
         for _ in 0..blocks {
             let take = per_block.min(self.queue.len());
             let candidates: Vec<_> = self.queue.drain(..take).collect();
@@ -439,33 +289,27 @@ impl BatchProposer {
                 sequencer: self.address,
                 ..Default::default()
             };
-            let block = self
+            let built = self
                 .state
                 .build_block(
                     attributes,
                     candidates,
                     ExecuteOptions::with_intermediate_roots(),
                 )
-                .map_err(Box::new)?;
-            roots.extend(block.outcome.intermediate_roots);
-            built.push(block.block);
+                .map_err(|e| ProposeError::Execution(Box::new(e)))?;
+            self.book.push(built.block, built.outcome.intermediate_roots);
         }
-        let mut batch = Batch {
-            rollup_id: self.state.config().rollup_id,
-            index: self.next_index,
-            pre_state_root: self.claimed_root,
-            post_state_root: self.state.state_root(),
-            blocks: built,
-            intermediate_roots: roots,
-        };
-        if let Some(lie) = self.lies.iter().find(|lie| lie.batch == batch.index) {
-            tell(&mut batch, lie.step);
-        }
-        self.claimed_root = batch.post_state_root;
-        self.replicas.insert(batch.index, pre);
-        self.posted.insert(batch.index, batch.clone());
-        self.next_index += 1;
-        Ok(batch)
+        let lie = self
+            .lies
+            .iter()
+            .find(|lie| lie.batch == self.book.next_index())
+            .copied();
+        let batch = self.book.flush_with(&self.state, |batch| {
+            if let Some(lie) = lie {
+                tell(batch, lie.step);
+            }
+        });
+        batch.ok_or(ProposeError::Empty)
     }
 
     /// A game over one of its batches changed; returns its move when it is its turn.
@@ -473,65 +317,30 @@ impl BatchProposer {
         if self.silent || dispute.proposer != self.address {
             return Vec::new();
         }
-        let Some(batch) = self.posted.get(&dispute.batch) else {
-            return Vec::new();
-        };
-        match dispute.status() {
-            Status::Bisecting {
-                turn: Party::Proposer,
-                ..
-            } => proposer_move(batch, dispute)
-                .map(|mv| Action::Play { dispute: id, mv })
-                .into_iter()
-                .collect(),
-            Status::OneStep {
-                index,
-                claimed_root,
-                ..
-            } => {
-                // Defend only a true claim: a proof of a lie would decide against itself.
-                let Some(replica) = self.replicas.get(&dispute.batch) else {
-                    return Vec::new();
-                };
-                let Ok(mut replay) = Replay::new(replica, batch.clone()) else {
-                    return Vec::new();
-                };
-                let truthful = replay
-                    .run_to(index as usize + 1)
-                    .is_ok_and(|roots| roots.get(index as usize) == Some(&claimed_root));
-                if !truthful {
-                    return Vec::new();
-                }
-                match Replay::new(replica, batch.clone()).and_then(|mut r| r.prove(index as usize))
-                {
-                    Ok(witness) => vec![Action::Prove {
-                        dispute: id,
-                        witness: Box::new(witness),
-                    }],
-                    Err(_) => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
+        match self.book.defend(dispute) {
+            Some(Defense::Play(mv)) => vec![Action::Play { dispute: id, mv }],
+            Some(Defense::Prove(witness)) => vec![Action::Prove {
+                dispute: id,
+                witness,
+            }],
+            None => Vec::new(),
         }
     }
 
-    /// Settlement reverted batch `from` and every later one: rewind to the state before
-    /// `from` and queue the reverted batches' transactions again, ahead of new ones, to be
-    /// re-executed (those no longer valid are left out when the blocks are built). A lie
-    /// about a reverted batch has been caught and is not told again.
-    pub fn on_revert(&mut self, from: u64) {
-        let Some(replica) = self.replicas.get(&from).cloned() else {
+    /// Settlement reverted batch `from` and every later one, blaming the block at
+    /// `blamed_height`: back to the last valid block, and the reverted blocks' transactions
+    /// queued again ahead of new ones, to be re-executed (those no longer valid are left out
+    /// when the blocks are built). A lie about a reverted batch has been caught and is not
+    /// told again.
+    pub fn on_revert(&mut self, from: u64, blamed_height: u64) {
+        let Some(rewind) = self.book.revert(from, blamed_height) else {
             return;
         };
-        let reverted = self.posted.split_off(&from);
-        self.replicas.split_off(&(from + 1));
         let mut again: Vec<Recovered<TxEnvelope>> = Vec::new();
-        for batch in reverted.values() {
-            for block in &batch.blocks {
-                for tx in &block.transactions {
-                    if let Ok(tx) = recover(tx.clone(), RecoveryBackend::Libsecp256k1) {
-                        again.push(tx);
-                    }
+        for block in &rewind.reverted {
+            for tx in &block.transactions {
+                if let Ok(tx) = recover(tx.clone(), RecoveryBackend::Libsecp256k1) {
+                    again.push(tx);
                 }
             }
         }
@@ -540,33 +349,13 @@ impl BatchProposer {
             self.queue.push_front(tx);
         }
         self.lies.retain(|lie| lie.batch != from);
-        self.claimed_root = replica.state_root();
-        self.state = replica;
-        self.next_index = from;
+        self.state = rewind.to;
     }
 
     /// Batch `index` is final.
     pub fn on_final(&mut self, index: u64) {
-        self.posted.remove(&index);
-        if self.replicas.range(index + 1..).next().is_some() {
-            self.replicas.remove(&index);
-        }
+        self.book.finalize(index);
     }
-}
-
-/// The proposer's move in a game over `batch` when it is its turn to bisect: the root it
-/// posted at the midpoint (anything else would contradict the batch and lose at once).
-pub fn proposer_move(batch: &Batch, dispute: &Dispute) -> Option<Move> {
-    let Status::Bisecting {
-        turn: Party::Proposer,
-        ..
-    } = dispute.status()
-    else {
-        return None;
-    };
-    let index = dispute.midpoint();
-    let root = *claimed_step_roots(batch).get(usize::try_from(index).ok()?.checked_sub(1)?)?;
-    Some(Move::Root { index, root })
 }
 
 /// Replaces every posted root from `step` on with a wrong one.

@@ -8,16 +8,17 @@
 use super::{
     Accounts, Enforcement,
     bisection::Dispute,
-    court::{Court, Decision, DisputeId},
+    court::{Decision, DisputeId},
     enforce, lock_bond,
     operator::{Action, BatchCheck, BatchProposer, VitalOperator},
 };
+use altlayer_core::{settlement::SettlementEvent, verifier::Verifier};
 use crate::sim::{Dest, Effect, Node};
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
     Batch,
     primitives::DaRef,
-    settlement::{BatchCommitment, BatchStatus, LocalSettlement},
+    settlement::{BatchCommitment, LocalSettlement},
 };
 use altlayer_staking::AltLedger;
 
@@ -64,6 +65,8 @@ pub enum VitalMessage {
     Reverted {
         /// First batch reverted.
         from: u64,
+        /// The block the decision blamed: the chain goes on from the one before.
+        blamed_height: u64,
     },
     /// L1 to all: a batch is final.
     Final {
@@ -124,20 +127,19 @@ pub enum VitalEvent {
 
 type Out = Vec<Effect<VitalMessage, VitalTimer, VitalEvent>>;
 
-/// The L1 node: settlement, the court and the ALT ledger.
+/// The L1 node: settlement (with its court) and the ALT ledger.
 #[derive(Debug)]
 pub struct L1Node {
     settlement: LocalSettlement,
-    court: Court,
     ledger: AltLedger,
     accounts: Accounts,
     /// Address of each node, by index.
     addresses: Vec<Address>,
     tick_ms: u64,
-    /// The next batch not yet reported final.
-    next_final: u64,
+    /// Settlement's log read so far.
+    cursor: u64,
     /// Batches committed and not reverted, by index, with their data (the DA layer).
-    posted: std::collections::BTreeMap<u64, (BatchCommitment, Batch)>,
+    posted: std::collections::BTreeMap<u64, Batch>,
 }
 
 impl L1Node {
@@ -145,7 +147,6 @@ impl L1Node {
     /// registered in `accounts.proposers` for a slash to land).
     pub fn new(
         settlement: LocalSettlement,
-        court: Court,
         ledger: AltLedger,
         accounts: Accounts,
         addresses: Vec<Address>,
@@ -153,12 +154,11 @@ impl L1Node {
     ) -> Self {
         Self {
             settlement,
-            court,
             ledger,
             accounts,
             addresses,
             tick_ms,
-            next_final: 0,
+            cursor: 0,
             posted: std::collections::BTreeMap::new(),
         }
     }
@@ -190,44 +190,97 @@ impl L1Node {
         out.push(Effect::Event(VitalEvent::Refused(reason)));
     }
 
-    fn update(&self, out: &mut Out, dispute: DisputeId) {
-        if let Some(state) = self.court.dispute(dispute) {
-            out.push(Effect::Send {
-                to: Dest::All,
-                message: VitalMessage::Update {
-                    dispute,
-                    state: Box::new(state.clone()),
-                },
-            });
-        }
-    }
-
-    fn decided(&mut self, out: &mut Out, decision: Decision) {
+    fn broadcast(out: &mut Out, message: VitalMessage) {
         out.push(Effect::Send {
             to: Dest::All,
-            message: VitalMessage::Decided(Box::new(decision.clone())),
+            message,
         });
-        match enforce(
-            decision,
-            &mut self.court,
-            &self.settlement,
-            &mut self.ledger,
-            &self.accounts,
-        ) {
-            Ok(enforcement) => {
-                if let Some(from) = enforcement.reverted_from {
-                    self.posted.split_off(&from);
-                    self.next_final = self.next_final.min(from);
-                    out.push(Effect::Send {
-                        to: Dest::All,
-                        message: VitalMessage::Reverted { from },
-                    });
+    }
+
+    /// Reports what settlement did since the last read: to every node as messages, and the
+    /// decisions mirrored on the ledger.
+    fn flush(&mut self, out: &mut Out) {
+        let (events, next) = self.settlement.events_since(self.cursor);
+        self.cursor = next;
+        for event in events {
+            match event {
+                SettlementEvent::BatchCommitted { commitment, .. } => {
+                    let Some(batch) = self.posted.get(&commitment.index).cloned() else {
+                        continue;
+                    };
+                    out.push(Effect::Event(VitalEvent::Posted {
+                        index: batch.index,
+                        post_state_root: batch.post_state_root,
+                        transactions: batch.transaction_count(),
+                    }));
+                    Self::broadcast(
+                        out,
+                        VitalMessage::Posted {
+                            commitment,
+                            batch: Box::new(batch),
+                        },
+                    );
                 }
-                out.push(Effect::Event(VitalEvent::Enforced(Box::new(enforcement))));
+                SettlementEvent::ChallengeOpened {
+                    dispute,
+                    batch,
+                    challenger,
+                    ..
+                } => {
+                    out.push(Effect::Event(VitalEvent::Opened {
+                        dispute,
+                        batch,
+                        challenger,
+                    }));
+                    Self::broadcast(
+                        out,
+                        VitalMessage::Opened {
+                            dispute,
+                            batch,
+                            challenger,
+                        },
+                    );
+                }
+                SettlementEvent::DisputeMoved { dispute, state } => {
+                    Self::broadcast(out, VitalMessage::Update { dispute, state });
+                }
+                SettlementEvent::ChallengeDecided(resolution) => {
+                    Self::broadcast(
+                        out,
+                        VitalMessage::Decided(Box::new(resolution.decision.clone())),
+                    );
+                    match enforce(&resolution, &mut self.ledger, &self.accounts) {
+                        Ok(enforcement) => {
+                            if let Some(from) = enforcement.reverted_from {
+                                self.posted.split_off(&from);
+                                Self::broadcast(
+                                    out,
+                                    VitalMessage::Reverted {
+                                        from,
+                                        blamed_height: enforcement.decision.height,
+                                    },
+                                );
+                            }
+                            out.push(Effect::Event(VitalEvent::Enforced(Box::new(enforcement))));
+                        }
+                        Err(error) => out.push(Effect::Event(VitalEvent::Refused(format!(
+                            "enforcement failed: {error}"
+                        )))),
+                    }
+                }
+                SettlementEvent::BatchFinalized {
+                    index,
+                    post_state_root,
+                    ..
+                } => {
+                    out.push(Effect::Event(VitalEvent::Final {
+                        index,
+                        post_state_root,
+                    }));
+                    Self::broadcast(out, VitalMessage::Final { index });
+                }
+                _ => {}
             }
-            Err(error) => out.push(Effect::Event(VitalEvent::Refused(format!(
-                "enforcement failed: {error}"
-            )))),
         }
     }
 
@@ -236,18 +289,19 @@ impl L1Node {
         let now = Self::now(now_ms);
         self.settlement.set_time(now);
         let sender = self.addresses.get(from).copied().unwrap_or_default();
+        let chain_id = self.ledger.chain_id();
         match message {
             VitalMessage::Post(batch) => {
                 let commitment = BatchCommitment::new(
                     &batch,
-                    self.court.config().rollup.chain_id,
+                    chain_id,
                     DaRef {
                         position: batch.index,
-                        commitment: batch.commitment(self.court.config().rollup.chain_id),
+                        commitment: batch.commitment(chain_id),
                     },
                     sender,
                 );
-                if let Err(error) = self.settlement.commit(commitment.clone()) {
+                if let Err(error) = self.settlement.commit(commitment) {
                     Self::refuse(
                         &mut out,
                         from,
@@ -262,104 +316,44 @@ impl L1Node {
                 if height > self.ledger.height() {
                     let _ = self.ledger.advance(height, now.max(self.ledger.now()));
                 }
-                self.posted
-                    .insert(batch.index, (commitment.clone(), (*batch).clone()));
-                out.push(Effect::Event(VitalEvent::Posted {
-                    index: batch.index,
-                    post_state_root: batch.post_state_root,
-                    transactions: batch.transaction_count(),
-                }));
-                out.push(Effect::Send {
-                    to: Dest::All,
-                    message: VitalMessage::Posted { commitment, batch },
-                });
+                self.posted.insert(batch.index, *batch);
             }
             VitalMessage::Act(Action::Challenge { batch, bond }) => {
-                let Some((commitment, data)) = self.posted.get(&batch).cloned() else {
+                let Some(data) = self.posted.get(&batch).cloned() else {
                     Self::refuse(&mut out, from, None, format!("no live batch {batch}"));
                     return out;
                 };
-                let opened = self
-                    .settlement
-                    .challenge(batch, sender, bond)
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| {
-                        lock_bond(&mut self.ledger, &self.accounts, &sender, bond)
-                            .map_err(|e| e.to_string())
-                    })
-                    .and_then(|()| {
-                        self.court
-                            .open(&commitment, &data, sender, bond, now)
-                            .map_err(|e| e.to_string())
-                    });
-                match opened {
-                    Ok(dispute) => {
-                        out.push(Effect::Event(VitalEvent::Opened {
-                            dispute,
-                            batch,
-                            challenger: sender,
-                        }));
-                        out.push(Effect::Send {
-                            to: Dest::All,
-                            message: VitalMessage::Opened {
-                                dispute,
-                                batch,
-                                challenger: sender,
-                            },
-                        });
-                        self.update(&mut out, dispute);
-                    }
-                    Err(reason) => {
-                        Self::refuse(
-                            &mut out,
-                            from,
-                            None,
-                            format!("challenge of {batch}: {reason}"),
-                        );
-                    }
+                if let Err(error) = lock_bond(&mut self.ledger, &self.accounts, &sender, bond) {
+                    Self::refuse(&mut out, from, None, format!("challenge of {batch}: {error}"));
+                    return out;
+                }
+                if let Err(error) = self.settlement.challenge(&data, sender, bond) {
+                    use altlayer_core::TokenLedger;
+                    // Nothing changed at settlement: the bond goes back.
+                    let _ = self.ledger.transfer(&self.accounts.escrow, &sender, bond);
+                    Self::refuse(&mut out, from, None, format!("challenge of {batch}: {error}"));
                 }
             }
             VitalMessage::Act(Action::Play { dispute, mv }) => {
-                match self.court.play(dispute, now, sender, mv) {
-                    Ok(Some(decision)) => self.decided(&mut out, decision),
-                    Ok(None) => self.update(&mut out, dispute),
-                    Err(error) => Self::refuse(&mut out, from, Some(dispute), error.to_string()),
+                if let Err(error) = self.settlement.play_move(dispute, sender, mv) {
+                    Self::refuse(&mut out, from, Some(dispute), error.to_string());
                 }
             }
             VitalMessage::Act(Action::Prove { dispute, witness }) => {
-                match self.court.prove(dispute, now, &witness) {
-                    Ok(decision) => self.decided(&mut out, decision),
-                    Err(error) => Self::refuse(&mut out, from, Some(dispute), error.to_string()),
+                if let Err(error) = self.settlement.submit_proof(dispute, &witness) {
+                    Self::refuse(&mut out, from, Some(dispute), error.to_string());
                 }
             }
             _ => {}
         }
+        self.flush(&mut out);
         out
     }
 
     fn tick(&mut self, now_ms: u64) -> Out {
         let mut out = Vec::new();
-        let now = Self::now(now_ms);
-        self.settlement.set_time(now);
-        for decision in self.court.tick(now) {
-            self.decided(&mut out, decision);
-        }
-        while let Some((commitment, _)) = self.posted.get(&self.next_final) {
-            if self.settlement.status_now(self.next_final) != Ok(BatchStatus::Final) {
-                break;
-            }
-            out.push(Effect::Event(VitalEvent::Final {
-                index: self.next_final,
-                post_state_root: commitment.post_state_root,
-            }));
-            out.push(Effect::Send {
-                to: Dest::All,
-                message: VitalMessage::Final {
-                    index: self.next_final,
-                },
-            });
-            self.next_final += 1;
-        }
+        self.settlement.set_time(Self::now(now_ms));
+        self.flush(&mut out);
         out.push(Effect::Timer {
             timer: VitalTimer::Tick,
             after_ms: self.tick_ms,
@@ -424,8 +418,11 @@ impl ProposerNode {
     fn handle(&mut self, message: VitalMessage) -> Out {
         let actions = match message {
             VitalMessage::Update { dispute, state } => self.proposer.on_dispute(dispute, &state),
-            VitalMessage::Reverted { from } => {
-                self.proposer.on_revert(from);
+            VitalMessage::Reverted {
+                from,
+                blamed_height,
+            } => {
+                self.proposer.on_revert(from, blamed_height);
                 Vec::new()
             }
             VitalMessage::Final { index } => {
@@ -485,7 +482,7 @@ impl OperatorNode {
                 actions
             }
             VitalMessage::Refused { dispute, .. } => match self.games.get(&dispute) {
-                Some(state) => self.operator.on_proof_refused(dispute, &state.clone()),
+                Some(state) => self.operator.on_refused(dispute, &state.clone()),
                 None => Vec::new(),
             },
             VitalMessage::Decided(decision) => {
@@ -493,7 +490,7 @@ impl OperatorNode {
                 self.operator.on_decided(decision.dispute);
                 Vec::new()
             }
-            VitalMessage::Reverted { from } => {
+            VitalMessage::Reverted { from, .. } => {
                 self.operator.on_revert(from);
                 Vec::new()
             }

@@ -770,6 +770,7 @@ impl EvmStateTransition {
     /// faulty or dishonest sequencer looks like. For fault drills (tests, `altlayer devnet
     /// --fault`): the next block built on it carries a state root no honest replica computes,
     /// which is what VITAL exists to catch.
+    #[cfg(feature = "test-utils")]
     pub fn corrupt_state(&mut self, change: impl FnOnce(&mut WorldState)) {
         change(&mut self.state);
     }

@@ -338,3 +338,18 @@ impl Dispute {
         Ok(self.status)
     }
 }
+
+/// The proposer's move in a game over `batch` when it is its turn to bisect: the root it
+/// posted at the midpoint (anything else would contradict the batch and lose at once).
+pub fn proposer_move(batch: &crate::Batch, dispute: &Dispute) -> Option<Move> {
+    let Status::Bisecting {
+        turn: Party::Proposer,
+        ..
+    } = dispute.status()
+    else {
+        return None;
+    };
+    let index = dispute.midpoint();
+    let root = *crate::execution::stateless::claimed_step_roots(batch).get(usize::try_from(index).ok()?.checked_sub(1)?)?;
+    Some(Move::Root { index, root })
+}

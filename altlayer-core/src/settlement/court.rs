@@ -6,13 +6,14 @@
 //! one batch play separate games against the proposer. A game that reaches its last step is
 //! decided by [`verify_step`] over the submitted witness; a witness that does not match the
 //! agreed root or lacks anything is refused and decides nothing. Each finished game yields a
-//! [`Decision`], which the caller enforces on settlement and the ALT ledger
-//! ([`super::enforce`]): a batch proven wrong reverts with every batch after it, and every other
-//! game on those batches is then moot ([`Court::dismiss_from`]).
+//! [`Decision`], which settlement enforces ([`super::LocalSettlement`] runs a court inside): a
+//! batch proven wrong reverts with every batch after it, and every other game on those batches
+//! is then moot ([`Court::dismiss_from`]); the ledger of the rollup's token moves the bonds and
+//! slashes the proposer.
 
 use super::bisection::{Dispute, DisputeError, Move, Party, Reason, Status};
 use alloy_primitives::{Address, B256, U256, keccak256};
-use altlayer_core::{
+use crate::{
     Batch, RollupConfig,
     execution::stateless::{
         StepError, StepOutcome, StepWitness, claimed_step_roots, plan_step, step_count, verify_step,
@@ -357,7 +358,7 @@ impl Court {
     }
 }
 
-impl altlayer_staking::ParameterStore for Court {
+impl crate::params::ParameterStore for Court {
     type Params = crate::params::AvsParams;
     type Error = crate::params::InvalidAvsParams;
 

@@ -11,13 +11,15 @@
 //!   plus fast finality from certificates, and the status of any height.
 //! - [`VoteBook`] watches individual votes and turns two conflicting ones into evidence.
 
+pub mod committee;
+
 use crate::qc::{QcError, QuorumCertificate, Roster, StakeSnapshot, Threshold};
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
     ChainId, RollupId,
     bls::{SecretKey, Signature},
     execution::{ExecuteOptions, ExecutionError},
-    finality::{ChallengeWindowFinality, FinalityGadget, FinalityStatus},
+    finality::{ChallengeWindowFinality, FinalityEvent, FinalityGadget, FinalityStatus},
     primitives::{Block, Domain, Header, signing_digest},
     settlement::BatchCommitment,
     transition::StateTransition,
@@ -254,6 +256,9 @@ pub enum MachError {
 pub struct SignerState {
     /// Last height signed (vote or alert), if any.
     pub last_signed_height: Option<u64>,
+    /// Last height a finality vote was signed at, if any (alerts excluded).
+    #[serde(default)]
+    pub last_vote_height: Option<u64>,
 }
 
 /// A MACH operator: re-executes every block on its own replica and signs a vote or an alert,
@@ -340,6 +345,7 @@ impl<T: StateTransition> MachOperator<T> {
         self.state.last_signed_height = Some(header.height);
         Ok(match kind {
             None => {
+                self.state.last_vote_height = Some(header.height);
                 let vote = FinalityVote {
                     chain_id,
                     rollup,
@@ -370,6 +376,21 @@ impl<T: StateTransition> MachOperator<T> {
                 }
             }
         })
+    }
+}
+
+impl<T> MachOperator<T> {
+    /// Settlement reverted the chain above `to_height` (the blocks an alert said were wrong,
+    /// proven so): the operator may sign the new blocks at those heights, unless it voted for
+    /// a block there (a vote is never taken back, so it could only equivocate). Its replica
+    /// never applied a block it alerted against, so it is already at the last valid block.
+    pub fn on_revert(&mut self, to_height: u64) {
+        if self.state.last_vote_height.is_none_or(|voted| voted <= to_height) {
+            self.state.last_signed_height = self
+                .state
+                .last_signed_height
+                .map(|last| last.min(to_height));
+        }
     }
 }
 
@@ -436,6 +457,8 @@ pub struct MachFinality {
     /// Block hash -> the confirmed alert it falls under (its own, or an ancestor's).
     alerted: BTreeMap<B256, usize>,
     alerts: Vec<ConfirmedAlert>,
+    /// Highest height up to which every block is fast-final or final on L1.
+    safe: Option<u64>,
 }
 
 impl MachFinality {
@@ -461,6 +484,7 @@ impl MachFinality {
             fast: BTreeMap::new(),
             alerted: BTreeMap::new(),
             alerts: Vec::new(),
+            safe: None,
         }
     }
 
@@ -473,7 +497,19 @@ impl MachFinality {
         if let Some(alert) = self.alerted.get(&header.parent_hash).copied() {
             self.alerted.insert(hash, alert);
         }
-        self.l1.on_block(header.height);
+        self.l1.on_produced(header.height);
+    }
+
+    /// Moves the safe height up over every fast-final (or firm) block that follows it.
+    fn advance_safe(&mut self) {
+        let mut safe = self.safe.max(self.l1.finalized_height());
+        while let Some(next) = safe.map_or(Some(1), |h| h.checked_add(1)) {
+            if !matches!(self.query(next), MachStatus::FastFinal { .. }) {
+                break;
+            }
+            safe = Some(next);
+        }
+        self.safe = safe;
     }
 
     fn check_rollup(&self, chain_id: ChainId, rollup: RollupId) -> Result<(), MachError> {
@@ -510,6 +546,7 @@ impl MachFinality {
         }
         certificate.verify(roster, self.params.mach_threshold)?;
         self.fast.insert(vote.height, (vote, certificate));
+        self.advance_safe();
         Ok(())
     }
 
@@ -540,6 +577,8 @@ impl MachFinality {
         // A block that is alerted is never fast-final, whatever was certified before.
         self.fast
             .retain(|_, (vote, _)| !tainted.contains(&vote.block_hash));
+        let below = alert.height.checked_sub(1).max(self.l1.finalized_height());
+        self.safe = self.safe.min(below).max(self.l1.finalized_height());
         Ok(confirmed)
     }
 
@@ -576,6 +615,8 @@ impl MachFinality {
 }
 
 impl FinalityGadget for MachFinality {
+    type Message = std::convert::Infallible;
+
     fn status(&self, height: u64) -> FinalityStatus {
         match self.query(height) {
             MachStatus::FinalOnL1 => FinalityStatus::Final,
@@ -589,21 +630,18 @@ impl FinalityGadget for MachFinality {
         }
     }
 
-    /// The highest height up to which every block is final on L1 or fast-final.
     fn finalized_height(&self) -> Option<u64> {
-        let mut height = self.l1.finalized_height();
-        loop {
-            let next = height.map_or(1, |h| h + 1);
-            if matches!(self.query(next), MachStatus::FastFinal { .. }) {
-                height = Some(next);
-            } else {
-                return height;
-            }
-        }
+        self.l1.finalized_height()
     }
 
-    fn on_block(&mut self, height: u64) {
-        self.l1.on_block(height);
+    /// The highest height up to which every block is fast-final or final on L1.
+    fn safe_height(&self) -> Option<u64> {
+        self.safe.max(self.l1.finalized_height())
+    }
+
+    fn on_block(&mut self, _now_ms: u64, _hash: B256, block: &Block) -> Vec<FinalityEvent> {
+        self.on_header(&block.header);
+        Vec::new()
     }
 
     fn on_batch_committed(&mut self, batch: &BatchCommitment, at: u64) {
@@ -618,12 +656,19 @@ impl FinalityGadget for MachFinality {
         self.l1.on_challenge_failed(batch);
     }
 
-    fn on_revert(&mut self, batch: u64) {
-        self.l1.on_revert(batch);
+    /// Blocks above `to_height` are forgotten (new ones take their heights); certificates on
+    /// them with them.
+    fn on_revert(&mut self, batch: u64, to_height: u64) {
+        self.l1.on_revert(batch, to_height);
+        self.blocks.split_off(&(to_height + 1));
+        self.fast.split_off(&(to_height + 1));
+        self.safe = self.safe.min(Some(to_height));
     }
 
-    fn on_tick(&mut self, now: u64) -> Option<u64> {
-        self.l1.on_tick(now)
+    fn on_settlement_time(&mut self, now: u64) -> Option<u64> {
+        let moved = self.l1.on_settlement_time(now);
+        self.advance_safe();
+        moved
     }
 }
 

@@ -1,0 +1,326 @@
+//! One SQUAD sequencer behind core's [`Sequencer`] trait: a [`SquadNode`] with its timers, its
+//! mempool, and its own replica executing the committed payloads into blocks. Messages to and
+//! from the other sequencers go through [`Sequencer::on_message`] and
+//! [`SequencerEvent::Send`], so a node runs in its own process with any transport, or in
+//! process beside the others ([`super::sequencer::SquadSequencer`]).
+
+use super::{
+    Behaviour, Input, Message, Output, SquadNode, Target, Timer, byzantine_sends,
+    mempool::PoolError as SquadPoolError,
+};
+use alloy_consensus::{TxEnvelope, transaction::Recovered};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, keccak256};
+use altlayer_core::{
+    Block,
+    bls::SecretKey,
+    execution::{BlockAttributes, ExecuteOptions},
+    primitives::DaRef,
+    sequencer::{Peer, PoolError, Sequencer, SequencerError, SequencerEvent, SubmitError},
+    transaction::{check_chain_id, decode_and_recover_all},
+    transition::StateTransition,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One SQUAD sequencer executing its committed chain; see the [module docs](self).
+pub struct SquadNodeSequencer<S> {
+    node: SquadNode,
+    /// Its key again, to sign the second of two conflicting messages (fault drills).
+    key: SecretKey,
+    behaviour: Behaviour,
+    /// The set's members, in roster order (an equivocator splits them in two).
+    peers: Vec<Address>,
+    stf: S,
+    coinbase: Address,
+    intermediate_roots: bool,
+    da_ref: DaRef,
+    started: bool,
+    now_ms: u64,
+    /// Timers set, by when they fire.
+    timers: BTreeSet<(u64, Timer)>,
+    /// Decisions of the committed chain executed into blocks.
+    executed: usize,
+    /// Rollup height -> the decision it executed (to re-execute after a rewind).
+    heights: BTreeMap<u64, usize>,
+    /// SQUAD height -> its soft confirmation (certificate hash, when).
+    soft: BTreeMap<u64, (B256, u64)>,
+    /// SQUAD height -> when this node first saw (or sent) a proposal for it.
+    proposed: BTreeMap<u64, u64>,
+    /// Sends and refusals produced outside a tick (a submitted transaction's gossip).
+    outbox: Vec<SequencerEvent<Message>>,
+    /// Blocks executed by this node.
+    blocks_executed: u64,
+}
+
+impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
+    /// A sequencer around `node` (whose key is `key`), executing on `stf`, with the set's
+    /// members `peers`; blocks pay priority fees to `coinbase`.
+    pub fn new(
+        node: SquadNode,
+        key: SecretKey,
+        peers: Vec<Address>,
+        stf: S,
+        coinbase: Address,
+        intermediate_roots: bool,
+    ) -> Self {
+        Self {
+            node,
+            key,
+            behaviour: Behaviour::Honest,
+            peers,
+            stf,
+            coinbase,
+            intermediate_roots,
+            da_ref: DaRef::default(),
+            started: false,
+            now_ms: 0,
+            timers: BTreeSet::new(),
+            executed: 0,
+            heights: BTreeMap::new(),
+            soft: BTreeMap::new(),
+            proposed: BTreeMap::new(),
+            outbox: Vec::new(),
+            blocks_executed: 0,
+        }
+    }
+
+    /// Makes it misbehave as `behaviour` says (fault drills).
+    #[cfg(feature = "test-utils")]
+    pub const fn with_behaviour(mut self, behaviour: Behaviour) -> Self {
+        self.behaviour = behaviour;
+        self
+    }
+
+    /// The consensus node.
+    pub const fn node(&self) -> &SquadNode {
+        &self.node
+    }
+
+    /// Its address.
+    pub const fn address(&self) -> Address {
+        self.node.address()
+    }
+
+    /// The replica, to change what it builds on (fault drills).
+    #[cfg(feature = "test-utils")]
+    pub const fn state_transition_mut(&mut self) -> &mut S {
+        &mut self.stf
+    }
+
+    /// When this node first saw (or sent) a proposal for SQUAD height `height`.
+    pub fn proposed_at(&self, height: u64) -> Option<u64> {
+        self.proposed.get(&height).copied()
+    }
+
+    /// Blocks this node executed (including re-executions after a rewind).
+    pub const fn blocks_executed(&self) -> u64 {
+        self.blocks_executed
+    }
+
+    fn start(&mut self, now_ms: u64, events: &mut Vec<SequencerEvent<Message>>) {
+        if !self.started {
+            self.started = true;
+            let outputs = self.node.start(now_ms);
+            self.apply(now_ms, outputs, events);
+        }
+    }
+
+    /// Turns the node's outputs into events, timers and executed blocks.
+    fn apply(&mut self, now_ms: u64, outputs: Vec<Output>, events: &mut Vec<SequencerEvent<Message>>) {
+        for output in outputs {
+            match output {
+                Output::Send { to, message } => {
+                    if let Message::Proposal(proposal) = &message {
+                        self.proposed.entry(proposal.block.height).or_insert(now_ms);
+                    }
+                    for (to, message) in
+                        byzantine_sends(self.behaviour, &self.node, &self.key, &self.peers, to, message)
+                    {
+                        let to = match to {
+                            Target::All => Peer::All,
+                            Target::One(address) => Peer::One(address),
+                        };
+                        events.push(SequencerEvent::Send { to, message });
+                    }
+                }
+                Output::SetTimer { timer, after_ms } => {
+                    self.timers.insert((now_ms.saturating_add(after_ms), timer));
+                }
+                Output::SoftConfirmed {
+                    height,
+                    certificate,
+                    ..
+                } => {
+                    self.soft.insert(height, (certificate.hash(), now_ms));
+                }
+                Output::Committed(_) => {}
+                Output::Evidence(evidence) => events.push(SequencerEvent::Evidence(evidence)),
+                Output::NeedRoster { epoch, .. } => {
+                    tracing::warn!(epoch, "SQUAD node waits for the roster of a new epoch");
+                }
+                Output::Rejected { .. } => {}
+            }
+        }
+    }
+
+    /// Executes the committed decisions not executed yet into blocks.
+    fn execute(&mut self, events: &mut Vec<SequencerEvent<Message>>) -> Result<(), SequencerError> {
+        let options = if self.intermediate_roots {
+            ExecuteOptions::with_intermediate_roots()
+        } else {
+            ExecuteOptions::default()
+        };
+        while let Some(decision) = self.node.chain().get(self.executed) {
+            let payload = &decision.block.payload;
+            let squad_height = decision.block.height;
+            let max_size = self.stf.config().max_tx_size;
+            let mut candidates = Vec::with_capacity(payload.transactions.len());
+            for (raw, recovered) in payload
+                .transactions
+                .iter()
+                .zip(decode_and_recover_all(&payload.transactions, max_size))
+            {
+                match recovered {
+                    Ok(tx) => candidates.push(tx),
+                    // The pool admitted only decodable transactions; a byzantine leader's
+                    // garbage is skipped the same way on every node.
+                    Err(error) => {
+                        tracing::warn!(hash = %keccak256(raw), %error, "undecodable transaction in a committed payload")
+                    }
+                }
+            }
+            let attributes = BlockAttributes {
+                timestamp: payload.timestamp.max(self.stf.head().timestamp),
+                sequencer: self.coinbase,
+                da_ref: self.da_ref,
+            };
+            let built = self.stf.build_block(attributes, candidates, options)?;
+            let height = built.block.header.height;
+            self.heights.insert(height, self.executed);
+            self.executed += 1;
+            self.blocks_executed += 1;
+            let rejected: Vec<_> = built.rejected.clone();
+            events.push(SequencerEvent::Block(Box::new(built)));
+            events.extend(rejected.into_iter().map(SequencerEvent::Rejected));
+            if let Some((certificate, at_ms)) = self.soft.get(&squad_height) {
+                events.push(SequencerEvent::SoftConfirmed {
+                    height,
+                    certificate: *certificate,
+                    at_ms: *at_ms,
+                });
+            }
+        }
+        // Only the heights a rewind can reach matter.
+        let keep = self.soft.len().saturating_sub(1_024);
+        if keep > 0
+            && let Some(&first) = self.soft.keys().nth(keep)
+        {
+            self.soft = self.soft.split_off(&first);
+            self.proposed = self.proposed.split_off(&first);
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        mut events: Vec<SequencerEvent<Message>>,
+    ) -> Result<Vec<SequencerEvent<Message>>, SequencerError> {
+        self.execute(&mut events)?;
+        let mut out = std::mem::take(&mut self.outbox);
+        out.append(&mut events);
+        Ok(out)
+    }
+}
+
+impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
+    type Transition = S;
+    type Message = Message;
+
+    /// Pools the transaction and gossips it to the other sequencers (at the next tick).
+    fn submit(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError> {
+        let config = self.stf.config();
+        check_chain_id(tx.inner(), config.chain_id, config.allow_unprotected_txs)?;
+        let hash = *tx.inner().tx_hash();
+        let bytes = alloy_primitives::Bytes::from(tx.inner().encoded_2718());
+        let outputs = self.node.handle(self.now_ms, Input::Transaction(bytes));
+        let refused = outputs.iter().find_map(|output| match output {
+            Output::Rejected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+        let mut events = Vec::new();
+        self.apply(self.now_ms, outputs, &mut events);
+        self.outbox.extend(events);
+        match refused {
+            None => Ok(hash),
+            Some(SquadPoolError::Invalid(error)) => Err(SubmitError::Invalid(error)),
+            Some(SquadPoolError::Duplicate(_)) => Err(PoolError::Duplicate(hash).into()),
+            Some(SquadPoolError::ReplacementUnderpriced { sender, nonce, .. }) => {
+                Err(PoolError::NonceTaken { sender, nonce }.into())
+            }
+            Some(_) => Err(PoolError::Full(self.pending()).into()),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.node.pool().len()
+    }
+
+    /// Fires the timers due by `now_ms` and executes what was committed.
+    fn on_tick(&mut self, now_ms: u64) -> Result<Vec<SequencerEvent<Message>>, SequencerError> {
+        self.now_ms = self.now_ms.max(now_ms);
+        let mut events = Vec::new();
+        self.start(self.now_ms, &mut events);
+        while let Some(&(at, timer)) = self.timers.first() {
+            if at > self.now_ms {
+                break;
+            }
+            self.timers.pop_first();
+            let outputs = self.node.handle(at, Input::Timeout(timer));
+            self.apply(at, outputs, &mut events);
+        }
+        self.finish(events)
+    }
+
+    fn on_message(
+        &mut self,
+        now_ms: u64,
+        from: Address,
+        message: Message,
+    ) -> Result<Vec<SequencerEvent<Message>>, SequencerError> {
+        self.now_ms = self.now_ms.max(now_ms);
+        let mut events = Vec::new();
+        self.start(self.now_ms, &mut events);
+        if let Message::Proposal(proposal) = &message {
+            self.proposed
+                .entry(proposal.block.height)
+                .or_insert(self.now_ms);
+        }
+        let outputs = self.node.handle(self.now_ms, Input::Message { from, message });
+        self.apply(self.now_ms, outputs, &mut events);
+        self.finish(events)
+    }
+
+    fn state_transition(&self) -> &S {
+        &self.stf
+    }
+
+    /// The committed payloads' order is final: the node goes back to `to` and executes them
+    /// again from the first one after it (at its next input).
+    fn rewind(&mut self, to: S, _reverted: Vec<Block>) -> Vec<PoolError> {
+        let next = to.head().height + 1;
+        if let Some(&decision) = self.heights.get(&next) {
+            self.executed = decision;
+        }
+        self.heights.split_off(&next);
+        self.stf = to;
+        Vec::new()
+    }
+
+    fn set_da_ref(&mut self, da_ref: DaRef) {
+        self.da_ref = da_ref;
+    }
+
+    fn next_wake(&self) -> Option<u64> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+}
