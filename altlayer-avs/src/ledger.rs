@@ -40,6 +40,9 @@ pub struct AltStake {
     /// Highest height whose fee was charged: a block built again after a revert is not
     /// charged twice.
     charged: u64,
+    /// Evidence about heights the ledger has not reached yet (a consensus message is
+    /// signed before its block is executed), with who submitted it.
+    early: Vec<(Address, Evidence)>,
 }
 
 impl AltStake {
@@ -51,6 +54,7 @@ impl AltStake {
             accounts,
             fees,
             charged: 0,
+            early: Vec::new(),
         }
     }
 
@@ -69,37 +73,25 @@ impl AltStake {
         &self.accounts
     }
 
-    fn slash(&mut self, submitter: &Address, evidence: &Evidence) -> LedgerEvent {
-        let (operator, infraction) = match evidence {
-            Evidence::Equivocation { first, .. } => (
-                match &first.signature {
-                    altlayer_core::evidence::VoteSignature::Bls { signer, .. } => *signer,
-                    _ => Address::ZERO,
-                },
-                "equivocation",
-            ),
-            Evidence::InvalidStateRoot { operator, .. } => (*operator, "invalid state root"),
-            Evidence::InvalidVote { vote, .. } => (
-                match &vote.signature {
-                    altlayer_core::evidence::VoteSignature::Bls { signer, .. } => *signer,
-                    _ => Address::ZERO,
-                },
-                "invalid vote",
-            ),
-        };
+    /// Slashes on evidence; `None` when the infraction was already punished (the same
+    /// evidence twice, or an operator already tombstoned for another equivocation).
+    fn slash(&mut self, submitter: &Address, evidence: &Evidence) -> Option<LedgerEvent> {
+        let operator = evidence.offender().unwrap_or_default();
+        let infraction = evidence.infraction();
         match self.ledger.slash(submitter, evidence) {
-            Ok(outcome) => LedgerEvent::Slashed {
+            Ok(outcome) => Some(LedgerEvent::Slashed {
                 operator: outcome.operator,
                 amount: outcome.slashed,
                 reward: outcome.reward,
                 submitter: *submitter,
                 infraction,
                 tombstoned: matches!(evidence, Evidence::Equivocation { .. }),
-            },
-            Err(refused) => LedgerEvent::SlashRefused {
+            }),
+            Err(StakingError::DuplicateEvidence(_) | StakingError::Tombstoned(_)) => None,
+            Err(refused) => Some(LedgerEvent::SlashRefused {
                 operator,
                 reason: refused.to_string(),
-            },
+            }),
         }
     }
 }
@@ -114,6 +106,14 @@ impl RollupLedger for AltStake {
         if header.height > self.ledger.height() {
             let now = header.timestamp.max(self.ledger.now());
             self.ledger.advance(header.height, now)?;
+            let height = self.ledger.height();
+            let (due, early): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early)
+                .into_iter()
+                .partition(|(_, evidence)| evidence.height() <= height);
+            self.early = early;
+            for (submitter, evidence) in due {
+                events.extend(self.slash(&submitter, &evidence));
+            }
         }
         let Some(fees) = self.fees.clone() else {
             return Ok(events);
@@ -133,7 +133,9 @@ impl RollupLedger for AltStake {
         if fees.epoch_blocks > 0 && header.height.is_multiple_of(fees.epoch_blocks) {
             let mut distributed = U256::ZERO;
             for set in &fees.sets {
-                let rewards = self.ledger.distribute_epoch(&self.accounts.authority, *set)?;
+                let rewards = self
+                    .ledger
+                    .distribute_epoch(&self.accounts.authority, *set)?;
                 distributed += rewards.distributed;
             }
             events.push(LedgerEvent::Rewards {
@@ -149,9 +151,9 @@ impl RollupLedger for AltStake {
         crate::vital::lock_bond(&mut self.ledger, &self.accounts, challenger, bond)
     }
 
-
     fn unlock_bond(&mut self, challenger: &Address, bond: U256) -> Result<(), StakingError> {
-        self.ledger.transfer(&self.accounts.escrow, challenger, bond)
+        self.ledger
+            .transfer(&self.accounts.escrow, challenger, bond)
     }
 
     /// Bonds come back from escrow or go to the treasury; a proposer proven wrong is slashed
@@ -198,6 +200,11 @@ impl RollupLedger for AltStake {
         submitter: &Address,
         evidence: &Evidence,
     ) -> Result<Vec<LedgerEvent>, StakingError> {
-        Ok(vec![self.slash(submitter, evidence)])
+        if evidence.height() > self.ledger.height() {
+            // Slashed once the ledger reaches its height.
+            self.early.push((*submitter, evidence.clone()));
+            return Ok(Vec::new());
+        }
+        Ok(self.slash(submitter, evidence).into_iter().collect())
     }
 }

@@ -6,6 +6,8 @@ pub mod ledger;
 pub mod mach;
 pub mod params;
 pub mod qc;
+#[cfg(feature = "test-utils")]
+pub mod restaked;
 #[cfg(feature = "runtime")]
 pub mod service;
 pub mod sim;

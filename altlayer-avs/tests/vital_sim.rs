@@ -19,8 +19,8 @@ use altlayer_core::{
     dev::{DevAccount, dev_state, store_call, store_init_code},
     execution::DEFAULT_INITIAL_BASE_FEE,
     settlement::{LocalSettlement, SettlementConfig},
-    verifier::Verifier,
     transaction::{RecoveryBackend, recover},
+    verifier::Verifier,
 };
 use altlayer_staking::{
     AltLedger, OperatorKey, OperatorSetConfig, OperatorSetId, Service, StakingParams,

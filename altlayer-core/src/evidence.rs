@@ -62,6 +62,16 @@ pub enum VoteSignature {
     },
 }
 
+impl VoteSignature {
+    /// The signer a BLS signature names (an ECDSA signature names none until recovered).
+    pub const fn bls_signer(&self) -> Option<Address> {
+        match self {
+            Self::Bls { signer, .. } => Some(*signer),
+            Self::Ecdsa(_) => None,
+        }
+    }
+}
+
 /// A vote an operator signed: what it signed for one slot of one operator set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,6 +200,25 @@ impl Evidence {
             Self::Equivocation { set, .. }
             | Self::InvalidStateRoot { set, .. }
             | Self::InvalidVote { set, .. } => *set,
+        }
+    }
+
+    /// The operator accused, when the evidence names it (a BLS vote names its signer; an
+    /// ECDSA vote's signer is recovered when the evidence is verified).
+    pub const fn offender(&self) -> Option<Address> {
+        match self {
+            Self::Equivocation { first, .. } => first.signature.bls_signer(),
+            Self::InvalidStateRoot { operator, .. } => Some(*operator),
+            Self::InvalidVote { vote, .. } => vote.signature.bls_signer(),
+        }
+    }
+
+    /// The infraction, in words: `equivocation`, `invalid state root` or `invalid vote`.
+    pub const fn infraction(&self) -> &'static str {
+        match self {
+            Self::Equivocation { .. } => "equivocation",
+            Self::InvalidStateRoot { .. } => "invalid state root",
+            Self::InvalidVote { .. } => "invalid vote",
         }
     }
 

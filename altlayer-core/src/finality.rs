@@ -145,7 +145,12 @@ pub trait FinalityGadget {
     }
 
     /// A block was produced at `now_ms`; `hash` is its header's hash.
-    fn on_block(&mut self, now_ms: u64, hash: B256, block: &Block) -> Vec<FinalityEvent<Self::Message>>;
+    fn on_block(
+        &mut self,
+        now_ms: u64,
+        hash: B256,
+        block: &Block,
+    ) -> Vec<FinalityEvent<Self::Message>>;
 
     /// The sequencer set certified the block at `height` (soft confirmation).
     fn on_soft(&mut self, _height: u64, _certificate: B256) {}

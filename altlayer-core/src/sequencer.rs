@@ -64,6 +64,9 @@ pub enum SubmitError {
     /// The pool refused it.
     #[error(transparent)]
     Pool(#[from] PoolError),
+    /// The rollup has ended: it takes no more transactions.
+    #[error("the rollup has ended and takes no more transactions")]
+    Ended,
 }
 
 /// Why a sequencer could not make progress.

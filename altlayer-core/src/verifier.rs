@@ -280,7 +280,9 @@ impl ReExecutionVerifier {
     /// The root this verifier computed after `steps` steps of `batch` (1-based count).
     pub fn root_after(&self, batch: u64, steps: u64) -> Option<B256> {
         let (_, roots) = self.checked.get(&batch)?;
-        roots.get(usize::try_from(steps).ok()?.checked_sub(1)?).copied()
+        roots
+            .get(usize::try_from(steps).ok()?.checked_sub(1)?)
+            .copied()
     }
 
     /// A one-step proof of `step` of `batch`, from the replica at its pre-state.
@@ -296,7 +298,13 @@ impl ReExecutionVerifier {
         Replay::new(replica, data.clone())?.prove(step)
     }
 
-    fn prove_once(&mut self, dispute: DisputeId, batch: u64, index: u64, tries: u32) -> Vec<VerifierAction> {
+    fn prove_once(
+        &mut self,
+        dispute: DisputeId,
+        batch: u64,
+        index: u64,
+        tries: u32,
+    ) -> Vec<VerifierAction> {
         let attempts = self.proofs.entry(dispute).or_default();
         if *attempts >= tries {
             return Vec::new();

@@ -101,13 +101,19 @@ fn single_sequencer_builds_on_schedule_and_reports_refusals() {
 /// A batch of one block of `n` transfers built honestly, with its verifier at the genesis.
 fn batch_of(n: u64) -> (Batch, ReExecutionVerifier) {
     let mut stf = dev_state_transition(RollupConfig::default(), n);
-    let verifier = ReExecutionVerifier::new(Address::repeat_byte(0x7a), U256::from(1), stf.clone(), 0);
+    let verifier =
+        ReExecutionVerifier::new(Address::repeat_byte(0x7a), U256::from(1), stf.clone(), 0);
     let batch = next_batch(&mut stf, 0, &DevAccount::many(n), 0);
     (batch, verifier)
 }
 
 /// Batch `index`: one block in which each account sends a transfer with `nonce`.
-fn next_batch(stf: &mut EvmStateTransition, index: u64, accounts: &[DevAccount], nonce: u64) -> Batch {
+fn next_batch(
+    stf: &mut EvmStateTransition,
+    index: u64,
+    accounts: &[DevAccount],
+    nonce: u64,
+) -> Batch {
     let pre = stf.state_root();
     let txs = accounts.iter().map(|a| transfer(a, nonce)).collect();
     let built = stf
@@ -259,14 +265,16 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
 
     let challenger = Address::repeat_byte(0xcc);
     assert!(matches!(
-        l1.open_challenge(&batches[1], challenger, U256::from(99)).await,
+        l1.open_challenge(&batches[1], challenger, U256::from(99))
+            .await,
         Err(SettlementError::BondTooLow { .. })
     ));
     // The data must be the committed batch's.
     let mut forged = batches[1].clone();
     forged.post_state_root = B256::repeat_byte(0xf0);
     assert!(matches!(
-        l1.open_challenge(&forged, challenger, U256::from(100)).await,
+        l1.open_challenge(&forged, challenger, U256::from(100))
+            .await,
         Err(SettlementError::Dispute(CourtError::WrongBatch(_)))
     ));
     let game = l1
@@ -274,7 +282,8 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
         .await
         .unwrap();
     assert!(matches!(
-        l1.open_challenge(&batches[1], challenger, U256::from(100)).await,
+        l1.open_challenge(&batches[1], challenger, U256::from(100))
+            .await,
         Err(SettlementError::AlreadyChallenging { .. })
     ));
     let other = Address::repeat_byte(0xdd);
@@ -283,7 +292,8 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
         .unwrap();
     // Only the parties move, each in turn.
     assert!(matches!(
-        l1.play(game, challenger, Move::Verdict { agree: true }).await,
+        l1.play(game, challenger, Move::Verdict { agree: true })
+            .await,
         Err(SettlementError::Dispute(_))
     ));
     assert!(matches!(
@@ -297,7 +307,8 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Challenged);
     assert_eq!(l1.finalized_height().await.unwrap(), Some(1));
     assert!(matches!(
-        l1.open_challenge(&batches[0], challenger, U256::from(100)).await,
+        l1.open_challenge(&batches[0], challenger, U256::from(100))
+            .await,
         Err(SettlementError::NotChallengeable { .. })
     ));
     l1.observe_time(26).await.unwrap();
@@ -337,9 +348,13 @@ async fn local_settlement_orders_challenges_reverts_and_finalizes() {
         .await
         .unwrap();
     let root = reposted[1].intermediate_roots[1];
-    l1.play(game, Address::repeat_byte(0x5e), Move::Root { index: 2, root })
-        .await
-        .unwrap();
+    l1.play(
+        game,
+        Address::repeat_byte(0x5e),
+        Move::Root { index: 2, root },
+    )
+    .await
+    .unwrap();
     assert_eq!(l1.status(1).await.unwrap(), BatchStatus::Challenged);
     l1.observe_time(47).await.unwrap();
     assert_eq!(l1.forfeited_bonds(), U256::from(100));

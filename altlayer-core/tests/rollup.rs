@@ -70,7 +70,15 @@ fn an_honest_rollup_batches_verifies_and_finalizes_every_block() {
     assert_eq!(blocks, 6);
     let valid = events
         .iter()
-        .filter(|e| matches!(e, RollupEvent::BatchChecked { check: BatchCheck::Valid, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                RollupEvent::BatchChecked {
+                    check: BatchCheck::Valid,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(valid, 3, "{events:#?}");
     let finalized = events.iter().rev().find_map(|e| match e {
@@ -95,7 +103,10 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
                 .state_transition_mut()
                 .corrupt_state(|state| {
                     let thief = Address::repeat_byte(0x5e);
-                    state.set_balance(thief, state.balance(&thief) + U256::from(10u64).pow(U256::from(21)));
+                    state.set_balance(
+                        thief,
+                        state.balance(&thief) + U256::from(10u64).pow(U256::from(21)),
+                    );
                 });
         }
         events.extend(round(&mut rollup, r));
@@ -104,9 +115,16 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
     for r in 3..6 {
         events.extend(round(&mut rollup, r));
     }
-    let wrong = events
-        .iter()
-        .find(|e| matches!(e, RollupEvent::BatchChecked { index: 1, check: BatchCheck::Wrong { .. } }));
+    let wrong = events.iter().find(|e| {
+        matches!(
+            e,
+            RollupEvent::BatchChecked {
+                index: 1,
+                check: BatchCheck::Wrong { .. },
+                located: Some((3, Some(0)))
+            }
+        )
+    });
     assert!(wrong.is_some(), "{events:#?}");
     let decided = events
         .iter()
@@ -114,7 +132,15 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
             RollupEvent::Decided(resolution) => Some(resolution),
             _ => None,
         })
-        .unwrap_or_else(|| panic!("the challenge is decided: {:#?}", events.iter().filter(|e| !matches!(e, RollupEvent::Block { .. })).collect::<Vec<_>>()));
+        .unwrap_or_else(|| {
+            panic!(
+                "the challenge is decided: {:#?}",
+                events
+                    .iter()
+                    .filter(|e| !matches!(e, RollupEvent::Block { .. }))
+                    .collect::<Vec<_>>()
+            )
+        });
     assert_eq!(decided.decision.winner, Party::Challenger);
     assert_eq!(decided.decision.reason, Reason::OneStepProof);
     assert_eq!(decided.decision.height, 3);
@@ -123,7 +149,10 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
         .iter()
         .find_map(|e| match e {
             RollupEvent::Rewound {
-                height, kept, requeued, ..
+                height,
+                kept,
+                requeued,
+                ..
             } => Some((*height, *kept, *requeued)),
             _ => None,
         })
@@ -161,7 +190,7 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
         .iter()
         .position(|e| matches!(e, RollupEvent::Rewound { .. }))
         .unwrap();
-    assert!(!events[after..]
-        .iter()
-        .any(|e| matches!(e, RollupEvent::BatchChecked { check, .. } if *check != BatchCheck::Valid)));
+    assert!(!events[after..].iter().any(
+        |e| matches!(e, RollupEvent::BatchChecked { check, .. } if *check != BatchCheck::Valid)
+    ));
 }

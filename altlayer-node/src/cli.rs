@@ -3,7 +3,11 @@
 //! Every failure, in arguments or in files, ends in one line on standard error and a non-zero
 //! exit code (2 for usage errors, 1 for everything else); nothing panics on bad input.
 
-use crate::devnet::{self, DevnetConfig};
+use crate::{
+    devnet::{self, DevnetConfig},
+    launch::{self, RunOptions},
+    spec::{Spec, SpecError, TEMPLATE},
+};
 use alloy_consensus::{Transaction as _, TxEnvelope, Typed2718};
 use alloy_primitives::hex;
 use altlayer_core::{
@@ -24,9 +28,21 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
     about = "Restaked rollups: node, devnet and tools"
 )]
 pub struct Cli {
+    /// Log format on standard error (levels from `RUST_LOG`, `warn` by default).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The commands.
@@ -43,8 +59,33 @@ pub enum Command {
         #[command(subcommand)]
         command: TxCommand,
     },
-    /// Run a single-sequencer EVM rollup in this process, with a built-in load generator.
+    /// Run a whole restaked rollup (SQUAD, MACH, VITAL, ALT) in this process, with a built-in
+    /// load generator.
     Devnet(DevnetArgs),
+    /// Rollup spec files: a documented template, and checking one.
+    Spec {
+        /// The tool.
+        #[command(subcommand)]
+        command: SpecCommand,
+    },
+    /// Run the rollup a spec file describes in this process, until Ctrl-C (or the end of its
+    /// lifetime).
+    Launch {
+        /// The spec file.
+        file: PathBuf,
+    },
+}
+
+/// Spec tools.
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Print a documented spec with every key and its default.
+    Init,
+    /// Validate a spec file and print the configuration it resolves to.
+    Check {
+        /// The spec file.
+        file: PathBuf,
+    },
 }
 
 /// Transaction tools.
@@ -79,11 +120,16 @@ pub struct DevnetArgs {
     #[arg(long, default_value_t = 1_337)]
     pub chain_id: u64,
     /// Sequencers: 1 for a single sequencer, 4 or more for a SQUAD BFT set in process.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub sequencers: u64,
-    /// Inject a fault to watch VITAL catch it: `bad-state-root-at BLOCK` (the sequencer
-    /// corrupts its state before that block).
-    #[arg(long, num_args = 1..=2, value_names = ["KIND", "BLOCK"])]
+    /// MACH operators giving fast finality (0: none; blocks are final when their window
+    /// passes).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub mach_operators: u64,
+    /// Inject a fault to watch the rollup catch it: `bad-state-root-at BLOCK` (the sequencer
+    /// corrupts its state before that block), `equivocate` (a SQUAD sequencer double-signs),
+    /// `mach-offline N` (N MACH operators stop signing).
+    #[arg(long, num_args = 1..=2, value_names = ["KIND", "VALUE"])]
     pub fault: Vec<String>,
 }
 
@@ -105,6 +151,17 @@ pub enum CliError {
     /// The devnet stopped with an error.
     #[error(transparent)]
     Devnet(#[from] devnet::DevnetError),
+    /// The spec file is refused.
+    #[error("spec {file}: {error}")]
+    Spec {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        error: SpecError,
+    },
+    /// The launched rollup stopped with an error.
+    #[error(transparent)]
+    Launch(#[from] launch::LaunchError),
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -142,6 +199,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_tracing(cli.log_format);
     let mut out = std::io::stdout();
     match run(cli, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +208,45 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `warn`).
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling main twice) is refused harmlessly.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// Resolves when Ctrl-C is pressed (never, if its handler cannot be installed).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn load_spec(file: &std::path::Path) -> Result<Spec, CliError> {
+    let refused = |error| CliError::Spec {
+        file: file.display().to_string(),
+        error,
+    };
+    let spec = Spec::load(file).map_err(refused)?;
+    spec.validate().map_err(refused)?;
+    Ok(spec)
 }
 
 fn one_line(message: &str) -> String {
@@ -181,25 +278,55 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                     ..Default::default()
                 },
                 sequencers: args.sequencers as usize,
+                mach_operators: args.mach_operators as usize,
                 fault: match args.fault.as_slice() {
                     [] => None,
                     parts => Some(parts.join(":").parse().map_err(CliError::Fault)?),
                 },
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .map_err(CliError::Runtime)?;
-            runtime.block_on(async {
-                let stop = async {
-                    // If the signal handler cannot be installed the devnet runs to --blocks.
-                    if tokio::signal::ctrl_c().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                };
-                devnet::run(config, out, stop).await
+            runtime()?.block_on(devnet::run(config, out, ctrl_c()))?;
+        }
+        Command::Spec {
+            command: SpecCommand::Init,
+        } => write!(out, "{TEMPLATE}")?,
+        Command::Spec {
+            command: SpecCommand::Check { file },
+        } => {
+            let spec = load_spec(&file)?;
+            let base = file.parent().unwrap_or(std::path::Path::new("."));
+            let genesis = spec.genesis(base).map_err(|error| CliError::Spec {
+                file: file.display().to_string(),
+                error,
             })?;
+            // The resolved configuration: every key with its value, derived ones included.
+            let mut resolved = spec.clone();
+            resolved.sequencing.sequencers = Some(spec.sequencing.sequencers());
+            resolved.avs.vital.move_timeout_secs = Some(spec.move_timeout_secs());
+            writeln!(out, "# {}: valid", file.display())?;
+            writeln!(out, "# genesis state root {}", genesis.state_root())?;
+            writeln!(
+                out,
+                "# a dispute game over the largest batch takes {} moves of at most {} s",
+                spec.game_moves(),
+                spec.move_timeout_secs()
+            )?;
+            let text = toml::to_string(&resolved)
+                .map_err(|e| CliError::Io(std::io::Error::other(e.to_string())))?;
+            write!(out, "{text}")?;
+        }
+        Command::Launch { file } => {
+            let spec = load_spec(&file)?;
+            let base = file
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            runtime()?.block_on(launch::run(
+                &spec,
+                &base,
+                RunOptions::default(),
+                out,
+                ctrl_c(),
+            ))?;
         }
     }
     Ok(())

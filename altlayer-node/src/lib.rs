@@ -1,4 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cli;
+pub mod da;
 pub mod devnet;
+pub mod launch;
+pub mod report;
+pub mod runner;
+pub mod spec;

@@ -215,7 +215,9 @@ impl MachCommittee {
         self.executions += 1;
         match operator.on_block(block, snapshot) {
             Ok(message) => self.send(at + self.config.delay_ms, InFlight::Signature(message)),
-            Err(error) => tracing::debug!(%error, height = block.header.height, "MACH operator signs nothing"),
+            Err(error) => {
+                tracing::debug!(%error, height = block.header.height, "MACH operator signs nothing")
+            }
         }
     }
 
@@ -273,7 +275,10 @@ impl MachCommittee {
                     let hash = certificate.hash();
                     match subject {
                         Subject::Vote(vote) => {
-                            match self.tiers.on_vote_certificate(vote, certificate, &self.roster) {
+                            match self
+                                .tiers
+                                .on_vote_certificate(vote, certificate, &self.roster)
+                            {
                                 Ok(()) => events.push(FinalityEvent::FastFinal {
                                     height: vote.height,
                                     hash: vote.block_hash,
@@ -283,7 +288,10 @@ impl MachCommittee {
                             }
                         }
                         Subject::Alert(alert) => {
-                            match self.tiers.on_alert_certificate(alert, certificate, &self.roster) {
+                            match self
+                                .tiers
+                                .on_alert_certificate(alert, certificate, &self.roster)
+                            {
                                 Ok(confirmed) => events.push(FinalityEvent::Alerted {
                                     height: alert.height,
                                     hash: alert.block_hash,

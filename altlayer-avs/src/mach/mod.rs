@@ -385,7 +385,11 @@ impl<T> MachOperator<T> {
     /// a block there (a vote is never taken back, so it could only equivocate). Its replica
     /// never applied a block it alerted against, so it is already at the last valid block.
     pub fn on_revert(&mut self, to_height: u64) {
-        if self.state.last_vote_height.is_none_or(|voted| voted <= to_height) {
+        if self
+            .state
+            .last_vote_height
+            .is_none_or(|voted| voted <= to_height)
+        {
             self.state.last_signed_height = self
                 .state
                 .last_signed_height

@@ -42,7 +42,12 @@ pub(crate) fn byzantine_sends(
             let mut other = (**p).clone();
             other.block.payload.timestamp += 1;
             other.signature = resign_proposal(node, key, &other);
-            return split(node, peers, message.clone(), Message::Proposal(Box::new(other)));
+            return split(
+                node,
+                peers,
+                message.clone(),
+                Message::Proposal(Box::new(other)),
+            );
         }
         (Behaviour::Equivocate, Message::Vote(v), Target::All) if v.kind != VoteKind::Proposal => {
             let other_block = Some(match v.block {

@@ -126,16 +126,26 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
     }
 
     /// Turns the node's outputs into events, timers and executed blocks.
-    fn apply(&mut self, now_ms: u64, outputs: Vec<Output>, events: &mut Vec<SequencerEvent<Message>>) {
+    fn apply(
+        &mut self,
+        now_ms: u64,
+        outputs: Vec<Output>,
+        events: &mut Vec<SequencerEvent<Message>>,
+    ) {
         for output in outputs {
             match output {
                 Output::Send { to, message } => {
                     if let Message::Proposal(proposal) = &message {
                         self.proposed.entry(proposal.block.height).or_insert(now_ms);
                     }
-                    for (to, message) in
-                        byzantine_sends(self.behaviour, &self.node, &self.key, &self.peers, to, message)
-                    {
+                    for (to, message) in byzantine_sends(
+                        self.behaviour,
+                        &self.node,
+                        &self.key,
+                        &self.peers,
+                        to,
+                        message,
+                    ) {
                         let to = match to {
                             Target::All => Peer::All,
                             Target::One(address) => Peer::One(address),
@@ -295,7 +305,9 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
                 .entry(proposal.block.height)
                 .or_insert(self.now_ms);
         }
-        let outputs = self.node.handle(self.now_ms, Input::Message { from, message });
+        let outputs = self
+            .node
+            .handle(self.now_ms, Input::Message { from, message });
         self.apply(self.now_ms, outputs, &mut events);
         self.finish(events)
     }

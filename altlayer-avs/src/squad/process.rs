@@ -139,9 +139,14 @@ impl SquadProcess {
                 None => return,
             },
         };
-        for (to, message) in
-            byzantine_sends(self.behaviour, &self.node, &self.key, &self.peers, to, message)
-        {
+        for (to, message) in byzantine_sends(
+            self.behaviour,
+            &self.node,
+            &self.key,
+            &self.peers,
+            to,
+            message,
+        ) {
             let to = match to {
                 Target::All => Dest::All,
                 Target::One(address) => match self.index(&address) {

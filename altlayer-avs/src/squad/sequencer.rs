@@ -4,8 +4,7 @@
 //! rollup sees the first sequencer's blocks. What `altlayer devnet` runs.
 
 use super::{
-    CryptoMode, Message, SquadConfig, SquadNode, node::SquadNodeSequencer,
-    byzantine::Behaviour,
+    CryptoMode, Message, SquadConfig, SquadNode, byzantine::Behaviour, node::SquadNodeSequencer,
 };
 use crate::{
     qc::Roster,
@@ -82,12 +81,10 @@ impl<S: StateTransition + Clone> Member<S> {
                 SequencerEvent::Send { to, message } => {
                     let to = match to {
                         Peer::All => Dest::All,
-                        Peer::One(address) => {
-                            match self.peers.iter().position(|a| *a == address) {
-                                Some(i) => Dest::One(i),
-                                None => continue,
-                            }
-                        }
+                        Peer::One(address) => match self.peers.iter().position(|a| *a == address) {
+                            Some(i) => Dest::One(i),
+                            None => continue,
+                        },
                     };
                     effects.push(Effect::Send { to, message });
                 }
@@ -96,7 +93,9 @@ impl<S: StateTransition + Clone> Member<S> {
         }
         // Wake up when the sequencer's next timer is due, unless a wake-up comes sooner.
         if let Some(wake) = self.sequencer.next_wake()
-            && self.armed.is_none_or(|armed| armed <= now_ms || wake < armed)
+            && self
+                .armed
+                .is_none_or(|armed| armed <= now_ms || wake < armed)
         {
             self.armed = Some(wake);
             effects.push(Effect::Timer {
@@ -183,13 +182,16 @@ impl<S: StateTransition + Clone> SquadSequencer<S> {
             crypto: config.crypto,
             ..SquadConfig::default()
         };
-        let addresses: Arc<Vec<Address>> =
-            Arc::new(members.iter().map(|m| m.address).collect());
+        let addresses: Arc<Vec<Address>> = Arc::new(members.iter().map(|m| m.address).collect());
         let nodes = members
             .into_iter()
             .map(|member| {
-                let node =
-                    SquadNode::new(squad.clone(), roster.clone(), member.address, member.key.clone())?;
+                let node = SquadNode::new(
+                    squad.clone(),
+                    roster.clone(),
+                    member.address,
+                    member.key.clone(),
+                )?;
                 let sequencer = SquadNodeSequencer::new(
                     node,
                     member.key,
@@ -274,7 +276,9 @@ impl<S: StateTransition + Clone> SquadSequencer<S> {
 
     /// Blocks executed by all members together (each executes the whole chain).
     pub fn blocks_executed(&self) -> u64 {
-        self.members().map(SquadNodeSequencer::blocks_executed).sum()
+        self.members()
+            .map(SquadNodeSequencer::blocks_executed)
+            .sum()
     }
 
     /// When the first sequencer first saw a proposal for SQUAD height `height`.
@@ -315,8 +319,12 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
         let mut events = Vec::new();
         for (_, node, event) in self.sim.take_events() {
             match event {
-                SequencerEvent::Evidence(evidence) => events.push(SequencerEvent::Evidence(evidence)),
-                SequencerEvent::Block(built) if node == 0 => events.push(SequencerEvent::Block(built)),
+                SequencerEvent::Evidence(evidence) => {
+                    events.push(SequencerEvent::Evidence(evidence))
+                }
+                SequencerEvent::Block(built) if node == 0 => {
+                    events.push(SequencerEvent::Block(built))
+                }
                 SequencerEvent::Rejected(rejected) if node == 0 => {
                     events.push(SequencerEvent::Rejected(rejected));
                 }

@@ -297,7 +297,8 @@ impl BatchProposer {
                     ExecuteOptions::with_intermediate_roots(),
                 )
                 .map_err(|e| ProposeError::Execution(Box::new(e)))?;
-            self.book.push(built.block, built.outcome.intermediate_roots);
+            self.book
+                .push(built.block, built.outcome.intermediate_roots);
         }
         let lie = self
             .lies

@@ -12,7 +12,6 @@ use super::{
     enforce, lock_bond,
     operator::{Action, BatchCheck, BatchProposer, VitalOperator},
 };
-use altlayer_core::{settlement::SettlementEvent, verifier::Verifier};
 use crate::sim::{Dest, Effect, Node};
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
@@ -20,6 +19,7 @@ use altlayer_core::{
     primitives::DaRef,
     settlement::{BatchCommitment, LocalSettlement},
 };
+use altlayer_core::{settlement::SettlementEvent, verifier::Verifier};
 use altlayer_staking::AltLedger;
 
 /// Messages between VITAL nodes.
@@ -324,14 +324,24 @@ impl L1Node {
                     return out;
                 };
                 if let Err(error) = lock_bond(&mut self.ledger, &self.accounts, &sender, bond) {
-                    Self::refuse(&mut out, from, None, format!("challenge of {batch}: {error}"));
+                    Self::refuse(
+                        &mut out,
+                        from,
+                        None,
+                        format!("challenge of {batch}: {error}"),
+                    );
                     return out;
                 }
                 if let Err(error) = self.settlement.challenge(&data, sender, bond) {
                     use altlayer_core::TokenLedger;
                     // Nothing changed at settlement: the bond goes back.
                     let _ = self.ledger.transfer(&self.accounts.escrow, &sender, bond);
-                    Self::refuse(&mut out, from, None, format!("challenge of {batch}: {error}"));
+                    Self::refuse(
+                        &mut out,
+                        from,
+                        None,
+                        format!("challenge of {batch}: {error}"),
+                    );
                 }
             }
             VitalMessage::Act(Action::Play { dispute, mv }) => {

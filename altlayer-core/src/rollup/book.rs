@@ -100,11 +100,8 @@ impl<T: StateTransition + Clone> BatchBook<T> {
         head: &T,
         amend: impl FnOnce(&mut Batch),
     ) -> Option<Batch> {
-        let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) =
-            self.pending.drain(..count).unzip();
-        let post_state_root = blocks
-            .last()
-            .map_or(self.pre_root, |b| b.header.state_root);
+        let (blocks, roots): (Vec<Block>, Vec<Vec<B256>>) = self.pending.drain(..count).unzip();
+        let post_state_root = blocks.last().map_or(self.pre_root, |b| b.header.state_root);
         let mut batch = Batch {
             rollup_id: self.rollup_id,
             index: self.next_index,
@@ -194,7 +191,11 @@ impl<T: StateTransition + Clone> BatchBook<T> {
         let mut blocks: Vec<Block> = reverted_batches
             .into_values()
             .flat_map(|batch| batch.blocks)
-            .chain(std::mem::take(&mut self.pending).into_iter().map(|(b, _)| b))
+            .chain(
+                std::mem::take(&mut self.pending)
+                    .into_iter()
+                    .map(|(b, _)| b),
+            )
             .collect();
         let mut kept = 0;
         for block in &blocks {
@@ -212,7 +213,10 @@ impl<T: StateTransition + Clone> BatchBook<T> {
         }
         let reverted = blocks.split_off(kept);
         self.next_index = from;
-        self.pre_root = self.checkpoints.get(&from).map_or(B256::ZERO, |c| c.state_root());
+        self.pre_root = self
+            .checkpoints
+            .get(&from)
+            .map_or(B256::ZERO, |c| c.state_root());
         Some(Rewind { to, kept, reverted })
     }
 

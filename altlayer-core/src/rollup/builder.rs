@@ -304,6 +304,7 @@ where
             disputes: BTreeMap::new(),
             open_challenges: BTreeMap::new(),
             finalized: None,
+            ending: false,
         })
     }
 }

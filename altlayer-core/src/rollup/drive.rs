@@ -8,6 +8,7 @@ use super::{
 use crate::{
     Batch, DataAvailability, FinalityGadget, Sequencer, Settlement, StateTransition,
     da::{DaError, InMemoryDa},
+    execution::stateless::plan_step,
     finality::FinalityEvent,
     ledger::{LedgerEvent, RollupLedger},
     sequencer::SequencerEvent,
@@ -15,7 +16,7 @@ use crate::{
         LocalSettlement, SettlementError, SettlementEvent,
         bisection::{Party, Status},
     },
-    verifier::{Verifier, VerifierAction},
+    verifier::{BatchCheck, Verifier, VerifierAction},
 };
 
 type Out<S, F> = Outputs<<S as Sequencer>::Message, <F as FinalityGadget>::Message>;
@@ -38,8 +39,10 @@ where
             match event {
                 SequencerEvent::Block(built) => {
                     let hash = built.block.header.hash();
-                    self.book
-                        .push(built.block.clone(), built.outcome.intermediate_roots.clone());
+                    self.book.push(
+                        built.block.clone(),
+                        built.outcome.intermediate_roots.clone(),
+                    );
                     let ledger = self.ledger.on_block(&built.block.header);
                     self.ledger_events(ledger, out);
                     let finality = self.finality.on_block(self.now_ms, hash, &built.block);
@@ -130,11 +133,7 @@ where
         }
     }
 
-    fn ledger_events(
-        &self,
-        result: Result<Vec<LedgerEvent>, L::Error>,
-        out: &mut Out<S, F>,
-    ) {
+    fn ledger_events(&self, result: Result<Vec<LedgerEvent>, L::Error>, out: &mut Out<S, F>) {
         match result {
             Ok(events) => out
                 .events
@@ -167,7 +166,22 @@ where
         }
         self.unchecked.remove(&index);
         let (check, actions) = self.verifier.on_batch(&batch);
-        out.events.push(RollupEvent::BatchChecked { index, check });
+        let located = match &check {
+            BatchCheck::Wrong { step, .. } => plan_step(&batch, *step).ok().and_then(|plan| {
+                let part = plan
+                    .parts
+                    .iter()
+                    .find(|part| part.transaction.is_some())
+                    .or(plan.parts.last())?;
+                Some((batch.blocks[part.block].header.height, part.transaction))
+            }),
+            _ => None,
+        };
+        out.events.push(RollupEvent::BatchChecked {
+            index,
+            check,
+            located,
+        });
         self.retrieved.insert(index, batch);
         self.verifier_actions(actions, out);
         if self.final_unchecked.remove(&index) {
@@ -263,8 +277,9 @@ where
         let view = match result {
             Ok(view) => view,
             Err(error) => {
-                out.events
-                    .push(RollupEvent::Warning(format!("reading settlement failed: {error}")));
+                out.events.push(RollupEvent::Warning(format!(
+                    "reading settlement failed: {error}"
+                )));
                 return;
             }
         };
@@ -491,7 +506,10 @@ where
         let requeued = rewind.reverted.iter().map(|b| b.transactions.len()).sum();
         let refused = self.sequencer.rewind(rewind.to, rewind.reverted);
         if !refused.is_empty() {
-            tracing::debug!(refused = refused.len(), "reverted transactions not pooled again");
+            tracing::debug!(
+                refused = refused.len(),
+                "reverted transactions not pooled again"
+            );
         }
         out.events.push(RollupEvent::Rewound {
             from_batch: from,
@@ -538,7 +556,10 @@ where
                         batch,
                         challenger,
                         bond,
-                    } => self.settlement.challenge(batch, *challenger, *bond).map(|_| ()),
+                    } => self
+                        .settlement
+                        .challenge(batch, *challenger, *bond)
+                        .map(|_| ()),
                     SettlementCall::Play { dispute, mover, mv } => {
                         self.settlement.play_move(*dispute, *mover, *mv)
                     }

@@ -57,8 +57,7 @@ pub use book::{BatchBook, Defense, Rewind};
 pub use builder::{BuildError, RollupBuilder, RollupSettings};
 
 use crate::{
-    Batch, DataAvailability, FinalityGadget, Header, Sequencer, Settlement,
-    StateTransition,
+    Batch, DataAvailability, FinalityGadget, Header, Sequencer, Settlement, StateTransition,
     da::{DaError, InMemoryDa},
     evidence::Evidence,
     execution::{BuiltBlock, RejectedTx},
@@ -304,6 +303,9 @@ pub enum RollupEvent {
         index: u64,
         /// What it found.
         check: BatchCheck,
+        /// For a wrong batch, where its first wrong step is: the block's height and the
+        /// transaction's position in it (none for a step of system calls only).
+        located: Option<(u64, Option<usize>)>,
     },
     /// A dispute game started.
     ChallengeOpened {
@@ -439,6 +441,8 @@ pub struct Rollup<S: Sequencer, V, F: FinalityGadget, L, D, St> {
     open_challenges: BTreeMap<u64, usize>,
     /// Highest height seen by the finality gadget as firm.
     finalized: Option<u64>,
+    /// The rollup is ending: no more blocks; what is left goes out in a last batch.
+    ending: bool,
 }
 
 impl<S, V, F, L, D, St> std::fmt::Debug for Rollup<S, V, F, L, D, St>
@@ -556,6 +560,24 @@ where
             && self.disputes.is_empty()
     }
 
+    /// Ends the rollup (an ephemeral rollup's end of life): the sequencer takes no more
+    /// transactions and builds no more blocks, and the blocks not yet in a batch go out in a
+    /// last one. Ticks go on carrying batches to finality; [`Rollup::is_ended`] tells when
+    /// everything is final.
+    pub fn end(&mut self) {
+        self.ending = true;
+    }
+
+    /// Whether [`Rollup::end`] was called.
+    pub const fn is_ending(&self) -> bool {
+        self.ending
+    }
+
+    /// Whether [`Rollup::end`] was called and everything is final since.
+    pub fn is_ended(&self) -> bool {
+        self.ending && self.is_settled()
+    }
+
     /// The earliest `now_ms` at which a tick has something to do, when a component knows.
     pub fn next_wake(&self) -> Option<u64> {
         [self.sequencer.next_wake(), self.finality.next_wake()]
@@ -566,6 +588,9 @@ where
 
     /// Offers a transaction whose sender is recovered to the sequencer.
     pub fn submit(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError> {
+        if self.ending {
+            return Err(SubmitError::Ended);
+        }
         self.sequencer.submit(tx)
     }
 
@@ -618,14 +643,16 @@ where
         out: &mut Outputs<S::Message, F::Message>,
     ) -> Result<(), RollupError> {
         self.now_ms = self.now_ms.max(now_ms);
-        let events = self.sequencer.on_tick(self.now_ms)?;
-        self.on_sequencer(events, out);
+        if !self.ending {
+            let events = self.sequencer.on_tick(self.now_ms)?;
+            self.on_sequencer(events, out);
+        }
         let events = self.finality.on_tick(self.now_ms);
         self.on_finality(events, out);
         self.try_publish(out);
-        let due = self
-            .last_sync_ms
-            .is_none_or(|last| self.now_ms >= last.saturating_add(self.settings.settlement_poll_ms));
+        let due = self.last_sync_ms.is_none_or(|last| {
+            self.now_ms >= last.saturating_add(self.settings.settlement_poll_ms)
+        });
         if !self.syncing && due {
             self.syncing = true;
             self.last_sync_ms = Some(self.now_ms);
@@ -640,9 +667,15 @@ where
     /// Cuts the next batch when a full one waits and none is on its way; re-sends a
     /// publication whose last attempt failed.
     fn try_publish(&mut self, out: &mut Outputs<S::Message, F::Message>) {
-        if self.publishing.is_none()
-            && let Some(batch) = self.book.cut(self.sequencer.state_transition())
-        {
+        let cut = if self.publishing.is_some() {
+            None
+        } else if self.ending {
+            self.book
+                .flush_with(self.sequencer.state_transition(), |_| {})
+        } else {
+            self.book.cut(self.sequencer.state_transition())
+        };
+        if let Some(batch) = cut {
             let ticket = self.ticket();
             self.publishing = Some(Publication {
                 ticket,

@@ -350,6 +350,7 @@ pub fn proposer_move(batch: &crate::Batch, dispute: &Dispute) -> Option<Move> {
         return None;
     };
     let index = dispute.midpoint();
-    let root = *crate::execution::stateless::claimed_step_roots(batch).get(usize::try_from(index).ok()?.checked_sub(1)?)?;
+    let root = *crate::execution::stateless::claimed_step_roots(batch)
+        .get(usize::try_from(index).ok()?.checked_sub(1)?)?;
     Some(Move::Root { index, root })
 }

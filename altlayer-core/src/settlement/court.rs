@@ -12,7 +12,6 @@
 //! slashes the proposer.
 
 use super::bisection::{Dispute, DisputeError, Move, Party, Reason, Status};
-use alloy_primitives::{Address, B256, U256, keccak256};
 use crate::{
     Batch, RollupConfig,
     execution::stateless::{
@@ -20,6 +19,7 @@ use crate::{
     },
     settlement::BatchCommitment,
 };
+use alloy_primitives::{Address, B256, U256, keccak256};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

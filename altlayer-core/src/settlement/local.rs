@@ -479,7 +479,11 @@ impl Settlement for LocalSettlement {
         self.play_move(dispute, mover, mv)
     }
 
-    async fn prove(&self, dispute: DisputeId, witness: &StepWitness) -> Result<(), SettlementError> {
+    async fn prove(
+        &self,
+        dispute: DisputeId,
+        witness: &StepWitness,
+    ) -> Result<(), SettlementError> {
         self.submit_proof(dispute, witness)
     }
 

@@ -280,7 +280,8 @@ pub trait Settlement: Send + Sync {
 
     /// A one-step proof deciding a game at its last step (anyone may submit one). A refused
     /// witness decides nothing.
-    async fn prove(&self, dispute: DisputeId, witness: &StepWitness) -> Result<(), SettlementError>;
+    async fn prove(&self, dispute: DisputeId, witness: &StepWitness)
+    -> Result<(), SettlementError>;
 
     /// An open dispute game.
     async fn dispute(&self, dispute: DisputeId) -> Result<Option<Dispute>, SettlementError>;

@@ -1,0 +1,423 @@
+//! `altlayer launch`: the rollup a spec describes, composed from its components with the
+//! builder and run with tokio in this process until Ctrl-C (or the end of its lifetime).
+//!
+//! The spec chooses the components: a single sequencer or an in-process SQUAD set, MACH's
+//! committee or the plain challenge window, in-memory or directory DA. Each combination is a
+//! different [`Rollup`] type, built by swapping components in the builder, and driven by the
+//! same generic loop.
+
+use crate::{
+    da::DirectoryDa,
+    report::{Report, Summary},
+    runner,
+    spec::{DaKind, SequencingMode, Spec, SpecError},
+};
+use alloy_primitives::{Bytes, U256};
+use altlayer_avs::{
+    mach::committee::{CommitteeConfig, MachCommittee, MachConduct},
+    qc::Threshold,
+    restaked::{Restaked, RestakedConfig, RestakedError, alt},
+    squad::{
+        Behaviour,
+        sequencer::{SquadSequencer, SquadSequencerConfig},
+    },
+    vital::operator::{Conduct, VitalOperator},
+};
+use altlayer_core::{
+    Batch, DataAvailability, EvmStateTransition, FinalityGadget, Sequencer,
+    da::{DaError, InMemoryDa},
+    ledger::RollupLedger,
+    primitives::DaRef,
+    rollup::{BuildError, Input, Rollup, RollupError, RollupSettings},
+    sequencer::SingleSequencer,
+    settlement::LocalSettlement,
+    state::WorldState,
+    verifier::Verifier,
+};
+use async_trait::async_trait;
+use std::{
+    io::Write,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+/// Faults to inject, to watch the rollup catch them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Before building this block, the sequencer credits itself 1,000 ether outside any
+    /// transaction: the block's state root is wrong.
+    pub bad_state_root_at: Option<u64>,
+    /// A SQUAD sequencer (not the one whose node runs the rollup) signs two different
+    /// messages for every slot.
+    pub equivocate: bool,
+    /// This many MACH operators never sign.
+    pub mach_offline: usize,
+}
+
+/// How to run.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Stop after this many blocks (`None`: until Ctrl-C or the end of the lifetime).
+    pub blocks: Option<u64>,
+    /// Transactions (EIP-2718 bytes) to submit before each block, as a load generator.
+    pub workload: Option<Box<dyn FnMut() -> Vec<Bytes> + Send>>,
+    /// Faults to inject.
+    pub faults: Faults,
+    /// The first line's description of the run (`devnet: ...`).
+    pub title: Option<String>,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The spec is refused.
+    #[error("spec: {0}")]
+    Spec(#[from] SpecError),
+    /// The operators could not be set up.
+    #[error("operators: {0}")]
+    Operators(#[from] RestakedError),
+    /// A component could not be made.
+    #[error("{0}")]
+    Component(String),
+    /// The rollup could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The rollup cannot go on.
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
+    /// DA could not be opened.
+    #[error("data availability: {0}")]
+    Da(#[from] DaError),
+    /// Writing the report failed.
+    #[error("output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The DA layer the spec chose.
+#[derive(Debug)]
+pub enum NodeDa {
+    /// In memory.
+    Memory(InMemoryDa),
+    /// In a directory.
+    Directory(DirectoryDa),
+}
+
+#[async_trait]
+impl DataAvailability for NodeDa {
+    async fn publish(&self, batch: &Batch) -> Result<DaRef, DaError> {
+        match self {
+            Self::Memory(da) => da.publish(batch).await,
+            Self::Directory(da) => da.publish(batch).await,
+        }
+    }
+
+    async fn retrieve(&self, reference: &DaRef) -> Result<Batch, DaError> {
+        match self {
+            Self::Memory(da) => da.retrieve(reference).await,
+            Self::Directory(da) => da.retrieve(reference).await,
+        }
+    }
+}
+
+/// A sequencer whose replica a fault drill can corrupt.
+pub trait Drill {
+    /// Changes the state the next block builds on, outside any transaction.
+    fn corrupt(&mut self, change: &mut dyn FnMut(&mut WorldState));
+}
+
+impl Drill for SingleSequencer<EvmStateTransition> {
+    fn corrupt(&mut self, change: &mut dyn FnMut(&mut WorldState)) {
+        self.state_transition_mut().corrupt_state(change);
+    }
+}
+
+impl Drill for SquadSequencer<EvmStateTransition> {
+    /// The first sequencer: the one whose node runs the rollup and posts its batches.
+    fn corrupt(&mut self, change: &mut dyn FnMut(&mut WorldState)) {
+        if let Some(first) = self.member_mut(0) {
+            first.state_transition_mut().corrupt_state(change);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the node is the I/O layer and reads the clock for the
+/// cores.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs the rollup `spec` describes (`base` is the directory its relative paths are from),
+/// writing its report to `out`, until `options.blocks`, the end of its lifetime, or `stop`.
+pub async fn run(
+    spec: &Spec,
+    base: &Path,
+    options: RunOptions,
+    out: &mut (dyn Write + Send),
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Summary, LaunchError> {
+    spec.validate()?;
+    let genesis = spec.genesis(base)?;
+    let faults = options.faults;
+    let squad = spec.sequencing.mode == SequencingMode::Squad;
+    let restaked = Restaked::dev(&RestakedConfig {
+        chain_id: spec.rollup.chain_id,
+        rollup: genesis.config().rollup_id,
+        params: spec.staking_params()?,
+        sequencers: if squad {
+            spec.sequencing.sequencers()
+        } else {
+            0
+        },
+        sequencer_stake: alt(spec.sequencing.stake),
+        mach_operators: spec.avs.mach.operators,
+        mach_stake: alt(spec.avs.mach.stake),
+        verifier_balance: alt(spec.avs.vital.verifier_balance),
+        fee_per_gas: U256::from(spec.token.fee_per_gas),
+        epoch_blocks: spec.token.epoch_blocks,
+        sequencer_behaviours: if faults.equivocate {
+            vec![(1, Behaviour::Equivocate)]
+        } else {
+            Vec::new()
+        },
+        mach_conducts: (0..faults.mach_offline)
+            .map(|i| (i, MachConduct::Offline))
+            .collect(),
+    })?;
+    let bond = alt(spec.avs.vital.bond);
+    let settings = RollupSettings {
+        blocks_per_batch: spec.rollup.blocks_per_batch,
+        proposer: restaked.proposer,
+        operator: restaked.proposer,
+        block_time_ms: spec.rollup.block_time_ms,
+        max_txs_per_block: spec.rollup.max_txs_per_block,
+        challenge_window_secs: spec.avs.vital.challenge_window_secs,
+        move_timeout_secs: spec.move_timeout_secs(),
+        challenge_bond: bond,
+        verifier: restaked.verifier,
+        settlement_poll_ms: 0,
+    };
+    let da = match spec.da.kind {
+        DaKind::Memory => NodeDa::Memory(InMemoryDa::default()),
+        DaKind::Directory => {
+            let path = spec.da.path.clone().unwrap_or_default();
+            NodeDa::Directory(DirectoryDa::open(base.join(path))?)
+        }
+    };
+    let verifier = VitalOperator::new(restaked.verifier, bond, Conduct::Honest, genesis.clone(), 0);
+    let now_ms = unix_ms();
+    let header = header(spec, &options, &genesis, &restaked);
+    let threshold = Threshold::new(spec.avs.mach.threshold)
+        .map_err(|e| LaunchError::Component(e.to_string()))?;
+    let mach = (spec.avs.mach.operators > 0).then(|| {
+        let (roster, members) = restaked.mach.clone();
+        MachCommittee::new(
+            CommitteeConfig {
+                threshold,
+                challenge_window: spec.avs.vital.challenge_window_secs,
+                delay_ms: spec.avs.mach.delay_ms,
+                task_ttl_ms: spec.rollup.block_time_ms.saturating_mul(3).max(100),
+            },
+            roster,
+            members,
+            &genesis,
+        )
+    });
+    let set = match &restaked.squad {
+        Some((roster, members)) => Some(
+            SquadSequencer::new(
+                genesis.clone(),
+                SquadSequencerConfig {
+                    block_time_ms: spec.rollup.block_time_ms,
+                    network_delay_ms: spec.avs.mach.delay_ms.max(1),
+                    coinbase: restaked.proposer,
+                    intermediate_roots: true,
+                    max_block_transactions: spec.rollup.max_txs_per_block,
+                    ..Default::default()
+                },
+                roster.clone(),
+                members.clone(),
+                now_ms,
+            )
+            .map_err(|e| LaunchError::Component(format!("SQUAD: {e}")))?,
+        ),
+        None => None,
+    };
+    let builder = Rollup::builder(genesis, settings)
+        .verifier(verifier)
+        .ledger(restaked.ledger)
+        .da(da);
+    let report = Report::new(out, spec.avs.mach.threshold);
+    let ctx = Context {
+        spec,
+        options,
+        header,
+        now_ms,
+    };
+    match (set, mach) {
+        (None, None) => drive(builder.build()?, ctx, report, stop).await,
+        (None, Some(mach)) => drive(builder.finality(mach).build()?, ctx, report, stop).await,
+        (Some(set), None) => drive(builder.sequencer(set).build()?, ctx, report, stop).await,
+        (Some(set), Some(mach)) => {
+            drive(
+                builder.sequencer(set).finality(mach).build()?,
+                ctx,
+                report,
+                stop,
+            )
+            .await
+        }
+    }
+}
+
+fn header(
+    spec: &Spec,
+    options: &RunOptions,
+    genesis: &EvmStateTransition,
+    restaked: &Restaked,
+) -> String {
+    let sequencing = match spec.sequencing.mode {
+        SequencingMode::Single => "single sequencer".to_owned(),
+        SequencingMode::Squad => format!("SQUAD with {} sequencers", spec.sequencing.sequencers()),
+    };
+    let mach = match spec.avs.mach.operators {
+        0 => "no MACH".to_owned(),
+        n => format!("MACH {n} operators (>= {} %)", spec.avs.mach.threshold),
+    };
+    let _ = restaked;
+    format!(
+        "{}: chain {} rollup {}, {}block time {} ms, {sequencing}, {mach}, VITAL {} verifier, challenge window {} s, genesis root {}",
+        if options.workload.is_some() {
+            "devnet"
+        } else {
+            "launch"
+        },
+        spec.rollup.chain_id,
+        spec.rollup.rollup_id,
+        options.title.clone().unwrap_or_default(),
+        spec.rollup.block_time_ms,
+        spec.avs.vital.verifiers,
+        spec.avs.vital.challenge_window_secs,
+        genesis.state_root()
+    )
+}
+
+struct Context<'a> {
+    spec: &'a Spec,
+    options: RunOptions,
+    header: String,
+    now_ms: u64,
+}
+
+/// Runs a built rollup: ticks at the block time (and whenever a component has something due
+/// sooner), submits the workload, injects faults, and reports.
+async fn drive<S, V, F, L, D>(
+    mut rollup: Rollup<S, V, F, L, D, LocalSettlement>,
+    mut ctx: Context<'_>,
+    mut report: Report<'_>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Summary, LaunchError>
+where
+    S: Sequencer<Transition = EvmStateTransition> + Drill,
+    V: Verifier,
+    F: FinalityGadget,
+    L: RollupLedger,
+    D: DataAvailability,
+{
+    report.line(&ctx.header)?;
+    let started = Instant::now();
+    let origin = ctx.now_ms;
+    let clock = |at: Instant| origin + at.duration_since(started).as_millis() as u64;
+    let mut ticker = tokio::time::interval(Duration::from_millis(ctx.spec.rollup.block_time_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut fault = ctx.options.faults.bad_state_root_at;
+    let lifetime = ctx.spec.lifetime.clone();
+    tokio::pin!(stop);
+    loop {
+        if ctx
+            .options
+            .blocks
+            .is_some_and(|n| report.summary.blocks >= n)
+        {
+            break;
+        }
+        let ending = lifetime.as_ref().is_some_and(|l| {
+            l.blocks.is_some_and(|b| rollup.head().height >= b)
+                || l.secs.is_some_and(|s| started.elapsed().as_secs() >= s)
+        });
+        if ending && !rollup.is_ended() && rollup.head().height > 0 {
+            if !rollup.is_ending() {
+                report.line(format!(
+                    "lifetime: the rollup ends at height {}: it takes no more transactions and posts its last batch",
+                    rollup.head().height
+                ))?;
+            }
+            rollup.end();
+        }
+        if rollup.is_ended() {
+            report.line(format!(
+                "lifetime: every block up to {} is final on L1; the rollup is disposed of",
+                rollup.head().height
+            ))?;
+            break;
+        }
+        let wake = rollup
+            .next_wake()
+            .map(|ms| started + Duration::from_millis(ms.saturating_sub(origin)));
+        let block_tick = tokio::select! {
+            _ = &mut stop => {
+                report.line("devnet: interrupted")?;
+                break;
+            }
+            _ = ticker.tick() => true,
+            _ = sleep_until(wake) => false,
+        };
+        if block_tick && let Some(workload) = ctx.options.workload.as_mut() {
+            // The load generator plays the network: signing is not part of the pipeline's time.
+            let raw = workload();
+            for result in rollup.submit_raw(&raw) {
+                if let Err(error) = result {
+                    report.summary.rejected += 1;
+                    tracing::warn!(%error, "load generator transaction refused");
+                }
+            }
+        }
+        if let Some(height) = fault
+            && rollup.head().height + 1 == height
+        {
+            let thief = rollup.settings().proposer;
+            rollup.sequencer_mut().corrupt(&mut |state| {
+                let stolen = alt(1_000);
+                state.set_balance(thief, state.balance(&thief) + stolen);
+            });
+            fault = None;
+            report.line(format!(
+                "fault   sequencer credits itself 1000 ether outside any transaction before block {height}"
+            ))?;
+        }
+        let busy = Instant::now();
+        let events = runner::step(
+            &mut rollup,
+            Input::Tick {
+                now_ms: clock(Instant::now()),
+            },
+        )
+        .await?;
+        let busy = busy.elapsed();
+        report.summary.busy += busy;
+        report.events(&events, busy)?;
+    }
+    report.summary.elapsed = started.elapsed();
+    report.summary.state_root = rollup.head().state_root;
+    report.finish()?;
+    Ok(report.summary)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,821 @@
+//! The rollup spec: one TOML file that describes a whole restaked rollup (DESIGN.md §4a), read,
+//! checked and resolved.
+//!
+//! Unknown keys, bad values and impossible combinations are refused with one line that names
+//! the key ([`SpecError`]); nothing panics on any input. [`TEMPLATE`] is the documented file
+//! `altlayer spec init` prints: every key, its meaning and its default.
+
+use alloy_genesis::{Genesis, GenesisAccount};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use altlayer_core::{
+    EvmStateTransition, RollupConfig, RollupId,
+    execution::DEFAULT_INITIAL_BASE_FEE,
+    genesis::{load_genesis, state_transition_from_genesis},
+};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, path::PathBuf};
+
+/// Seconds in a day.
+const DAY: u64 = 86_400;
+
+/// The whole spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Identity, EVM rules, block time and batching.
+    #[serde(default)]
+    pub rollup: RollupSection,
+    /// The state at height 0.
+    #[serde(default)]
+    pub genesis: GenesisSection,
+    /// Who orders transactions.
+    #[serde(default)]
+    pub sequencing: SequencingSection,
+    /// The restaked services.
+    #[serde(default)]
+    pub avs: AvsSection,
+    /// The ALT token's parameters.
+    #[serde(default)]
+    pub token: TokenSection,
+    /// Where batches are published.
+    #[serde(default)]
+    pub da: DaSection,
+    /// Where batches are committed and challenged.
+    #[serde(default)]
+    pub settlement: SettlementSection,
+    /// An ephemeral rollup's lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<LifetimeSection>,
+}
+
+/// `[rollup]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RollupSection {
+    /// EVM chain id (EIP-155).
+    pub chain_id: u64,
+    /// Rollup id (signed messages bind it).
+    pub rollup_id: u64,
+    /// EVM rules: `shanghai`, `cancun`, `prague` or `osaka`.
+    pub evm: String,
+    /// Time between blocks, in milliseconds.
+    pub block_time_ms: u64,
+    /// Gas limit of every block.
+    pub gas_limit: u64,
+    /// Most transactions in a block.
+    pub max_txs_per_block: usize,
+    /// Blocks per batch posted to DA and settlement.
+    pub blocks_per_batch: u64,
+}
+
+impl Default for RollupSection {
+    fn default() -> Self {
+        Self {
+            chain_id: 1_337,
+            rollup_id: 1,
+            evm: "prague".into(),
+            block_time_ms: 1_000,
+            gas_limit: 30_000_000,
+            max_txs_per_block: 10_000,
+            blocks_per_batch: 5,
+        }
+    }
+}
+
+/// `[genesis]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenesisSection {
+    /// A geth-style genesis file (relative to the spec file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// Accounts at genesis, inline (instead of a file).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub alloc: BTreeMap<Address, AllocAccount>,
+    /// Development accounts funded with 1,000,000 ether each (their keys are public: for
+    /// devnets only).
+    pub dev_accounts: u64,
+}
+
+/// An account in `[genesis.alloc]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocAccount {
+    /// Balance in wei (a decimal or `0x` hex string).
+    pub balance: U256,
+    /// Nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<u64>,
+    /// Runtime code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Bytes>,
+    /// Storage slots.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage: BTreeMap<B256, B256>,
+}
+
+/// How transactions are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SequencingMode {
+    /// One operator.
+    Single,
+    /// A staked BFT set.
+    #[default]
+    Squad,
+}
+
+/// `[sequencing]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SequencingSection {
+    /// `single` or `squad`.
+    pub mode: SequencingMode,
+    /// Sequencers in the SQUAD set (at least 4; 1 for a single sequencer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequencers: Option<usize>,
+    /// ALT staked on each sequencer.
+    pub stake: u64,
+}
+
+impl SequencingSection {
+    /// Sequencers: as given, or 1 for a single sequencer and 4 for a SQUAD set.
+    pub fn sequencers(&self) -> usize {
+        self.sequencers.unwrap_or(match self.mode {
+            SequencingMode::Single => 1,
+            SequencingMode::Squad => altlayer_avs::squad::MIN_SEQUENCERS,
+        })
+    }
+}
+
+impl Default for SequencingSection {
+    fn default() -> Self {
+        Self {
+            mode: SequencingMode::Squad,
+            sequencers: None,
+            stake: 100_000,
+        }
+    }
+}
+
+/// `[avs]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AvsSection {
+    /// Fast finality.
+    pub mach: MachSection,
+    /// Verification.
+    pub vital: VitalSection,
+}
+
+/// `[avs.mach]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MachSection {
+    /// Operators (0: no fast finality, blocks are final when their window passes).
+    pub operators: usize,
+    /// Share of the stake a certificate needs, in percent, inclusive.
+    pub threshold: u8,
+    /// ALT staked on each operator.
+    pub stake: u64,
+    /// One-way delay between the rollup and the in-process operators, in milliseconds.
+    pub delay_ms: u64,
+}
+
+impl Default for MachSection {
+    fn default() -> Self {
+        Self {
+            operators: 4,
+            threshold: 66,
+            stake: 100_000,
+            delay_ms: 10,
+        }
+    }
+}
+
+/// `[avs.vital]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VitalSection {
+    /// Verifiers re-executing every batch (one, in process).
+    pub verifiers: usize,
+    /// Time a batch can be challenged after it is committed, in seconds.
+    pub challenge_window_secs: u64,
+    /// Each move of a dispute game, in seconds (default: the window divided by the moves of
+    /// the longest game).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub move_timeout_secs: Option<u64>,
+    /// ALT a challenger bonds.
+    pub bond: u64,
+    /// ALT the verifier holds for its bonds.
+    pub verifier_balance: u64,
+}
+
+impl Default for VitalSection {
+    fn default() -> Self {
+        Self {
+            verifiers: 1,
+            challenge_window_secs: 7 * DAY,
+            move_timeout_secs: None,
+            bond: 1_000,
+            verifier_balance: 10_000,
+        }
+    }
+}
+
+/// `[token]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSection {
+    /// Where fees go, in basis points summing to 10,000.
+    pub fee_split: FeeSplitSection,
+    /// Time from undelegation to redemption, in seconds.
+    pub unbonding_secs: u64,
+    /// Fractions slashed, in basis points.
+    pub slash: SlashSection,
+    /// Share of a slash paid to whoever submitted the evidence, in basis points.
+    pub evidence_reward_bips: u32,
+    /// ALT base units (10^-18 ALT) charged per unit of gas a block uses.
+    pub fee_per_gas: u64,
+    /// Blocks per reward epoch.
+    pub epoch_blocks: u64,
+}
+
+impl Default for TokenSection {
+    fn default() -> Self {
+        Self {
+            fee_split: FeeSplitSection::default(),
+            unbonding_secs: 21 * DAY,
+            slash: SlashSection::default(),
+            evidence_reward_bips: 1_000,
+            fee_per_gas: 1_000_000_000,
+            epoch_blocks: 100,
+        }
+    }
+}
+
+/// `[token.fee_split]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeeSplitSection {
+    /// Burned.
+    pub burn: u32,
+    /// To the SQUAD set.
+    pub sequencers: u32,
+    /// To the MACH and VITAL sets.
+    pub operators: u32,
+    /// To the treasury.
+    pub treasury: u32,
+}
+
+impl Default for FeeSplitSection {
+    fn default() -> Self {
+        Self {
+            burn: 1_000,
+            sequencers: 4_000,
+            operators: 4_000,
+            treasury: 1_000,
+        }
+    }
+}
+
+/// `[token.slash]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlashSection {
+    /// Two conflicting signed messages (the signer is also removed for good).
+    pub equivocation_bips: u32,
+    /// A batch proven wrong by a challenge.
+    pub invalid_state_root_bips: u32,
+    /// A vote for a block other than the canonical one.
+    pub invalid_vote_bips: u32,
+}
+
+impl Default for SlashSection {
+    fn default() -> Self {
+        Self {
+            equivocation_bips: 500,
+            invalid_state_root_bips: 10_000,
+            invalid_vote_bips: 500,
+        }
+    }
+}
+
+/// Where batches are published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaKind {
+    /// In process memory.
+    #[default]
+    Memory,
+    /// Files in a directory.
+    Directory,
+}
+
+/// `[da]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaSection {
+    /// `memory` or `directory`.
+    pub kind: DaKind,
+    /// The directory, for `directory` (relative to the spec file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+/// Where batches are committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettlementKind {
+    /// An L1 in process.
+    #[default]
+    Local,
+}
+
+/// `[settlement]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SettlementSection {
+    /// `local`.
+    pub kind: SettlementKind,
+}
+
+/// `[lifetime]`: one of its keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifetimeSection {
+    /// Blocks the rollup produces before it ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<u64>,
+    /// Seconds the rollup runs before it ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secs: Option<u64>,
+}
+
+/// Why a spec was refused: one line, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not TOML of the spec's shape (an unknown key, a value of the wrong type).
+    #[error("line {line}: {message}")]
+    Syntax {
+        /// Line of the problem (1-based).
+        line: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A value is out of range, or values that cannot go together.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The key, with its table (`avs.mach.threshold`).
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+impl Spec {
+    /// Parses a spec; unknown keys and values of the wrong type are refused with the line and
+    /// the table they are in.
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        toml::from_str(text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let line = text[..offset.min(text.len())].lines().count().max(1);
+            // The table the key is in: the last header above it.
+            let table = text[..offset.min(text.len())].lines().rev().find_map(|l| {
+                let l = l.trim();
+                (l.starts_with('[') && l.ends_with(']')).then(|| l.to_owned())
+            });
+            let message = error
+                .message()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            SpecError::Syntax {
+                line,
+                message: match table {
+                    Some(table) => format!("in {table}: {message}"),
+                    None => message,
+                },
+            }
+        })
+    }
+
+    /// Reads and parses a spec file.
+    pub fn load(path: &std::path::Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text)
+    }
+
+    /// The EVM rules named by `rollup.evm`.
+    pub fn evm_spec(&self) -> Result<revm::primitives::hardfork::SpecId, SpecError> {
+        use revm::primitives::hardfork::SpecId;
+        match self.rollup.evm.to_ascii_lowercase().as_str() {
+            "shanghai" => Ok(SpecId::SHANGHAI),
+            "cancun" => Ok(SpecId::CANCUN),
+            "prague" => Ok(SpecId::PRAGUE),
+            "osaka" => Ok(SpecId::OSAKA),
+            other => Err(invalid(
+                "rollup.evm",
+                format!("{other:?} is not one of shanghai, cancun, prague, osaka"),
+            )),
+        }
+    }
+
+    /// The execution settings.
+    pub fn rollup_config(&self) -> Result<RollupConfig, SpecError> {
+        Ok(RollupConfig {
+            chain_id: self.rollup.chain_id,
+            rollup_id: RollupId(self.rollup.rollup_id),
+            spec: self.evm_spec()?,
+            block_gas_limit: self.rollup.gas_limit,
+            ..Default::default()
+        })
+    }
+
+    /// Dispute-game moves needed over the largest batch the spec allows: a verdict and a root
+    /// per halving, and the proof.
+    pub fn game_moves(&self) -> u64 {
+        let per_block = (self.rollup.gas_limit / 21_000).min(self.rollup.max_txs_per_block as u64);
+        let steps = self
+            .rollup
+            .blocks_per_batch
+            .saturating_mul(per_block)
+            .max(1);
+        let rounds = u64::from(64 - (steps - 1).leading_zeros());
+        2 * rounds + 1
+    }
+
+    /// The move timeout: given, or the challenge window split over the longest game's moves.
+    pub fn move_timeout_secs(&self) -> u64 {
+        self.avs
+            .vital
+            .move_timeout_secs
+            .unwrap_or(self.avs.vital.challenge_window_secs / self.game_moves())
+    }
+
+    /// Checks every value and every combination; the first problem is refused naming its
+    /// key.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let r = &self.rollup;
+        if r.chain_id == 0 {
+            return Err(invalid("rollup.chain_id", "must be positive"));
+        }
+        self.evm_spec()?;
+        if r.block_time_ms == 0 {
+            return Err(invalid("rollup.block_time_ms", "must be at least 1"));
+        }
+        if r.gas_limit < 21_000 {
+            return Err(invalid(
+                "rollup.gas_limit",
+                "must hold a transfer (21000 gas)",
+            ));
+        }
+        if r.max_txs_per_block == 0 {
+            return Err(invalid("rollup.max_txs_per_block", "must be at least 1"));
+        }
+        if r.blocks_per_batch == 0 {
+            return Err(invalid("rollup.blocks_per_batch", "must be at least 1"));
+        }
+        if self.genesis.file.is_some() && !self.genesis.alloc.is_empty() {
+            return Err(invalid(
+                "genesis.alloc",
+                "give a genesis file or an inline alloc, not both",
+            ));
+        }
+        let s = &self.sequencing;
+        match s.mode {
+            SequencingMode::Single if s.sequencers() != 1 => {
+                return Err(invalid(
+                    "sequencing.sequencers",
+                    "a single sequencer is one; use mode = \"squad\" for a set",
+                ));
+            }
+            SequencingMode::Squad if s.sequencers() < altlayer_avs::squad::MIN_SEQUENCERS => {
+                return Err(invalid(
+                    "sequencing.sequencers",
+                    format!(
+                        "a SQUAD set needs at least {} sequencers to tolerate a fault, got {}",
+                        altlayer_avs::squad::MIN_SEQUENCERS,
+                        s.sequencers()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if s.stake == 0 {
+            return Err(invalid("sequencing.stake", "must be positive"));
+        }
+        let m = &self.avs.mach;
+        if m.threshold == 0 || m.threshold > 100 {
+            return Err(invalid(
+                "avs.mach.threshold",
+                format!("{} % is not a share of the stake (1 to 100)", m.threshold),
+            ));
+        }
+        if m.operators > 0 && m.stake == 0 {
+            return Err(invalid("avs.mach.stake", "must be positive"));
+        }
+        let v = &self.avs.vital;
+        if v.verifiers != 1 {
+            return Err(invalid(
+                "avs.vital.verifiers",
+                "a rollup launched in one process runs exactly 1 verifier",
+            ));
+        }
+        if v.bond == 0 {
+            return Err(invalid("avs.vital.bond", "must be positive"));
+        }
+        if v.verifier_balance < v.bond {
+            return Err(invalid(
+                "avs.vital.verifier_balance",
+                "the verifier cannot afford one bond",
+            ));
+        }
+        let moves = self.game_moves();
+        if let Some(timeout) = v.move_timeout_secs
+            && timeout.saturating_mul(moves) > v.challenge_window_secs
+        {
+            return Err(invalid(
+                "avs.vital.move_timeout_secs",
+                format!(
+                    "a whole dispute game ({moves} moves of {timeout} s) cannot fit the {} s challenge window",
+                    v.challenge_window_secs
+                ),
+            ));
+        }
+        let t = &self.token;
+        let f = &t.fee_split;
+        let total = u64::from(f.burn)
+            + u64::from(f.sequencers)
+            + u64::from(f.operators)
+            + u64::from(f.treasury);
+        if total != 10_000 {
+            return Err(invalid(
+                "token.fee_split",
+                format!("the shares add up to {total} bips, not 10000"),
+            ));
+        }
+        for (key, bips) in [
+            ("token.slash.equivocation_bips", t.slash.equivocation_bips),
+            (
+                "token.slash.invalid_state_root_bips",
+                t.slash.invalid_state_root_bips,
+            ),
+            ("token.slash.invalid_vote_bips", t.slash.invalid_vote_bips),
+            ("token.evidence_reward_bips", t.evidence_reward_bips),
+        ] {
+            if bips > 10_000 {
+                return Err(invalid(key, format!("{bips} bips is more than the whole")));
+            }
+        }
+        if t.unbonding_secs == 0 {
+            return Err(invalid("token.unbonding_secs", "must be positive"));
+        }
+        if self.da.kind == DaKind::Directory && self.da.path.is_none() {
+            return Err(invalid("da.path", "a directory DA needs its path"));
+        }
+        if let Some(lifetime) = &self.lifetime {
+            match (lifetime.blocks, lifetime.secs) {
+                (Some(0), _) | (_, Some(0)) => {
+                    return Err(invalid("lifetime", "a lifetime must be positive"));
+                }
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(invalid("lifetime", "give blocks or secs, one of them"));
+                }
+                _ => {}
+            }
+        }
+        self.staking_params()?;
+        Ok(())
+    }
+
+    /// The ALT ledger's parameters.
+    pub fn staking_params(&self) -> Result<altlayer_staking::StakingParams, SpecError> {
+        let t = &self.token;
+        let params = altlayer_staking::StakingParams {
+            unbonding_cooldown_secs: t.unbonding_secs,
+            max_evidence_age_secs: t.unbonding_secs,
+            slash_equivocation_bips: t.slash.equivocation_bips,
+            slash_invalid_state_root_bips: t.slash.invalid_state_root_bips,
+            slash_invalid_vote_bips: t.slash.invalid_vote_bips,
+            evidence_reward_bips: t.evidence_reward_bips,
+            fee_split: altlayer_staking::FeeSplit {
+                burn_bips: t.fee_split.burn,
+                sequencers_bips: t.fee_split.sequencers,
+                operators_bips: t.fee_split.operators,
+                treasury_bips: t.fee_split.treasury,
+            },
+            ..Default::default()
+        };
+        params
+            .validate()
+            .map_err(|e| invalid("token", e.to_string()))?;
+        Ok(params)
+    }
+
+    /// The genesis state transition: the file or the inline alloc, with the development
+    /// accounts funded. `base` is the spec file's directory.
+    pub fn genesis(&self, base: &std::path::Path) -> Result<EvmStateTransition, SpecError> {
+        let config = self.rollup_config()?;
+        let mut genesis = match &self.genesis.file {
+            Some(file) => {
+                let genesis = load_genesis(base.join(file))
+                    .map_err(|e| invalid("genesis.file", e.to_string()))?;
+                if genesis.config.chain_id != 0 && genesis.config.chain_id != config.chain_id {
+                    return Err(invalid(
+                        "genesis.file",
+                        format!(
+                            "its chain id {} is not rollup.chain_id {}",
+                            genesis.config.chain_id, config.chain_id
+                        ),
+                    ));
+                }
+                genesis
+            }
+            None => Genesis::default(),
+        };
+        genesis.config.chain_id = config.chain_id;
+        genesis.gas_limit = config.block_gas_limit;
+        for (address, account) in &self.genesis.alloc {
+            let mut entry = GenesisAccount::default().with_balance(account.balance);
+            entry.nonce = account.nonce;
+            entry.code = account.code.clone();
+            if !account.storage.is_empty() {
+                entry.storage = Some(account.storage.iter().map(|(k, v)| (*k, *v)).collect());
+            }
+            genesis.alloc.insert(*address, entry);
+        }
+        for account in altlayer_core::dev::DevAccount::many(self.genesis.dev_accounts) {
+            genesis.alloc.entry(account.address).or_insert_with(|| {
+                GenesisAccount::default().with_balance(altlayer_core::dev::dev_balance())
+            });
+        }
+        if genesis.base_fee_per_gas.is_none() {
+            genesis.base_fee_per_gas = Some(u128::from(DEFAULT_INITIAL_BASE_FEE));
+        }
+        Ok(state_transition_from_genesis(config, &genesis))
+    }
+}
+
+/// The documented template `altlayer spec init` prints: every key with its default.
+pub const TEMPLATE: &str = r#"# A restaked rollup, described in one file. `altlayer spec check FILE` validates it and prints
+# what it resolves to; `altlayer launch FILE` runs it. Every key below shows its default;
+# delete what you do not change.
+
+[rollup]
+chain_id = 1337               # EVM chain id (EIP-155)
+rollup_id = 1                 # rollup id: every operator signature binds it
+evm = "prague"                # EVM rules: shanghai, cancun, prague or osaka
+block_time_ms = 1000          # time between blocks
+gas_limit = 30000000          # gas limit of every block
+max_txs_per_block = 10000     # most transactions in a block
+blocks_per_batch = 5          # blocks per batch posted to DA and settlement
+
+[genesis]
+# file = "genesis.json"       # a geth-style genesis file (relative to this file), or accounts
+                              # inline as [genesis.alloc."0xADDRESS"] tables with balance,
+                              # nonce, code and storage
+dev_accounts = 0              # development accounts funded with 1,000,000 ether each (public
+                              # keys: devnets only)
+
+[sequencing]
+mode = "squad"                # "single" (one operator) or "squad" (a staked BFT set)
+# sequencers = 4              # SQUAD sequencers (at least 4: n >= 3f + 1; 1 when single)
+stake = 100000                # ALT staked on each sequencer
+
+[avs.mach]                    # fast finality
+operators = 4                 # MACH operators (0: blocks are final when their window passes)
+threshold = 66                # share of the stake a certificate needs, percent, inclusive
+stake = 100000                # ALT staked on each operator
+delay_ms = 10                 # one-way delay between the rollup and the in-process operators
+
+[avs.vital]                   # verification
+verifiers = 1                 # verifiers re-executing every batch (one, in process)
+challenge_window_secs = 604800  # a batch can be challenged for 7 days after its commit
+# move_timeout_secs = 1181    # each move of a dispute game (default: the window divided by
+                              # the moves of the longest game, which must fit in the window)
+bond = 1000                   # ALT a challenger bonds
+verifier_balance = 10000      # ALT the verifier holds for its bonds
+
+[token]                       # the ALT token
+unbonding_secs = 1814400      # 21 days from undelegation to redemption
+evidence_reward_bips = 1000   # share of a slash paid to whoever submitted the evidence
+fee_per_gas = 1000000000      # ALT base units (1e-18 ALT) charged per unit of gas used
+epoch_blocks = 100            # blocks per reward epoch
+
+[token.fee_split]             # where fees go, basis points summing to 10000
+burn = 1000
+sequencers = 4000             # to the SQUAD set
+operators = 4000              # to the MACH and VITAL sets, by stake
+treasury = 1000
+
+[token.slash]                 # fractions slashed, basis points
+equivocation_bips = 500       # two conflicting signed messages (and removed for good)
+invalid_state_root_bips = 10000  # a batch proven wrong by a challenge
+invalid_vote_bips = 500       # a vote for a block other than the canonical one
+
+[da]
+kind = "memory"               # "memory", or "directory" with path = "DIR"
+
+[settlement]
+kind = "local"                # an L1 in this process
+
+# [lifetime]                  # an ephemeral rollup: it stops after this many blocks (or
+# blocks = 1000               # secs), posts its last batch and ends once everything is final
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_is_the_defaults_and_valid() {
+        let spec = Spec::parse(TEMPLATE).unwrap();
+        assert_eq!(spec, Spec::default());
+        spec.validate().unwrap();
+        assert_eq!(spec.game_moves(), 2 * 13 + 1);
+        assert_eq!(spec.move_timeout_secs(), 604_800 / 27);
+    }
+
+    #[test]
+    fn bad_keys_and_values_name_the_key() {
+        let err = Spec::parse("[avs.mach]\ntreshold = 70\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("[avs.mach]") && text.contains("treshold"),
+            "{text}"
+        );
+        assert!(text.starts_with("line 2"), "{text}");
+        let err = Spec::parse("[rollup]\nchain_id = \"one\"\n").unwrap_err();
+        assert!(err.to_string().contains("[rollup]"), "{err}");
+
+        let refuse = |text: &str, key: &str| {
+            let spec = Spec::parse(text).unwrap();
+            let err = spec.validate().unwrap_err();
+            assert!(
+                matches!(&err, SpecError::Invalid { key: k, .. } if *k == key),
+                "{text}: {err}"
+            );
+            assert_eq!(err.to_string().lines().count(), 1);
+        };
+        refuse("[sequencing]\nsequencers = 3\n", "sequencing.sequencers");
+        refuse("[avs.mach]\nthreshold = 101\n", "avs.mach.threshold");
+        refuse("[avs.mach]\nthreshold = 0\n", "avs.mach.threshold");
+        refuse(
+            "[avs.vital]\nchallenge_window_secs = 60\nmove_timeout_secs = 10\n",
+            "avs.vital.move_timeout_secs",
+        );
+        refuse("[rollup]\nevm = \"frontier\"\n", "rollup.evm");
+        refuse("[rollup]\nblock_time_ms = 0\n", "rollup.block_time_ms");
+        refuse("[token.fee_split]\nburn = 2000\n", "token.fee_split");
+        refuse(
+            "[token.slash]\nequivocation_bips = 10001\n",
+            "token.slash.equivocation_bips",
+        );
+        refuse("[da]\nkind = \"directory\"\n", "da.path");
+        refuse("[lifetime]\nblocks = 5\nsecs = 5\n", "lifetime");
+        refuse("[avs.vital]\nverifiers = 3\n", "avs.vital.verifiers");
+        refuse(
+            "[genesis]\nfile = \"g.json\"\n[genesis.alloc.\"0x0000000000000000000000000000000000000001\"]\nbalance = \"0x1\"\n",
+            "genesis.alloc",
+        );
+    }
+
+    #[test]
+    fn an_inline_alloc_and_dev_accounts_make_the_genesis() {
+        let spec = Spec::parse(
+            "[genesis]\ndev_accounts = 2\n[genesis.alloc.\"0x00000000000000000000000000000000000000aa\"]\nbalance = \"0x64\"\nnonce = 3\n",
+        )
+        .unwrap();
+        spec.validate().unwrap();
+        let stf = spec.genesis(std::path::Path::new(".")).unwrap();
+        let state = stf.state();
+        assert_eq!(
+            state.balance(&Address::with_last_byte(0xaa)),
+            U256::from(100)
+        );
+        assert_eq!(state.nonce(&Address::with_last_byte(0xaa)), 3);
+        let dev = altlayer_core::dev::DevAccount::new(1).address;
+        assert_eq!(state.balance(&dev), altlayer_core::dev::dev_balance());
+        assert_eq!(stf.config().chain_id, 1_337);
+    }
+}
