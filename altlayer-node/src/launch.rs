@@ -31,7 +31,6 @@ use altlayer_core::{
     rollup::{BuildError, Input, Rollup, RollupError, RollupSettings},
     sequencer::SingleSequencer,
     settlement::LocalSettlement,
-    state::WorldState,
     verifier::Verifier,
 };
 use async_trait::async_trait;
@@ -57,7 +56,8 @@ pub struct Faults {
 /// How to run.
 #[derive(Default)]
 pub struct RunOptions {
-    /// Stop after this many blocks (`None`: until Ctrl-C or the end of the lifetime).
+    /// Stop once the chain's head reaches this height (`None`: until Ctrl-C or the end of the
+    /// lifetime). Blocks built again after a revert do not count twice.
     pub blocks: Option<u64>,
     /// Transactions (EIP-2718 bytes) to submit before each block, as a load generator.
     pub workload: Option<Box<dyn FnMut() -> Vec<Bytes> + Send>>,
@@ -120,24 +120,22 @@ impl DataAvailability for NodeDa {
     }
 }
 
-/// A sequencer whose replica a fault drill can corrupt.
+/// A sequencer whose replica a fault drill can be armed on.
 pub trait Drill {
-    /// Changes the state the next block builds on, outside any transaction.
-    fn corrupt(&mut self, change: &mut dyn FnMut(&mut WorldState));
+    /// The replica that builds the blocks the rollup posts.
+    fn replica_mut(&mut self) -> Option<&mut EvmStateTransition>;
 }
 
 impl Drill for SingleSequencer<EvmStateTransition> {
-    fn corrupt(&mut self, change: &mut dyn FnMut(&mut WorldState)) {
-        self.state_transition_mut().corrupt_state(change);
+    fn replica_mut(&mut self) -> Option<&mut EvmStateTransition> {
+        Some(self.state_transition_mut())
     }
 }
 
 impl Drill for SquadSequencer<EvmStateTransition> {
-    /// The first sequencer: the one whose node runs the rollup and posts its batches.
-    fn corrupt(&mut self, change: &mut dyn FnMut(&mut WorldState)) {
-        if let Some(first) = self.member_mut(0) {
-            first.state_transition_mut().corrupt_state(change);
-        }
+    /// The first sequencer's: the one whose node runs the rollup and posts its batches.
+    fn replica_mut(&mut self) -> Option<&mut EvmStateTransition> {
+        self.member_mut(0).map(|first| first.state_transition_mut())
     }
 }
 
@@ -218,7 +216,7 @@ pub async fn run(
                 threshold,
                 challenge_window: spec.avs.vital.challenge_window_secs,
                 delay_ms: spec.avs.mach.delay_ms,
-                task_ttl_ms: spec.rollup.block_time_ms.saturating_mul(3).max(100),
+                task_ttl_ms: spec.rollup.block_time_ms.saturating_mul(10).max(1_000),
             },
             roster,
             members,
@@ -330,16 +328,19 @@ where
     let started = Instant::now();
     let origin = ctx.now_ms;
     let clock = |at: Instant| origin + at.duration_since(started).as_millis() as u64;
-    let mut ticker = tokio::time::interval(Duration::from_millis(ctx.spec.rollup.block_time_ms));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let block_time = Duration::from_millis(ctx.spec.rollup.block_time_ms);
+    // The load generator keeps one block's worth of transactions waiting: one load before
+    // the first block, one more after each block produced.
+    let mut loads_due = 1;
     let mut fault = ctx.options.faults.bad_state_root_at;
+    let mut armed = None;
     let lifetime = ctx.spec.lifetime.clone();
     tokio::pin!(stop);
     loop {
         if ctx
             .options
             .blocks
-            .is_some_and(|n| report.summary.blocks >= n)
+            .is_some_and(|n| rollup.head().height >= n)
         {
             break;
         }
@@ -363,39 +364,38 @@ where
             ))?;
             break;
         }
+        // Wake when a component has something due, and at least once a block time.
         let wake = rollup
             .next_wake()
-            .map(|ms| started + Duration::from_millis(ms.saturating_sub(origin)));
-        let block_tick = tokio::select! {
+            .map(|ms| started + Duration::from_millis(ms.saturating_sub(origin)))
+            .unwrap_or_else(|| Instant::now() + block_time)
+            .min(Instant::now() + block_time);
+        tokio::select! {
             _ = &mut stop => {
                 report.line("devnet: interrupted")?;
                 break;
             }
-            _ = ticker.tick() => true,
-            _ = sleep_until(wake) => false,
-        };
-        if block_tick && let Some(workload) = ctx.options.workload.as_mut() {
-            // The load generator plays the network: signing is not part of the pipeline's time.
-            let raw = workload();
-            for result in rollup.submit_raw(&raw) {
-                if let Err(error) = result {
-                    report.summary.rejected += 1;
-                    tracing::warn!(%error, "load generator transaction refused");
+            _ = tokio::time::sleep_until(wake.into()) => {}
+        }
+        if let Some(workload) = ctx.options.workload.as_mut() {
+            for _ in 0..std::mem::take(&mut loads_due) {
+                // The load generator plays the network: signing is not part of the pipeline's
+                // time.
+                let raw = workload();
+                for result in rollup.submit_raw(&raw) {
+                    if let Err(error) = result {
+                        report.summary.rejected += 1;
+                        tracing::warn!(%error, "load generator transaction refused");
+                    }
                 }
             }
         }
-        if let Some(height) = fault
-            && rollup.head().height + 1 == height
-        {
+        if let Some(height) = fault.take() {
             let thief = rollup.settings().proposer;
-            rollup.sequencer_mut().corrupt(&mut |state| {
-                let stolen = alt(1_000);
-                state.set_balance(thief, state.balance(&thief) + stolen);
-            });
-            fault = None;
-            report.line(format!(
-                "fault   sequencer credits itself 1000 ether outside any transaction before block {height}"
-            ))?;
+            if let Some(replica) = rollup.sequencer_mut().replica_mut() {
+                replica.credit_before(height, thief, alt(1_000));
+                armed = Some(height);
+            }
         }
         let busy = Instant::now();
         let events = runner::step(
@@ -407,17 +407,26 @@ where
         .await?;
         let busy = busy.elapsed();
         report.summary.busy += busy;
+        // The drill springs as the block is built: say so before the block's line.
+        if let Some(height) = armed
+            && !rollup
+                .sequencer_mut()
+                .replica_mut()
+                .is_some_and(|replica| replica.drill_armed())
+        {
+            armed = None;
+            report.line(format!(
+                "fault   sequencer credits itself 1000 ether outside any transaction before block {height}"
+            ))?;
+        }
+        loads_due += events
+            .iter()
+            .filter(|e| matches!(e, altlayer_core::rollup::RollupEvent::Block { .. }))
+            .count();
         report.events(&events, busy)?;
     }
     report.summary.elapsed = started.elapsed();
     report.summary.state_root = rollup.head().state_root;
     report.finish()?;
     Ok(report.summary)
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
 }

@@ -395,7 +395,8 @@ impl Spec {
     pub fn parse(text: &str) -> Result<Self, SpecError> {
         toml::from_str(text).map_err(|error| {
             let offset = error.span().map_or(0, |span| span.start);
-            let line = text[..offset.min(text.len())].lines().count().max(1);
+            let prefix = &text[..offset.min(text.len())];
+            let line = prefix.matches('\n').count() + 1;
             // The table the key is in: the last header above it.
             let table = text[..offset.min(text.len())].lines().rev().find_map(|l| {
                 let l = l.trim();

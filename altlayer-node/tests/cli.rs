@@ -86,16 +86,15 @@ fn errors_are_one_line_with_a_non_zero_exit() {
     );
     assert_one_line_error(&altlayer(&["devnet", "--fault", "bad-state-root-at"]), 1);
     assert_one_line_error(
-        &altlayer(&[
-            "devnet",
-            "--sequencers",
-            "4",
-            "--fault",
-            "bad-state-root-at",
-            "3",
-        ]),
+        &altlayer(&["devnet", "--sequencers", "1", "--fault", "equivocate"]),
         1,
     );
+    assert_one_line_error(&altlayer(&["devnet", "--fault", "mach-offline", "9"]), 1);
+    assert_one_line_error(&altlayer(&["devnet", "--fault", "equivocate", "2"]), 1);
+    assert_one_line_error(&altlayer(&["devnet", "--sequencers", "2"]), 1);
+    assert_one_line_error(&altlayer(&["devnet", "--log-format", "xml"]), 2);
+    assert_one_line_error(&altlayer(&["spec", "check", "/nonexistent/rollup.toml"]), 1);
+    assert_one_line_error(&altlayer(&["launch", "/nonexistent/rollup.toml"]), 1);
 }
 
 #[test]
@@ -107,7 +106,7 @@ fn a_fault_in_the_devnet_is_caught_proven_reverted_and_slashed() {
         "--txs-per-block",
         "10",
         "--block-time-ms",
-        "5",
+        "100",
         "--batch-blocks",
         "2",
         "--fault",
@@ -118,11 +117,12 @@ fn a_fault_in_the_devnet_is_caught_proven_reverted_and_slashed() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     for expected in [
         "fault   sequencer credits itself 1000 ether outside any transaction before block 3",
+        "mach    block 3 alerted by a quorum of operators",
         "vital   batch 1 re-executed: the root after step 0 (block 3, transaction 0) is wrong",
         "challenges batch 1 with a 1000 ALT bond: bisection over 20 steps",
         "vital   decided: Challenger wins by OneStepProof at step 0 (block 3)",
         "vital   settlement reverted batch 1 and every later one",
-        "slashed 100000 ALT; challenger paid 10000 ALT and its bond back",
+        "slashed 100000 ALT for invalid state root; the reporter paid 10000 ALT and its bond back",
         "vital   sequencer rewound to height 2",
         "summary: 1 fraud(s) caught, proven and reverted",
     ] {
@@ -138,10 +138,119 @@ fn a_fault_in_the_devnet_is_caught_proven_reverted_and_slashed() {
     );
 }
 
+/// A temporary directory for one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("altlayer-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn spec_init_prints_a_spec_that_checks() {
+    let output = altlayer(&["spec", "init"]);
+    assert!(output.status.success(), "{output:?}");
+    let dir = scratch("init");
+    let file = dir.join("rollup.toml");
+    std::fs::write(&file, &output.stdout).unwrap();
+    let check = altlayer(&["spec", "check", file.to_str().unwrap()]);
+    assert!(check.status.success(), "{check:?}");
+    let resolved = String::from_utf8_lossy(&check.stdout);
+    assert!(resolved.contains(": valid"), "{resolved}");
+    assert!(resolved.contains("# genesis state root 0x"), "{resolved}");
+    // Derived values are written out.
+    assert!(resolved.contains("sequencers = 4"), "{resolved}");
+    assert!(resolved.contains("move_timeout_secs = 22400"), "{resolved}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn spec_check_refuses_bad_specs_in_one_line_naming_the_key() {
+    let dir = scratch("check");
+    let cases = [
+        ("[avs.mach]\ntreshold = 70\n", "treshold"),
+        ("[sequencing]\nsequencers = 3\n", "sequencing.sequencers"),
+        ("[avs.mach]\nthreshold = 101\n", "avs.mach.threshold"),
+        (
+            "[avs.vital]\nchallenge_window_secs = 60\nmove_timeout_secs = 10\n",
+            "avs.vital.move_timeout_secs",
+        ),
+        ("[rollup]\nchain_id = -1\n", "[rollup]"),
+        ("not toml at all", "line 1"),
+    ];
+    for (i, (text, key)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad-{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        for command in ["check", "launch"] {
+            let args: Vec<&str> = match command {
+                "check" => vec!["spec", "check", file.to_str().unwrap()],
+                _ => vec!["launch", file.to_str().unwrap()],
+            };
+            let output = altlayer(&args);
+            assert_one_line_error(&output, 1);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains(key), "{text:?}: {stderr}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn launch_runs_an_ephemeral_rollup_to_its_end() {
+    let dir = scratch("launch");
+    let file = dir.join("rollup.toml");
+    std::fs::write(
+        &file,
+        r#"
+[rollup]
+block_time_ms = 20
+blocks_per_batch = 2
+
+[sequencing]
+mode = "single"
+
+[genesis]
+dev_accounts = 2
+
+[avs.vital]
+challenge_window_secs = 1
+
+[da]
+kind = "directory"
+path = "da"
+
+[lifetime]
+blocks = 5
+"#,
+    )
+    .unwrap();
+    let output = altlayer(&["launch", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("launch: chain 1337 rollup 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lifetime: the rollup ends at height 5"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lifetime: every block up to 5 is final on L1"),
+        "{stdout}"
+    );
+    // The last, partial batch went out too, and everything was firm before the end.
+    assert!(stdout.contains("firm    up to height 5"), "{stdout}");
+    assert!(dir.join("da").join("batch-2.rlp").exists(), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn devnet_runs_to_the_requested_height() {
     let output = altlayer(&[
         "devnet",
+        "--sequencers",
+        "1",
         "--blocks",
         "3",
         "--txs-per-block",

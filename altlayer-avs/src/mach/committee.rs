@@ -392,6 +392,11 @@ impl FinalityGadget for MachCommittee {
     /// [`MachOperator::on_revert`]).
     fn on_revert(&mut self, batch: u64, to_height: u64) {
         self.tiers.on_revert(batch, to_height);
+        // Reverted blocks still on their way are not judged: their heights get new blocks.
+        self.in_flight.retain(|_, item| match item {
+            InFlight::Block { block, .. } => block.header.height <= to_height,
+            InFlight::Signature(_) => true,
+        });
         for (operator, _) in &mut self.operators {
             operator.on_revert(to_height);
         }

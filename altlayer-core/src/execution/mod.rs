@@ -8,6 +8,8 @@
 //! fees and receipts follow Ethereum's rules for the configured [`SpecId`]. Execution writes into
 //! an overlay; the world state changes only once the whole block has succeeded.
 
+#[cfg(feature = "test-utils")]
+mod drill;
 mod overlay;
 pub mod stateless;
 
@@ -349,12 +351,30 @@ pub enum MissingState {
 
 /// The default [`crate::StateTransition`]: revm through alloy-evm, over an in-memory
 /// [`WorldState`] with an incremental state root.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EvmStateTransition {
     config: RollupConfig,
     state: WorldState,
     head: Header,
     hashes: RecentHashes,
+    /// A fault drill armed on this replica (never on its clones).
+    #[cfg(feature = "test-utils")]
+    drill: Option<drill::Drill>,
+}
+
+impl Clone for EvmStateTransition {
+    /// A copy of the replica; a fault drill armed on it is not copied (the copies are other
+    /// parties' honest replicas, or checkpoints to rewind to).
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            state: self.state.clone(),
+            head: self.head.clone(),
+            hashes: self.hashes.clone(),
+            #[cfg(feature = "test-utils")]
+            drill: None,
+        }
+    }
 }
 
 /// Everything a block run produced before it touches the state.
@@ -436,6 +456,8 @@ impl EvmStateTransition {
             state,
             head,
             hashes,
+            #[cfg(feature = "test-utils")]
+            drill: None,
         }
     }
 
@@ -659,6 +681,8 @@ impl EvmStateTransition {
         count: usize,
         options: ExecuteOptions,
     ) -> Result<BuiltBlock, ExecutionError> {
+        #[cfg(feature = "test-utils")]
+        self.spring_drill();
         let mut header = self.next_header(&attrs)?;
         let run = self.run(
             &header,

@@ -113,29 +113,34 @@ impl<T: StateTransition + Clone> BatchBook<T> {
         let last = batch.last_height().unwrap_or_default();
         // The replica after the batch, computed before any amendment.
         let next = if head.head().height == last && head.state_root() == post_state_root {
-            Some(head.clone())
+            Ok(head.clone())
         } else {
-            self.checkpoints.get(&batch.index).and_then(|pre| {
-                let mut next = pre.clone();
-                batch
-                    .blocks
-                    .iter()
-                    .all(|b| {
-                        next.execute_block_recovering(b, ExecuteOptions::default())
-                            .is_ok()
-                    })
-                    .then_some(next)
-            })
+            match self.checkpoints.get(&batch.index) {
+                Some(pre) => {
+                    let mut next = pre.clone();
+                    batch
+                        .blocks
+                        .iter()
+                        .try_for_each(|b| {
+                            next.execute_block_recovering(b, ExecuteOptions::default())
+                                .map(drop)
+                        })
+                        .map(|()| next)
+                        .map_err(|e| e.to_string())
+                }
+                None => Err("no replica before it".to_owned()),
+            }
         };
         match next {
-            Some(next) => {
+            Ok(next) => {
                 self.checkpoints.insert(batch.index + 1, next);
             }
-            // Only a sequencer whose own blocks do not re-execute gets here: it cannot rewind
-            // past this batch.
-            None => tracing::warn!(
+            // Only a batch whose blocks do not re-execute gets here (a wrong one, which a
+            // challenge will revert): nothing can rewind to after it.
+            Err(error) => tracing::debug!(
                 batch = batch.index,
-                "no replica after the batch: its blocks do not re-execute"
+                %error,
+                "no replica after the batch"
             ),
         }
         amend(&mut batch);

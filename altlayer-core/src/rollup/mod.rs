@@ -643,12 +643,14 @@ where
         out: &mut Outputs<S::Message, F::Message>,
     ) -> Result<(), RollupError> {
         self.now_ms = self.now_ms.max(now_ms);
+        // Finality first: what its operators were due to do by now (judge a block, certify
+        // it, alert on it) happened before anything the sequencer does now.
+        let events = self.finality.on_tick(self.now_ms);
+        self.on_finality(events, out);
         if !self.ending {
             let events = self.sequencer.on_tick(self.now_ms)?;
             self.on_sequencer(events, out);
         }
-        let events = self.finality.on_tick(self.now_ms);
-        self.on_finality(events, out);
         self.try_publish(out);
         let due = self.last_sync_ms.is_none_or(|last| {
             self.now_ms >= last.saturating_add(self.settings.settlement_poll_ms)
