@@ -281,9 +281,10 @@ impl<S: StateTransition + Clone> SquadSequencer<S> {
             .sum()
     }
 
-    /// When the first sequencer first saw a proposal for SQUAD height `height`.
+    /// When the first proposal for SQUAD height `height` was sent (the earliest any member
+    /// saw or sent one).
     pub fn proposed_at(&self, height: u64) -> Option<u64> {
-        self.first().and_then(|s| s.proposed_at(height))
+        self.members().filter_map(|s| s.proposed_at(height)).min()
     }
 }
 

@@ -19,6 +19,7 @@ use revm::{
     bytecode::Bytecode, database_interface::DBErrorMarker, primitives::StorageKey,
     state::AccountInfo,
 };
+use std::sync::Arc;
 use trie::MerkleTrie;
 
 /// An account of the world state.
@@ -164,7 +165,9 @@ impl DBErrorMarker for StateError {}
 /// In-memory world state with an incrementally maintained Ethereum state root.
 #[derive(Clone, Debug, Default)]
 pub struct WorldState {
-    accounts: AddressMap<Account>,
+    /// Shared with clones, copied on write: a replica kept at a batch's pre-state costs
+    /// nothing until the accounts it shares change.
+    accounts: AddressMap<Arc<Account>>,
     code: B256Map<Bytecode>,
     trie: MerkleTrie,
     /// Accounts whose trie leaf must be re-encoded (changed or deleted).
@@ -189,12 +192,14 @@ impl WorldState {
 
     /// An account, if it exists.
     pub fn account(&self, address: &Address) -> Option<&Account> {
-        self.accounts.get(address)
+        self.accounts.get(address).map(Arc::as_ref)
     }
 
     /// All accounts.
     pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Account)> {
-        self.accounts.iter()
+        self.accounts
+            .iter()
+            .map(|(address, account)| (address, &**account))
     }
 
     /// Balance of an account (zero when it does not exist).
@@ -235,9 +240,11 @@ impl WorldState {
 
     fn account_mut(&mut self, address: Address) -> &mut Account {
         self.dirty.insert(address);
-        self.accounts
-            .entry(address)
-            .or_insert_with(|| Account::with_balance(U256::ZERO))
+        Arc::make_mut(
+            self.accounts
+                .entry(address)
+                .or_insert_with(|| Arc::new(Account::with_balance(U256::ZERO))),
+        )
     }
 
     /// Sets an account's balance, creating the account if needed.
@@ -391,7 +398,7 @@ impl WorldState {
             // Storage roots first (independent per account, so in parallel), then leaves. The
             // dirty accounts are taken out of the map for the parallel pass so each thread owns
             // the accounts it hashes, and put back after.
-            let mut present: Vec<(Address, Account)> = Vec::with_capacity(dirty.len());
+            let mut present: Vec<(Address, Arc<Account>)> = Vec::with_capacity(dirty.len());
             let mut absent = Vec::new();
             for address in dirty {
                 match self.accounts.remove(&address) {
@@ -403,6 +410,7 @@ impl WorldState {
                 .par_iter_mut()
                 .with_min_len(16)
                 .map(|(address, account)| {
+                    let account = Arc::make_mut(account);
                     let storage_root = account.storage_root();
                     let leaf = TrieAccount {
                         nonce: account.nonce,
@@ -450,7 +458,9 @@ impl WorldState {
     /// The storage root of an account (bringing its storage trie up to date), `None` if the
     /// account does not exist.
     pub fn account_storage_root(&mut self, address: &Address) -> Option<B256> {
-        self.accounts.get_mut(address).map(Account::storage_root)
+        self.accounts
+            .get_mut(address)
+            .map(|account| Arc::make_mut(account).storage_root())
     }
 
     /// The account-trie witness for reading the accounts `reads` and writing `writes` (`true`
@@ -478,7 +488,7 @@ impl WorldState {
         reads: &[U256],
         writes: &[(U256, bool)],
     ) -> Option<trie::PartialTrie> {
-        let account = self.accounts.get_mut(address)?;
+        let account = Arc::make_mut(self.accounts.get_mut(address)?);
         account.storage_root();
         let reads: Vec<B256> = reads.iter().map(|s| keccak256(B256::from(*s))).collect();
         let updates: Vec<(B256, Option<Vec<u8>>)> = writes

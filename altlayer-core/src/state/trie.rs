@@ -21,6 +21,7 @@ use alloy_trie::{
 };
 use nybbles::Nibbles;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// A node and its cached RLP reference (`None` when the node changed since it was last hashed).
 #[derive(Clone, Debug)]
@@ -38,10 +39,10 @@ enum Node {
     },
     Extension {
         key: Nibbles,
-        child: Box<Cell>,
+        child: Arc<Cell>,
     },
     Branch {
-        children: Box<[Option<Box<Cell>>; 16]>,
+        children: Box<[Option<Arc<Cell>>; 16]>,
     },
     /// A subtree known only by its reference: what a witness leaves out. Only a
     /// [`PartialTrie`] has stubs.
@@ -53,16 +54,20 @@ impl Cell {
         Self { node, rlp: None }
     }
 
-    fn boxed(node: Node) -> Box<Self> {
-        Box::new(Self::new(node))
+    fn boxed(node: Node) -> Arc<Self> {
+        Arc::new(Self::new(node))
     }
 }
 
-fn empty_children() -> Box<[Option<Box<Cell>>; 16]> {
+fn empty_children() -> Box<[Option<Arc<Cell>>; 16]> {
     Box::default()
 }
 
 /// A Merkle-Patricia trie over 32-byte keys with cached node hashes.
+///
+/// Subtrees are shared between clones and copied on write: cloning a trie (a replica kept at
+/// a batch's pre-state, a checkpoint to rewind to) costs nothing until one of them changes,
+/// and a change copies only the nodes on its path.
 #[derive(Clone, Debug)]
 pub struct MerkleTrie {
     root: Cell,
@@ -161,7 +166,7 @@ impl MerkleTrie {
             if dirty >= PARALLEL_HASH_MIN_DIRTY {
                 children.par_iter_mut().flatten().for_each(|child| {
                     let mut buf = Vec::with_capacity(600);
-                    rlp_node(child, &mut buf);
+                    rlp_of(child, &mut buf);
                 });
             }
         }
@@ -237,7 +242,7 @@ fn insert(
             let common = key.common_prefix_length(&path);
             if common == key.len() {
                 let below = prefix.join(key);
-                return insert(child, path.slice(common..), value, below);
+                return insert(Arc::make_mut(child), path.slice(common..), value, below);
             }
             // The new key leaves the extension part-way: split it around a new branch.
             let ext_key = *key;
@@ -266,7 +271,7 @@ fn insert(
                 Some(child) => {
                     let mut below = prefix;
                     below.push(nibble);
-                    return insert(child, path.slice(1..), value, below);
+                    return insert(Arc::make_mut(child), path.slice(1..), value, below);
                 }
                 None => {
                     *slot = Some(Cell::boxed(Node::Leaf {
@@ -312,6 +317,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
                 return Ok(false);
             }
             let key = *key;
+            let child = Arc::make_mut(child);
             if !remove(child, path.slice(key.len()..), prefix.join(&key))? {
                 return Ok(false);
             }
@@ -344,7 +350,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
             };
             let mut below = prefix;
             below.push(index as u8);
-            if !remove(child, path.slice(1..), below)? {
+            if !remove(Arc::make_mut(child), path.slice(1..), below)? {
                 return Ok(false);
             }
             if matches!(child.node, Node::Empty) {
@@ -360,6 +366,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
                     return Err(MissingNode { path: sibling });
                 }
                 if let Some(last) = children[only].take() {
+                    let last = Arc::unwrap_or_clone(last);
                     let nibble = Nibbles::from_nibbles_unchecked([only as u8]);
                     cell.node = match last.node {
                         Node::Leaf { key, value } => Node::Leaf {
@@ -372,7 +379,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
                         },
                         branch @ Node::Branch { .. } => Node::Extension {
                             key: nibble,
-                            child: Box::new(Cell {
+                            child: Arc::new(Cell {
                                 node: branch,
                                 rlp: last.rlp,
                             }),
@@ -390,6 +397,15 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
     Ok(removed)
 }
 
+/// A child's RLP reference: cached (the subtree may be shared with other tries, and is only
+/// copied when it must be re-hashed), or computed.
+fn rlp_of(child: &mut Arc<Cell>, buf: &mut Vec<u8>) -> RlpNode {
+    match &child.rlp {
+        Some(rlp) => rlp.clone(),
+        None => rlp_node(Arc::make_mut(child), buf),
+    }
+}
+
 /// The node's RLP reference, computed from its children's (cached where clean).
 fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
     if let Some(rlp) = &cell.rlp {
@@ -403,7 +419,7 @@ fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
             LeafNodeRef::new(key, value).rlp(buf)
         }
         Node::Extension { key, child } => {
-            let child = rlp_node(child, buf);
+            let child = rlp_of(child, buf);
             buf.clear();
             ExtensionNodeRef::new(key, &child).rlp(buf)
         }
@@ -413,7 +429,7 @@ fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
             for (i, child) in children.iter_mut().enumerate() {
                 if let Some(child) = child {
                     mask.set_bit(i as u8);
-                    stack.push(rlp_node(child, buf));
+                    stack.push(rlp_of(child, buf));
                 }
             }
             buf.clear();
@@ -610,7 +626,7 @@ fn prune(cell: &Cell, paths: &[Nibbles]) -> Cell {
                 .collect();
             Node::Extension {
                 key: *key,
-                child: Box::new(prune(child, &below)),
+                child: Arc::new(prune(child, &below)),
             }
         }
         Node::Branch { children } => {
@@ -622,7 +638,7 @@ fn prune(cell: &Cell, paths: &[Nibbles]) -> Cell {
                         .filter(|p| !p.is_empty() && p.get_unchecked(0) as usize == i)
                         .map(|p| p.slice(1..))
                         .collect();
-                    pruned[i] = Some(Box::new(prune(child, &below)));
+                    pruned[i] = Some(Arc::new(prune(child, &below)));
                 }
             }
             Node::Branch { children: pruned }
@@ -653,7 +669,7 @@ fn expand(partial: &mut Cell, full: &Cell, path: Nibbles, at: Nibbles) -> bool {
             },
         ) => {
             let below = at.join(key);
-            expand(child, full_child, path, below)
+            expand(Arc::make_mut(child), full_child, path, below)
         }
         (
             Node::Branch { children },
@@ -669,7 +685,7 @@ fn expand(partial: &mut Cell, full: &Cell, path: Nibbles, at: Nibbles) -> bool {
                 (Some(child), Some(full_child)) => {
                     let mut below = at;
                     below.push(nibble as u8);
-                    expand(child, full_child, path, below)
+                    expand(Arc::make_mut(child), full_child, path, below)
                 }
                 _ => false,
             }
@@ -681,7 +697,7 @@ fn expand(partial: &mut Cell, full: &Cell, path: Nibbles, at: Nibbles) -> bool {
 /// `cell`'s node with its children replaced by stubs.
 fn shallow(cell: &Cell) -> Cell {
     let stub = |c: &Cell| {
-        Box::new(match &c.rlp {
+        Arc::new(match &c.rlp {
             Some(rlp) => Cell {
                 node: Node::Stub(rlp.clone()),
                 rlp: Some(rlp.clone()),
@@ -765,7 +781,7 @@ fn decode_cell(bytes: &[u8], by_hash: &NodeMap<'_>, depth: usize) -> Result<Cell
     }
     let node =
         TrieNode::decode(&mut &bytes[..]).map_err(|e| WitnessError::Malformed(e.to_string()))?;
-    let child = |rlp: &RlpNode| -> Result<Box<Cell>, WitnessError> {
+    let child = |rlp: &RlpNode| -> Result<Arc<Cell>, WitnessError> {
         let mut cell = match rlp.as_hash() {
             Some(hash) => match by_hash.get(&hash) {
                 Some(bytes) => decode_cell(bytes, by_hash, depth + 1)?,
@@ -775,7 +791,7 @@ fn decode_cell(bytes: &[u8], by_hash: &NodeMap<'_>, depth: usize) -> Result<Cell
             None => decode_cell(rlp.as_slice(), by_hash, depth + 1)?,
         };
         cell.rlp = Some(rlp.clone());
-        Ok(Box::new(cell))
+        Ok(Arc::new(cell))
     };
     let node = match node {
         TrieNode::EmptyRoot => Node::Empty,
