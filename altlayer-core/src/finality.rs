@@ -214,6 +214,11 @@ impl ChallengeWindowFinality {
 }
 
 impl ChallengeWindowFinality {
+    /// The challenge window of batches committed from now on (governance changes it).
+    pub const fn set_window(&mut self, window: u64) {
+        self.window = window;
+    }
+
     /// A block was produced at `height` (what [`FinalityGadget::on_block`] records).
     pub fn on_produced(&mut self, height: u64) {
         self.produced = Some(self.produced.map_or(height, |p| p.max(height)));

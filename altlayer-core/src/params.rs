@@ -129,22 +129,22 @@ impl Threshold {
 /// Seconds in a day.
 const DAY: u64 = 86_400;
 
-/// Parameters of SQUAD, MACH and VITAL.
+/// Parameters of MACH and VITAL that governance changes. (Who sequences is not a parameter:
+/// a SQUAD set is the operators staked in it above its minimum stake, which governance sets
+/// per operator set.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AvsParams {
     /// Share of a snapshot's stake a MACH quorum certificate needs. Default 66 %, inclusive
     /// (DESIGN.md §6, AltLayer's `MachServiceManager`).
     pub mach_threshold: Threshold,
-    /// Sequencers in a SQUAD set. Default 5 (AltLayer's recommended minimum); at least 4,
-    /// the least a BFT set tolerating one fault needs.
-    pub squad_sequencers: u32,
     /// L1 challenge window for VITAL, in seconds. Default 7 days.
     pub challenge_window_secs: u64,
     /// Least bond a VITAL challenger locks, in ALT base units. Default 1,000 ALT.
     pub challenge_bond: U256,
-    /// Time each bisection move has, in seconds. Default 1 day; must leave room for a whole
-    /// game of 64 moves inside the challenge window.
+    /// Time each bisection move (and the one-step proof) has, in seconds. Default 1 hour; a
+    /// whole game over up to 2^64 steps (64 roots, 64 verdicts and the proof: 129 moves) must
+    /// fit in the challenge window.
     pub move_timeout_secs: u64,
 }
 
@@ -152,7 +152,6 @@ impl Default for AvsParams {
     fn default() -> Self {
         Self {
             mach_threshold: Threshold::default(),
-            squad_sequencers: 5,
             challenge_window_secs: 7 * DAY,
             challenge_bond: U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64)),
             move_timeout_secs: DAY / 24,
@@ -176,9 +175,6 @@ impl AvsParams {
         let fail = |name, reason| Err(InvalidAvsParams { name, reason });
         if !self.mach_threshold.is_valid() {
             return fail("machThreshold", "must be a fraction in (0, 1]");
-        }
-        if self.squad_sequencers < 4 {
-            return fail("squadSequencers", "a BFT set needs at least 4");
         }
         if self.challenge_window_secs == 0 {
             return fail("challengeWindowSecs", "must be positive");

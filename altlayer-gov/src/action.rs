@@ -201,11 +201,6 @@ pub enum Action {
         /// The threshold.
         threshold: Threshold,
     },
-    /// The size of SQUAD sequencer sets.
-    SetSequencerSetSize {
-        /// Sequencers.
-        sequencers: u32,
-    },
     /// The L1 challenge window of VITAL.
     SetChallengeWindow {
         /// Seconds.
@@ -251,7 +246,6 @@ impl Action {
                 params.min_stakes.insert(*set, *amount);
             }
             Self::SetFinalityThreshold { threshold } => params.avs.mach_threshold = *threshold,
-            Self::SetSequencerSetSize { sequencers } => params.avs.squad_sequencers = *sequencers,
             Self::SetChallengeWindow { secs } => params.avs.challenge_window_secs = *secs,
             Self::SetChallengeBond { amount } => params.avs.challenge_bond = *amount,
             Self::SetGovParams { params: gov } => params.gov = gov.clone(),

@@ -537,7 +537,7 @@ fn bad_input_is_refused_and_changes_nothing() {
             infraction: Infraction::InvalidVote,
             bips: 10_001,
         },
-        Action::SetSequencerSetSize { sequencers: 3 },
+        Action::SetChallengeWindow { secs: 60 },
         Action::SetGovParams {
             params: GovParams {
                 threshold_bips: 10_000,

@@ -678,71 +678,7 @@ impl Spec {
 }
 
 /// The documented template `altlayer spec init` prints: every key with its default.
-pub const TEMPLATE: &str = r#"# A restaked rollup, described in one file. `altlayer spec check FILE` validates it and prints
-# what it resolves to; `altlayer launch FILE` runs it. Every key below shows its default;
-# delete what you do not change.
-
-[rollup]
-chain_id = 1337               # EVM chain id (EIP-155)
-rollup_id = 1                 # rollup id: every operator signature binds it
-evm = "prague"                # EVM rules: shanghai, cancun, prague or osaka
-block_time_ms = 1000          # time between blocks
-gas_limit = 30000000          # gas limit of every block
-max_txs_per_block = 10000     # most transactions in a block
-blocks_per_batch = 5          # blocks per batch posted to DA and settlement
-
-[genesis]
-# file = "genesis.json"       # a geth-style genesis file (relative to this file), or accounts
-                              # inline as [genesis.alloc."0xADDRESS"] tables with balance,
-                              # nonce, code and storage
-dev_accounts = 0              # development accounts funded with 1,000,000 ether each (public
-                              # keys: devnets only)
-
-[sequencing]
-mode = "squad"                # "single" (one operator) or "squad" (a staked BFT set)
-# sequencers = 4              # SQUAD sequencers (at least 4: n >= 3f + 1; 1 when single)
-stake = 100000                # ALT staked on each sequencer
-
-[avs.mach]                    # fast finality
-operators = 4                 # MACH operators (0: blocks are final when their window passes)
-threshold = 66                # share of the stake a certificate needs, percent, inclusive
-stake = 100000                # ALT staked on each operator
-delay_ms = 10                 # one-way delay between the rollup and the in-process operators
-
-[avs.vital]                   # verification
-verifiers = 1                 # verifiers re-executing every batch (one, in process)
-challenge_window_secs = 604800  # a batch can be challenged for 7 days after its commit
-# move_timeout_secs = 1181    # each move of a dispute game (default: the window divided by
-                              # the moves of the longest game, which must fit in the window)
-bond = 1000                   # ALT a challenger bonds
-verifier_balance = 10000      # ALT the verifier holds for its bonds
-
-[token]                       # the ALT token
-unbonding_secs = 1814400      # 21 days from undelegation to redemption
-evidence_reward_bips = 1000   # share of a slash paid to whoever submitted the evidence
-fee_per_gas = 1000000000      # ALT base units (1e-18 ALT) charged per unit of gas used
-epoch_blocks = 100            # blocks per reward epoch
-
-[token.fee_split]             # where fees go, basis points summing to 10000
-burn = 1000
-sequencers = 4000             # to the SQUAD set
-operators = 4000              # to the MACH and VITAL sets, by stake
-treasury = 1000
-
-[token.slash]                 # fractions slashed, basis points
-equivocation_bips = 500       # two conflicting signed messages (and removed for good)
-invalid_state_root_bips = 10000  # a batch proven wrong by a challenge
-invalid_vote_bips = 500       # a vote for a block other than the canonical one
-
-[da]
-kind = "memory"               # "memory", or "directory" with path = "DIR"
-
-[settlement]
-kind = "local"                # an L1 in this process
-
-# [lifetime]                  # an ephemeral rollup: it stops after this many blocks (or
-# blocks = 1000               # secs), posts its last batch and ends once everything is final
-"#;
+pub const TEMPLATE: &str = include_str!("spec_template.toml");
 
 #[cfg(test)]
 mod tests {

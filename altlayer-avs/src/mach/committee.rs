@@ -163,6 +163,11 @@ impl MachCommittee {
         &self.tiers
     }
 
+    /// The finality tiers, mutably (their parameters).
+    pub const fn tiers_mut(&mut self) -> &mut TieredFinality {
+        &mut self.tiers
+    }
+
     /// The roster certificates are checked against.
     pub fn roster(&self) -> &Roster {
         &self.roster

@@ -593,6 +593,7 @@ impl MachFinality {
 
     /// Replaces the AVS parameters (validated by the caller; see the `ParameterStore` impl).
     pub(crate) fn set_avs_params(&mut self, params: crate::params::AvsParams) {
+        self.l1.set_window(params.challenge_window_secs);
         self.params = params;
     }
 

@@ -57,6 +57,11 @@ impl TieredFinality {
         &self.mach
     }
 
+    /// The MACH tier, mutably (its parameters).
+    pub const fn mach_mut(&mut self) -> &mut MachFinality {
+        &mut self.mach
+    }
+
     /// A block was produced.
     pub fn on_header(&mut self, header: &Header) {
         self.mach.on_header(header);

@@ -5,7 +5,11 @@ use super::{
     bisection::{Dispute, Move, Party},
     court::{Court, CourtConfig, Decision, DisputeId},
 };
-use crate::{Batch, RollupConfig, execution::stateless::StepWitness};
+use crate::{
+    Batch, RollupConfig,
+    execution::stateless::StepWitness,
+    params::{AvsParams, InvalidAvsParams, ParameterStore},
+};
 use alloy_primitives::{Address, B256, U256};
 use async_trait::async_trait;
 use std::{collections::BTreeMap, sync::Mutex};
@@ -49,7 +53,9 @@ impl SettlementConfig {
 #[derive(Debug)]
 pub struct LocalSettlement {
     rollup: RollupConfig,
-    challenge_window: u64,
+    /// The parameters in force: the challenge window of new commits, and (in the court) the
+    /// move timeout and minimum bond of new games.
+    params: AvsParams,
     inner: Mutex<LocalState>,
 }
 
@@ -92,9 +98,15 @@ impl LocalSettlement {
             move_timeout: config.move_timeout,
             min_bond: config.min_bond,
         });
+        let params = AvsParams {
+            challenge_window_secs: config.challenge_window,
+            challenge_bond: config.min_bond,
+            move_timeout_secs: config.move_timeout,
+            ..AvsParams::default()
+        };
         Self {
             rollup: config.rollup,
-            challenge_window: config.challenge_window,
+            params,
             inner: Mutex::new(LocalState {
                 now: 0,
                 genesis_root: config.genesis_root,
@@ -108,9 +120,9 @@ impl LocalSettlement {
         }
     }
 
-    /// The challenge window, in settlement seconds.
+    /// The challenge window of new commits, in settlement seconds.
     pub const fn challenge_window(&self) -> u64 {
-        self.challenge_window
+        self.params.challenge_window_secs
     }
 
     /// The least bond a challenger locks.
@@ -194,7 +206,7 @@ impl LocalSettlement {
             });
         }
         let at = state.now;
-        let window_ends = at.saturating_add(self.challenge_window);
+        let window_ends = at.saturating_add(self.params.challenge_window_secs);
         state.events.push(SettlementEvent::BatchCommitted {
             commitment: commitment.clone(),
             at,
@@ -435,6 +447,28 @@ impl LocalState {
             });
             self.next_final += 1;
         }
+    }
+}
+
+impl ParameterStore for LocalSettlement {
+    type Params = AvsParams;
+    type Error = InvalidAvsParams;
+
+    fn params(&self) -> &AvsParams {
+        &self.params
+    }
+
+    /// Batches committed from now on get the new challenge window, games opened from now on
+    /// the new move timeout and minimum bond; what is under way keeps its own.
+    fn set_params(&mut self, params: AvsParams) -> Result<(), InvalidAvsParams> {
+        params.validate()?;
+        let state = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.court.set_params(params.clone())?;
+        self.params = params;
+        Ok(())
     }
 }
 
