@@ -8,7 +8,7 @@
 //! them, reports them, and carries on with the rest.
 //!
 //! Time is an input (milliseconds on any monotonic clock the driver chooses); nothing here
-//! reads a clock, sleeps or does I/O. [`crate::service`] drives it with tokio.
+//! reads a clock, sleeps or does I/O. The `service` module (feature `runtime`) drives it with tokio.
 
 use crate::qc::{QuorumCertificate, Roster, SignerBitmap, StakeSnapshot, Threshold};
 use alloy_primitives::{Address, B256, U256};

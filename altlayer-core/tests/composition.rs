@@ -413,3 +413,43 @@ fn challenge_window_finality_holds_back_behind_a_challenge() {
     assert_eq!(reverted.on_settlement_time(100), Some(5));
     assert_eq!(reverted.status(7), FinalityStatus::Unknown);
 }
+
+#[tokio::test]
+async fn governance_changes_the_window_of_batches_committed_after() {
+    use altlayer_core::params::{AvsParams, ParameterStore};
+    let accounts = DevAccount::many(2);
+    let mut stf = dev_state_transition(RollupConfig::default(), 2);
+    let mut l1 = LocalSettlement::new(SettlementConfig {
+        challenge_window: 7 * 86_400,
+        move_timeout: 3_600,
+        ..SettlementConfig::new(RollupConfig::default(), stf.state_root())
+    });
+    let first = next_batch(&mut stf, 0, &accounts, 0);
+    l1.commit_batch(committed(&first)).await.unwrap();
+    // A window too short for a whole game is refused and changes nothing.
+    let refused = AvsParams {
+        challenge_window_secs: 3_600,
+        ..l1.params().clone()
+    };
+    assert!(l1.set_params(refused).is_err());
+    assert_eq!(l1.challenge_window(), 7 * 86_400);
+    let shorter = AvsParams {
+        challenge_window_secs: 6 * 86_400,
+        ..l1.params().clone()
+    };
+    l1.set_params(shorter).unwrap();
+    let second = next_batch(&mut stf, 1, &accounts, 1);
+    l1.commit_batch(committed(&second)).await.unwrap();
+    assert_eq!(
+        l1.status(0).await.unwrap(),
+        BatchStatus::Pending {
+            window_ends: 7 * 86_400
+        }
+    );
+    assert_eq!(
+        l1.status(1).await.unwrap(),
+        BatchStatus::Pending {
+            window_ends: 6 * 86_400
+        }
+    );
+}

@@ -194,3 +194,61 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
         |e| matches!(e, RollupEvent::BatchChecked { check, .. } if *check != BatchCheck::Valid)
     ));
 }
+
+#[test]
+fn a_da_outage_delays_batches_and_loses_none() {
+    let mut rollup = rollup(1, 0);
+    rollup
+        .da()
+        .set_fault(altlayer_core::da::DaFault::Unavailable);
+    let mut events = Vec::new();
+    for r in 0..3 {
+        events.extend(round(&mut rollup, r));
+    }
+    let warnings = events
+        .iter()
+        .filter(|e| matches!(e, RollupEvent::Warning(w) if w.contains("publishing batch 0")))
+        .count();
+    assert!(warnings >= 2, "{events:#?}");
+    assert_eq!(rollup.settlement().final_height(), None);
+    rollup.da().set_fault(altlayer_core::da::DaFault::None);
+    for r in 3..6 {
+        events.extend(tick(&mut rollup, r));
+    }
+    // Every block went out, in order, once DA was back.
+    let published: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            RollupEvent::BatchPublished { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published[..3], [0, 1, 2], "{published:?}");
+    assert!(rollup.settlement().final_height() >= Some(3));
+}
+
+#[test]
+fn an_ended_rollup_posts_its_last_batch_and_is_final() {
+    let mut rollup = rollup(3, 0);
+    for r in 0..4 {
+        round(&mut rollup, r);
+    }
+    assert_eq!(rollup.head().height, 4);
+    rollup.end();
+    assert!(rollup.is_ending() && !rollup.is_ended());
+    let alice = DevAccount::new(0);
+    let late = alice.transfer(CHAIN, 4, Address::ZERO, U256::from(1));
+    assert_eq!(
+        rollup.submit(recover(late, RecoveryBackend::Libsecp256k1).unwrap()),
+        Err(altlayer_core::sequencer::SubmitError::Ended)
+    );
+    let mut second = 4;
+    while !rollup.is_ended() {
+        tick(&mut rollup, second);
+        second += 1;
+        assert!(second < 10, "the rollup does not end");
+    }
+    // No block after the end; the last, partial batch (block 4) is final on L1.
+    assert_eq!(rollup.head().height, 4);
+    assert_eq!(rollup.settlement().final_height(), Some(4));
+}

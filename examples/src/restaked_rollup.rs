@@ -109,9 +109,10 @@ pub async fn run() -> Result<Report, Box<dyn std::error::Error>> {
                     report.fast = report.fast.max(Some(height))
                 }
                 RollupEvent::Finalized { height } => report.firm = Some(height),
-                RollupEvent::BatchChecked { check, .. }
-                    if check == altlayer_core::verifier::BatchCheck::Valid =>
-                {
+                RollupEvent::BatchChecked {
+                    check: altlayer_core::verifier::BatchCheck::Valid,
+                    ..
+                } => {
                     report.verified += 1;
                 }
                 RollupEvent::Ledger(altlayer_core::ledger::LedgerEvent::Fees {

@@ -76,7 +76,7 @@ enum InFlight {
     /// A block to operator `member`.
     Block { member: usize, block: Arc<Block> },
     /// An operator's signature to the aggregator.
-    Signature(MachMessage),
+    Signature(Box<MachMessage>),
 }
 
 /// What a certificate is about.
@@ -193,7 +193,7 @@ impl MachCommittee {
             self.queue.pop();
             match self.in_flight.remove(&seq) {
                 Some(InFlight::Block { member, block }) => self.sign(at, member, &block),
-                Some(InFlight::Signature(message)) => self.aggregate(at, message, events),
+                Some(InFlight::Signature(message)) => self.aggregate(at, *message, events),
                 None => {}
             }
         }
@@ -219,7 +219,10 @@ impl MachCommittee {
         }
         self.executions += 1;
         match operator.on_block(block, snapshot) {
-            Ok(message) => self.send(at + self.config.delay_ms, InFlight::Signature(message)),
+            Ok(message) => self.send(
+                at + self.config.delay_ms,
+                InFlight::Signature(Box::new(message)),
+            ),
             Err(error) => {
                 tracing::debug!(%error, height = block.header.height, "MACH operator signs nothing")
             }

@@ -96,7 +96,7 @@ pub struct Vote {
     pub block: Option<B256>,
     /// The voter.
     pub signer: Address,
-    /// Its signature on [`Vote::digest`].
+    /// Its signature on [`SquadNode::vote_digest`] of the vote's slot and block.
     pub signature: Signature,
 }
 
