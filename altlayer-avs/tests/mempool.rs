@@ -121,3 +121,37 @@ fn a_full_pool_evicts_the_cheapest_tail_or_refuses() {
     assert!(pool.contains(&keccak256(tx(&accounts[0], 0, 1))));
     assert!(!pool.contains(&keccak256(tx(&accounts[1], 0, 3))));
 }
+
+#[test]
+fn a_recovered_transaction_is_pooled_without_recovery_and_handed_back_at_commit() {
+    use altlayer_core::transaction::{RecoveryBackend, decode_and_recover};
+    let a = DevAccount::new(1);
+    let mut pool = Mempool::new(CHAIN, PoolLimits::default());
+    let raw = tx(&a, 0, 1);
+    let recovered = decode_and_recover(&raw, usize::MAX).unwrap();
+    let hash = pool.insert_recovered(recovered.clone()).unwrap();
+    assert_eq!(hash, keccak256(&raw));
+    // The same transaction again, recovered or raw, is a duplicate.
+    assert!(matches!(
+        pool.insert_recovered(recovered.clone()),
+        Err(PoolError::Duplicate(_))
+    ));
+    assert!(matches!(
+        pool.insert(raw.clone()),
+        Err(PoolError::Duplicate(_))
+    ));
+    // Another chain's is refused as a raw one would be.
+    let foreign = altlayer_core::transaction::recover(
+        a.transfer(1, 0, Address::ZERO, U256::from(1)),
+        RecoveryBackend::Libsecp256k1,
+    )
+    .unwrap();
+    assert!(matches!(
+        pool.insert_recovered(foreign),
+        Err(PoolError::Invalid(TxError::WrongChainId { .. }))
+    ));
+    // Committed: it leaves the pool and comes back with its sender.
+    let taken = pool.take(&[hash, keccak256(b"unknown")]);
+    assert_eq!(taken, vec![(hash, recovered)]);
+    assert!(pool.is_empty());
+}

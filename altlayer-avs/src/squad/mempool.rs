@@ -6,7 +6,8 @@
 //! carrying it commits, so the transactions of a block that did not commit are still there
 //! for the next proposal.
 
-use alloy_consensus::Transaction as _;
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use altlayer_core::transaction::{TxError, check_chain_id, decode_and_recover};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -68,6 +69,9 @@ pub enum PoolError {
 #[derive(Clone, Debug)]
 struct Entry {
     bytes: Bytes,
+    /// The transaction with its sender, recovered once at admission: a committed block is
+    /// executed from it rather than recovered again.
+    tx: Recovered<TxEnvelope>,
     sender: Address,
     nonce: u64,
     tip: u128,
@@ -121,6 +125,33 @@ impl Mempool {
             return Err(PoolError::Duplicate(hash));
         }
         let tx = decode_and_recover(&bytes, self.limits.max_transaction_bytes)?;
+        self.admit(hash, bytes, tx)
+    }
+
+    /// Adds a transaction whose sender is already recovered (one submitted to this node by
+    /// its own RPC, which recovered it): checked as [`Mempool::insert`] checks, but not
+    /// recovered again.
+    pub fn insert_recovered(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, PoolError> {
+        let bytes = Bytes::from(tx.inner().encoded_2718());
+        let hash = keccak256(&bytes);
+        if self.entries.contains_key(&hash) {
+            return Err(PoolError::Duplicate(hash));
+        }
+        if bytes.len() > self.limits.max_transaction_bytes {
+            return Err(PoolError::Invalid(TxError::Oversize {
+                size: bytes.len(),
+                limit: self.limits.max_transaction_bytes,
+            }));
+        }
+        self.admit(hash, bytes, tx)
+    }
+
+    fn admit(
+        &mut self,
+        hash: B256,
+        bytes: Bytes,
+        tx: Recovered<TxEnvelope>,
+    ) -> Result<B256, PoolError> {
         check_chain_id(tx.inner(), self.chain_id, false)?;
         let (sender, nonce) = (tx.signer(), tx.inner().nonce());
         let tip = tx.inner().priority_fee_or_price();
@@ -176,6 +207,7 @@ impl Mempool {
             hash,
             Entry {
                 bytes,
+                tx,
                 sender,
                 nonce,
                 tip,
@@ -202,6 +234,18 @@ impl Mempool {
         for hash in hashes {
             self.remove_one(hash);
         }
+    }
+
+    /// Removes committed transactions, returning those it held with their recovered senders.
+    pub fn take(&mut self, hashes: &[B256]) -> Vec<(B256, Recovered<TxEnvelope>)> {
+        let mut taken = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            if let Some(entry) = self.entries.get(hash) {
+                taken.push((*hash, entry.tx.clone()));
+            }
+            self.remove_one(hash);
+        }
+        taken
     }
 
     /// Up to `max` transactions for a proposal, without removing them: the highest tip first

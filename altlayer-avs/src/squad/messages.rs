@@ -196,6 +196,9 @@ pub enum Input {
     Timeout(Timer),
     /// A transaction submitted to this node.
     Transaction(Bytes),
+    /// A transaction submitted to this node whose sender its RPC already recovered (it is
+    /// not recovered again).
+    Recovered(Box<Recovered<TxEnvelope>>),
 }
 
 /// Where a message goes.

@@ -50,6 +50,8 @@ use crate::{
     aggregator::find_bad,
     qc::{QuorumCertificate, Roster, SignerBitmap, StakeSnapshot, Threshold},
 };
+use alloy_consensus::{TxEnvelope, transaction::Recovered};
+use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use altlayer_core::{
     ChainId, RollupId,
@@ -217,6 +219,8 @@ pub struct SquadNode {
     /// Peers asked to sync at a height.
     asked: BTreeSet<(Address, u64)>,
     pool: mempool::Mempool,
+    /// The transactions of the last decision this node had pooled, recovered.
+    recovered: std::collections::HashMap<B256, Recovered<TxEnvelope>>,
     /// Certificates already verified (a parent's commit certificate is checked many times).
     checked: std::cell::RefCell<BTreeSet<B256>>,
 }
@@ -278,6 +282,7 @@ impl SquadNode {
             fired: BTreeSet::new(),
             asked: BTreeSet::new(),
             pool,
+            recovered: std::collections::HashMap::new(),
             checked: std::cell::RefCell::new(BTreeSet::new()),
         })
     }
@@ -305,6 +310,13 @@ impl SquadNode {
     /// Current round.
     pub const fn round(&self) -> u32 {
         self.state.round
+    }
+
+    /// A transaction of the last committed block that this node had pooled, with its sender
+    /// (recovered at admission), taken out: what executing the block needs without
+    /// recovering it again.
+    pub fn take_recovered(&mut self, hash: &B256) -> Option<Recovered<TxEnvelope>> {
+        self.recovered.remove(hash)
     }
 
     /// The mempool.
@@ -368,6 +380,7 @@ impl SquadNode {
         let mut out = Vec::new();
         match input {
             Input::Transaction(bytes) => self.on_transaction(bytes, true, &mut out),
+            Input::Recovered(tx) => self.on_recovered(*tx, &mut out),
             Input::Timeout(timer) => self.on_timeout(timer, now_ms, &mut out),
             Input::Message { from, message } => self.on_message(from, message, now_ms, &mut out),
         }

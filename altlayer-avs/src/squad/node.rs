@@ -9,7 +9,6 @@ use super::{
     mempool::PoolError as SquadPoolError,
 };
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
     Block,
@@ -181,22 +180,35 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
             ExecuteOptions::default()
         };
         while let Some(decision) = self.node.chain().get(self.executed) {
-            let payload = &decision.block.payload;
+            let payload = decision.block.payload.clone();
+            let payload = &payload;
             let squad_height = decision.block.height;
             let max_size = self.stf.config().max_tx_size;
-            let mut candidates = Vec::with_capacity(payload.transactions.len());
-            for (raw, recovered) in payload
+            // What this node pooled comes recovered; the rest (from peers' pools) is decoded
+            // and recovered on all cores.
+            let hashes: Vec<B256> = payload.transactions.iter().map(keccak256).collect();
+            let mut known: Vec<Option<Recovered<TxEnvelope>>> = hashes
+                .iter()
+                .map(|hash| self.node.take_recovered(hash))
+                .collect();
+            let missing: Vec<alloy_primitives::Bytes> = payload
                 .transactions
                 .iter()
-                .zip(decode_and_recover_all(&payload.transactions, max_size))
-            {
-                match recovered {
-                    Ok(tx) => candidates.push(tx),
+                .zip(&known)
+                .filter(|(_, tx)| tx.is_none())
+                .map(|(raw, _)| raw.clone())
+                .collect();
+            let mut recovered = decode_and_recover_all(&missing, max_size).into_iter();
+            let mut candidates = Vec::with_capacity(payload.transactions.len());
+            for (hash, tx) in hashes.iter().zip(&mut known) {
+                match tx.take().map(Ok).or_else(|| recovered.next()) {
+                    Some(Ok(tx)) => candidates.push(tx),
                     // The pool admitted only decodable transactions; a byzantine leader's
                     // garbage is skipped the same way on every node.
-                    Err(error) => {
-                        tracing::warn!(hash = %keccak256(raw), %error, "undecodable transaction in a committed payload")
+                    Some(Err(error)) => {
+                        tracing::warn!(%hash, %error, "undecodable transaction in a committed payload")
                     }
+                    None => {}
                 }
             }
             let attributes = BlockAttributes {
@@ -251,8 +263,9 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
         let config = self.stf.config();
         check_chain_id(tx.inner(), config.chain_id, config.allow_unprotected_txs)?;
         let hash = *tx.inner().tx_hash();
-        let bytes = alloy_primitives::Bytes::from(tx.inner().encoded_2718());
-        let outputs = self.node.handle(self.now_ms, Input::Transaction(bytes));
+        let outputs = self
+            .node
+            .handle(self.now_ms, Input::Recovered(Box::new(tx)));
         let refused = outputs.iter().find_map(|output| match output {
             Output::Rejected { reason, .. } => Some(reason.clone()),
             _ => None,

@@ -391,6 +391,21 @@ impl SquadNode {
         }
     }
 
+    /// A transaction submitted here, already recovered: pooled and gossiped.
+    pub(super) fn on_recovered(&mut self, tx: Recovered<TxEnvelope>, out: &mut Vec<Output>) {
+        let bytes = Bytes::from(tx.inner().encoded_2718());
+        match self.pool.insert_recovered(tx) {
+            Ok(_) => out.push(Output::Send {
+                to: Target::All,
+                message: Message::Transaction(bytes),
+            }),
+            Err(reason) => out.push(Output::Rejected {
+                hash: keccak256(&bytes),
+                reason,
+            }),
+        }
+    }
+
     pub(super) fn on_proposal(&mut self, proposal: Proposal, now_ms: u64, out: &mut Vec<Output>) {
         let round = proposal.round;
         if proposal.proposer != self.leader(round) {
@@ -445,7 +460,9 @@ impl SquadNode {
             .iter()
             .map(keccak256)
             .collect();
-        self.pool.remove(&committed);
+        // The transactions this node pooled come back recovered: the block is executed from
+        // them (the last decision's only, so memory stays bounded).
+        self.recovered = self.pool.take(&committed).into_iter().collect();
         self.state.chain.push(decision.clone());
         out.push(Output::Committed(Box::new(decision)));
         self.state.height += 1;
