@@ -121,38 +121,63 @@ pub fn dev_operator(service: Service, index: usize) -> Result<(SecretKey, Addres
     Ok((key, address))
 }
 
-const AUTHORITY: Address = Address::repeat_byte(0xaa);
+/// The authority of development ledgers: it creates operator sets and mints ALT.
+pub const DEV_AUTHORITY: Address = Address::repeat_byte(0xaa);
+const AUTHORITY: Address = DEV_AUTHORITY;
 const ESCROW: Address = Address::repeat_byte(0xe5);
 const SINGLE_SEQUENCER: Address = Address::repeat_byte(0x5e);
 const VERIFIER: Address = Address::repeat_byte(0x7a);
 const FEE_PAYER: Address = Address::repeat_byte(0xfe);
 
+/// A new ALT ledger for `chain_id` whose [`DEV_AUTHORITY`] has created `sets`, each admitting
+/// any operator with stake.
+pub fn dev_ledger(
+    params: StakingParams,
+    chain_id: u64,
+    sets: &[OperatorSetId],
+) -> Result<AltLedger, StakingError> {
+    let mut ledger = AltLedger::new(params, AUTHORITY, chain_id)?;
+    for set in sets {
+        ledger.create_set(
+            &AUTHORITY,
+            *set,
+            OperatorSetConfig {
+                min_stake: U256::from(1),
+            },
+        )?;
+    }
+    Ok(ledger)
+}
+
+/// Registers `address` as an operator with `key`, mints it `stake` ALT base units, stakes
+/// and delegates them to itself, and joins it to `set` (at the ledger's current height).
+pub fn stake_operator(
+    ledger: &mut AltLedger,
+    address: Address,
+    key: OperatorKey,
+    stake: U256,
+    set: OperatorSetId,
+) -> Result<(), StakingError> {
+    ledger.register_operator(address, key, 0)?;
+    ledger.mint(&AUTHORITY, &address, stake)?;
+    ledger.stake(&address, stake)?;
+    ledger.delegate(&address, &address, stake)?;
+    ledger.join_set(&address, set)
+}
+
 impl Restaked {
     /// Registers and stakes development operators as `config` says, on a new ALT ledger at
     /// height 0, whose rosters at height 0 the SQUAD set and the MACH committee run with.
     pub fn dev(config: &RestakedConfig) -> Result<Self, RestakedError> {
-        let mut ledger = AltLedger::new(config.params.clone(), AUTHORITY, config.chain_id)?;
-        let one = OperatorSetConfig {
-            min_stake: U256::from(1),
-        };
         let squad = squad_set(config.rollup);
         let mach = mach_set(config.rollup);
         let vital = OperatorSetId::new(Service::Vital, config.rollup);
-        for set in [squad, mach, vital] {
-            ledger.create_set(&AUTHORITY, set, one.clone())?;
-        }
-        let register = |ledger: &mut AltLedger,
-                        address: Address,
-                        key: OperatorKey,
-                        stake: U256,
-                        set: OperatorSetId|
-         -> Result<(), StakingError> {
-            ledger.register_operator(address, key, 0)?;
-            ledger.mint(&AUTHORITY, &address, stake)?;
-            ledger.stake(&address, stake)?;
-            ledger.delegate(&address, &address, stake)?;
-            ledger.join_set(&address, set)
-        };
+        let mut ledger = dev_ledger(
+            config.params.clone(),
+            config.chain_id,
+            &[squad, mach, vital],
+        )?;
+        let register = stake_operator;
         let behaviour = |i: usize| {
             config
                 .sequencer_behaviours

@@ -6,7 +6,10 @@ use alloy_primitives::{Address, B256, U256};
 use altlayer_avs::{
     Aggregator, AggregatorError, AggregatorEvent, FinalityVote, MachError, MachFinality,
     MachMessage, MachOperator, MachStatus, Quorum, QuorumCertificate, Roster, SignerBitmap,
-    SignerState, StakeSnapshot, TaskConfig, Threshold, VoteBook, bls::SecretKey, mach::mach_set,
+    SignerState, StakeSnapshot, TaskConfig, Threshold, VoteBook,
+    bls::SecretKey,
+    mach::mach_set,
+    restaked::{DEV_AUTHORITY, dev_ledger, stake_operator},
 };
 use altlayer_core::{
     EvmStateTransition, RollupConfig, RollupId,
@@ -16,10 +19,10 @@ use altlayer_core::{
     primitives::Block,
     transaction::{RecoveryBackend, recover},
 };
-use altlayer_staking::{AltLedger, Evidence, OperatorKey, OperatorSetConfig, StakingParams};
+use altlayer_staking::{AltLedger, Evidence, OperatorKey, StakingParams};
 use std::{collections::BTreeMap, sync::Arc};
 
-const AUTHORITY: Address = Address::repeat_byte(0xaa);
+const AUTHORITY: Address = DEV_AUTHORITY;
 const CHAIN: u64 = 1_337;
 const ROLLUP: RollupId = RollupId(1);
 const SNAPSHOT: u64 = 0;
@@ -46,17 +49,8 @@ fn operator_address(i: usize) -> Address {
 
 /// `n` MACH operators with BLS keys; operator `i` has `stake(i)` ALT delegated to it.
 fn net(n: usize, stake: impl Fn(usize) -> u64) -> Net {
-    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY, CHAIN).unwrap();
     let mach = mach_set(ROLLUP);
-    ledger
-        .create_set(
-            &AUTHORITY,
-            mach,
-            OperatorSetConfig {
-                min_stake: U256::from(1),
-            },
-        )
-        .unwrap();
+    let mut ledger = dev_ledger(StakingParams::default(), CHAIN, &[mach]).unwrap();
     let keys: Vec<_> = (0..n)
         .map(|i| SecretKey::from_seed(&(i as u64).to_be_bytes()).unwrap())
         .collect();
@@ -65,14 +59,15 @@ fn net(n: usize, stake: impl Fn(usize) -> u64) -> Net {
     let mut operators = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let address = operator_address(i);
-        ledger
-            .register_operator(address, OperatorKey::bn254(key.register(CHAIN, address)), 0)
-            .unwrap();
-        let amount = U256::from(stake(i));
-        ledger.mint(&AUTHORITY, &address, amount).unwrap();
-        ledger.stake(&address, amount).unwrap();
-        ledger.delegate(&address, &address, amount).unwrap();
-        ledger.join_set(&address, mach).unwrap();
+        let registration = OperatorKey::bn254(key.register(CHAIN, address));
+        stake_operator(
+            &mut ledger,
+            address,
+            registration,
+            U256::from(stake(i)),
+            mach,
+        )
+        .unwrap();
         operators.push(MachOperator::new(
             address,
             key.clone(),

@@ -7,6 +7,7 @@ use alloy_primitives::{Address, B256, U256};
 use altlayer_avs::{
     Roster, StakeSnapshot,
     bls::SecretKey,
+    restaked::{DEV_AUTHORITY, dev_ledger, stake_operator},
     sim::{NetworkConfig, Rng, Simulator},
     squad::{
         CryptoMode, SquadConfig,
@@ -15,12 +16,10 @@ use altlayer_avs::{
     },
 };
 use altlayer_core::{RollupId, dev::DevAccount};
-use altlayer_staking::{
-    AltLedger, Evidence, OperatorKey, OperatorSetConfig, StakingError, StakingParams,
-};
+use altlayer_staking::{AltLedger, Evidence, OperatorKey, StakingError, StakingParams};
 use std::{collections::BTreeMap, sync::Arc};
 
-const AUTHORITY: Address = Address::repeat_byte(0xaa);
+const AUTHORITY: Address = DEV_AUTHORITY;
 const CHAIN: u64 = 1_337;
 
 struct Setup {
@@ -32,34 +31,16 @@ struct Setup {
 
 /// `n` sequencers with equal stake in the SQUAD set of rollup 1, registered with BLS keys.
 fn setup(n: usize) -> Setup {
-    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY, CHAIN).unwrap();
     let set = squad_set(RollupId(1));
-    ledger
-        .create_set(
-            &AUTHORITY,
-            set,
-            OperatorSetConfig {
-                min_stake: U256::from(1),
-            },
-        )
-        .unwrap();
+    let mut ledger = dev_ledger(StakingParams::default(), CHAIN, &[set]).unwrap();
     let keys: Vec<_> = (0..n)
         .map(|i| SecretKey::from_seed(&[b's', i as u8]).unwrap())
         .collect();
     let mut peers = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let address = DevAccount::new(500 + i as u64).address;
-        ledger
-            .register_operator(address, OperatorKey::bn254(key.register(CHAIN, address)), 0)
-            .unwrap();
-        ledger
-            .mint(&AUTHORITY, &address, U256::from(1_000))
-            .unwrap();
-        ledger.stake(&address, U256::from(1_000)).unwrap();
-        ledger
-            .delegate(&address, &address, U256::from(1_000))
-            .unwrap();
-        ledger.join_set(&address, set).unwrap();
+        let registration = OperatorKey::bn254(key.register(CHAIN, address));
+        stake_operator(&mut ledger, address, registration, U256::from(1_000), set).unwrap();
         peers.push(address);
     }
     ledger.advance(1, 1).unwrap();

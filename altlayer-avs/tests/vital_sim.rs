@@ -6,6 +6,7 @@ use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::TxKind;
 use alloy_primitives::{Address, U256};
 use altlayer_avs::{
+    restaked::{DEV_AUTHORITY, dev_ledger},
     sim::{NetworkConfig, Simulator},
     vital::{
         Accounts,
@@ -22,12 +23,10 @@ use altlayer_core::{
     transaction::{RecoveryBackend, recover},
     verifier::Verifier,
 };
-use altlayer_staking::{
-    AltLedger, OperatorKey, OperatorSetConfig, OperatorSetId, Service, StakingParams,
-};
+use altlayer_staking::{AltLedger, OperatorKey, OperatorSetId, Service, StakingParams};
 
 const CHAIN: u64 = 1_337;
-const AUTHORITY: Address = Address::repeat_byte(0xaa);
+const AUTHORITY: Address = DEV_AUTHORITY;
 const ESCROW: Address = Address::repeat_byte(0xe5);
 const PROPOSER: Address = Address::repeat_byte(0x50);
 const BOND: u64 = 1_000;
@@ -108,16 +107,7 @@ struct Setup {
 }
 
 fn ledger(operators: usize) -> AltLedger {
-    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY, CHAIN).unwrap();
-    ledger
-        .create_set(
-            &AUTHORITY,
-            squad(),
-            OperatorSetConfig {
-                min_stake: U256::from(1),
-            },
-        )
-        .unwrap();
+    let mut ledger = dev_ledger(StakingParams::default(), CHAIN, &[squad()]).unwrap();
     ledger
         .register_operator(PROPOSER, OperatorKey::EcdsaOnly, 0)
         .unwrap();

@@ -7,6 +7,7 @@ use altlayer_avs::{
     bls::{SecretKey, Signature},
     mach::{FinalityVote, MachFinality, mach_set},
     qc::{QcError, Roster, StakeSnapshot, Threshold},
+    restaked::{DEV_AUTHORITY, dev_ledger, stake_operator},
     vital::court::{Court, CourtConfig},
 };
 use altlayer_core::{FinalityGadget, Header, RollupId, finality::FinalityStatus};
@@ -18,7 +19,7 @@ use altlayer_staking::{
     StakingParams,
 };
 
-const AUTHORITY: Address = Address::repeat_byte(0xaa);
+const AUTHORITY: Address = DEV_AUTHORITY;
 const ESCROW: Address = Address::repeat_byte(0xe5);
 const CHAIN: u64 = 1_337;
 const ROLLUP: RollupId = RollupId(1);
@@ -166,32 +167,16 @@ struct Mach {
 /// Four MACH operators with BLS keys and 40, 30, 20 and 10 ALT of stake.
 fn mach() -> Mach {
     let set = mach_set(ROLLUP);
-    let mut ledger = AltLedger::new(StakingParams::default(), AUTHORITY, CHAIN).unwrap();
-    ledger
-        .create_set(
-            &AUTHORITY,
-            set,
-            OperatorSetConfig {
-                min_stake: U256::from(1),
-            },
-        )
-        .unwrap();
+    let mut ledger = dev_ledger(StakingParams::default(), CHAIN, &[set]).unwrap();
     let mut keys = Vec::new();
     let mut operators = Vec::new();
     for (i, stake) in [40u64, 30, 20, 10].into_iter().enumerate() {
         let key = SecretKey::from_seed(&[i as u8 + 1; 32]).unwrap();
         let address = Address::with_last_byte(0x10 + i as u8);
-        ledger
-            .register_operator(address, OperatorKey::bn254(key.register(CHAIN, address)), 0)
-            .unwrap();
-        ledger
-            .mint(&AUTHORITY, &address, U256::from(stake + 10))
-            .unwrap();
-        ledger.stake(&address, U256::from(stake)).unwrap();
-        ledger
-            .delegate(&address, &address, U256::from(stake))
-            .unwrap();
-        ledger.join_set(&address, set).unwrap();
+        let registration = OperatorKey::bn254(key.register(CHAIN, address));
+        stake_operator(&mut ledger, address, registration, U256::from(stake), set).unwrap();
+        // Liquid ALT beside the stake, for deposits.
+        ledger.mint(&AUTHORITY, &address, U256::from(10)).unwrap();
         keys.push(key);
         operators.push(address);
     }
