@@ -12,8 +12,11 @@ use crate::{
     transition::StateTransition,
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
-use alloy_primitives::{Address, B256, map::AddressMap};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use alloy_primitives::{
+    Address, B256,
+    map::{AddressMap, B256Map},
+};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Where a peer message goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,6 +155,18 @@ pub trait Sequencer {
     /// Records the latest DA publication, which the next blocks reference.
     fn set_da_ref(&mut self, da_ref: DaRef);
 
+    /// The next nonce of `sender` after the transactions the pool holds for it, given its
+    /// account nonce at the head: the pooled nonces from `account_nonce` on, without a gap,
+    /// count (what `eth_getTransactionCount(sender, "pending")` answers).
+    fn pool_nonce(&self, _sender: &Address, account_nonce: u64) -> u64 {
+        account_nonce
+    }
+
+    /// A transaction waiting in the pool.
+    fn pooled(&self, _hash: &B256) -> Option<Recovered<TxEnvelope>> {
+        None
+    }
+
     /// The earliest time at which [`Sequencer::on_tick`] has something to do, if known; a
     /// driver in virtual time jumps there.
     fn next_wake(&self) -> Option<u64> {
@@ -188,15 +203,22 @@ impl Default for SequencerConfig {
 
 /// A transaction pool ordered by arrival, with each sender's transactions in nonce order.
 ///
-/// Deliberately simple: SQUAD's mempool adds fee priority and eviction.
+/// Deliberately simple: SQUAD's mempool adds fee priority and eviction. A transaction with a
+/// pooled one's sender and nonce replaces it when it pays at least [`PRICE_BUMP_PERCENT`] more
+/// in both fee cap and tip, as geth's pool requires.
 #[derive(Debug, Default)]
 pub struct Mempool {
     by_sender: AddressMap<BTreeMap<u64, Recovered<TxEnvelope>>>,
     /// Senders in order of their first pooled transaction.
     arrival: VecDeque<Address>,
-    hashes: HashSet<B256>,
+    /// Each pooled transaction's sender and nonce, by hash.
+    hashes: B256Map<(Address, u64)>,
     len: usize,
 }
+
+/// How much more (in percent) a replacement must pay than the transaction it replaces, in
+/// fee cap and in tip: geth's default `--txpool.pricebump`.
+pub const PRICE_BUMP_PERCENT: u128 = 10;
 
 /// Why the pool refused a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,9 +227,12 @@ pub enum PoolError {
     /// The same transaction is already pooled.
     #[error("transaction {0} is already pooled")]
     Duplicate(B256),
-    /// Another transaction with this sender and nonce is already pooled.
-    #[error("a transaction from {sender} with nonce {nonce} is already pooled")]
-    NonceTaken {
+    /// Another transaction with this sender and nonce is pooled, and this one does not pay
+    /// enough more to replace it.
+    #[error(
+        "replacement transaction underpriced: a transaction from {sender} with nonce {nonce} is pooled"
+    )]
+    ReplacementUnderpriced {
         /// Sender.
         sender: Address,
         /// Nonce.
@@ -216,6 +241,16 @@ pub enum PoolError {
     /// The pool is full.
     #[error("transaction pool is full ({0} transactions)")]
     Full(usize),
+}
+
+/// Whether `new` pays at least [`PRICE_BUMP_PERCENT`] more than `old` in fee cap and in tip.
+pub fn outbids(new: &TxEnvelope, old: &TxEnvelope) -> bool {
+    let bumped = |value: u128| value.saturating_mul(100 + PRICE_BUMP_PERCENT) / 100;
+    let tip = |tx: &TxEnvelope| {
+        tx.max_priority_fee_per_gas()
+            .unwrap_or_else(|| tx.max_fee_per_gas())
+    };
+    new.max_fee_per_gas() >= bumped(old.max_fee_per_gas()) && tip(new) >= bumped(tip(old))
 }
 
 impl Mempool {
@@ -229,28 +264,62 @@ impl Mempool {
         self.len == 0
     }
 
-    /// Adds a transaction; fails on a duplicate, a taken nonce or a full pool.
+    /// Adds a transaction, or replaces the pooled one with its sender and nonce when it
+    /// outbids it ([`outbids`]); fails on a duplicate, an underpriced replacement or a full
+    /// pool.
     pub fn insert(&mut self, tx: Recovered<TxEnvelope>, max_len: usize) -> Result<B256, PoolError> {
         let hash = *tx.inner().tx_hash();
-        if self.hashes.contains(&hash) {
+        if self.hashes.contains_key(&hash) {
             return Err(PoolError::Duplicate(hash));
+        }
+        let sender = tx.signer();
+        let nonce = tx.inner().nonce();
+        if let Some(old) = self
+            .by_sender
+            .get_mut(&sender)
+            .and_then(|q| q.get_mut(&nonce))
+        {
+            if !outbids(tx.inner(), old.inner()) {
+                return Err(PoolError::ReplacementUnderpriced { sender, nonce });
+            }
+            self.hashes.remove(old.inner().tx_hash());
+            self.hashes.insert(hash, (sender, nonce));
+            *old = tx;
+            return Ok(hash);
         }
         if self.len >= max_len {
             return Err(PoolError::Full(self.len));
         }
-        let sender = tx.signer();
-        let nonce = tx.inner().nonce();
         let queue = self.by_sender.entry(sender).or_default();
-        if queue.contains_key(&nonce) {
-            return Err(PoolError::NonceTaken { sender, nonce });
-        }
         if queue.is_empty() {
             self.arrival.push_back(sender);
         }
         queue.insert(nonce, tx);
-        self.hashes.insert(hash);
+        self.hashes.insert(hash, (sender, nonce));
         self.len += 1;
         Ok(hash)
+    }
+
+    /// A pooled transaction.
+    pub fn get(&self, hash: &B256) -> Option<&Recovered<TxEnvelope>> {
+        let (sender, nonce) = self.hashes.get(hash)?;
+        self.by_sender.get(sender)?.get(nonce)
+    }
+
+    /// The next nonce of `sender` after its pooled transactions that follow `account_nonce`
+    /// without a gap.
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        let Some(queue) = self.by_sender.get(sender) else {
+            return account_nonce;
+        };
+        let mut next = account_nonce;
+        for nonce in queue.range(account_nonce..).map(|(nonce, _)| *nonce) {
+            if nonce != next {
+                break;
+            }
+            next += 1;
+        }
+        next
     }
 
     /// Takes up to `max` transactions: senders in arrival order, each sender's in nonce order.
@@ -354,6 +423,14 @@ impl<S: StateTransition + Clone> Sequencer for SingleSequencer<S> {
 
     fn pending(&self) -> usize {
         self.pool.len()
+    }
+
+    fn pool_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        self.pool.next_nonce(sender, account_nonce)
+    }
+
+    fn pooled(&self, hash: &B256) -> Option<Recovered<TxEnvelope>> {
+        self.pool.get(hash).cloned()
     }
 
     fn on_tick(&mut self, now_ms: u64) -> Result<Vec<SequencerEvent>, SequencerError> {

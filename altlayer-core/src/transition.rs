@@ -7,7 +7,7 @@ use crate::{
         stateless::{Replay, StepError, StepWitness},
     },
     primitives::{Batch, Block, Header},
-    transaction::{RecoveryBackend, recover_all},
+    transaction::{RecoveryBackend, TxError, recover_all},
 };
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256};
@@ -50,9 +50,19 @@ pub trait StateTransition: Send {
     /// Header of the last block applied (the genesis header at first).
     fn head(&self) -> &Header;
 
+    /// The nonce of `address` at the head (0 for an account that does not exist).
+    fn nonce(&self, address: &Address) -> u64;
+
     /// State root after the head.
     fn state_root(&self) -> B256 {
         self.head().state_root
+    }
+
+    /// Whether a pool at the head should take `tx`: it could be valid in a coming block (a
+    /// nonce ahead of the sender's waits for the ones before it). The default takes every
+    /// transaction, leaving each refusal to block building.
+    fn admit(&self, _tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
+        Ok(())
     }
 
     /// Builds the next block from `candidates` in order, leaving out (and reporting) each
@@ -114,6 +124,14 @@ pub trait StateTransition: Send {
 impl StateTransition for EvmStateTransition {
     fn config(&self) -> &RollupConfig {
         Self::config(self)
+    }
+
+    fn admit(&self, tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
+        Self::admit(self, tx)
+    }
+
+    fn nonce(&self, address: &Address) -> u64 {
+        self.state().nonce(address)
     }
 
     fn head(&self) -> &Header {

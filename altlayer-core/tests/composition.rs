@@ -1,7 +1,7 @@
 //! The in-process defaults of the composition traits: sequencer and pool, verifier, DA,
 //! settlement and challenge-window finality, including their refusals.
 
-use alloy_consensus::{TxEnvelope, transaction::Recovered};
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256};
 use altlayer_core::{
     Batch, Block, DataAvailability, EvmStateTransition, FinalityGadget, RollupConfig, RollupId,
@@ -37,18 +37,49 @@ fn transfer(account: &DevAccount, nonce: u64) -> Recovered<TxEnvelope> {
 fn mempool_orders_by_arrival_then_nonce_and_refuses_duplicates() {
     let (a, b) = (DevAccount::new(0), DevAccount::new(1));
     let mut pool = Mempool::default();
-    pool.insert(transfer(&a, 1), 10).unwrap();
+    let hashes = [pool.insert(transfer(&a, 1), 10).unwrap()];
     pool.insert(transfer(&b, 0), 10).unwrap();
     pool.insert(transfer(&a, 0), 10).unwrap();
     assert!(matches!(
         pool.insert(transfer(&a, 0), 10),
         Err(PoolError::Duplicate(_))
     ));
+    // The same nonce at the same price does not replace; 10 % more in fee cap and tip does.
     let other_tx_same_nonce = rec(a.transfer(CHAIN, 1, Address::repeat_byte(1), U256::from(2)));
     assert!(matches!(
         pool.insert(other_tx_same_nonce, 10),
-        Err(PoolError::NonceTaken { nonce: 1, .. })
+        Err(PoolError::ReplacementUnderpriced { nonce: 1, .. })
     ));
+    let pooled = pool.get(&hashes[0]).unwrap().inner().clone();
+    let (fee, tip) = (
+        pooled.max_fee_per_gas(),
+        pooled.max_priority_fee_per_gas().unwrap(),
+    );
+    let bump = |by: u128| {
+        let tx = alloy_consensus::TxEip1559 {
+            chain_id: CHAIN,
+            nonce: 1,
+            gas_limit: 21_000,
+            max_fee_per_gas: fee * by / 100,
+            max_priority_fee_per_gas: tip * by / 100,
+            to: alloy_primitives::TxKind::Call(Address::repeat_byte(1)),
+            ..Default::default()
+        };
+        rec(a.sign_eip1559(tx))
+    };
+    assert!(matches!(
+        pool.insert(bump(109), 10),
+        Err(PoolError::ReplacementUnderpriced { nonce: 1, .. })
+    ));
+    let replacement = pool.insert(bump(110), 10).unwrap();
+    assert!(pool.get(&hashes[0]).is_none());
+    assert_eq!(pool.get(&replacement).unwrap().signer(), a.address);
+    assert_eq!(pool.len(), 3);
+    // The pending nonce counts the pooled nonces that follow the account's without a gap.
+    assert_eq!(pool.next_nonce(&a.address, 0), 2);
+    assert_eq!(pool.next_nonce(&a.address, 1), 2);
+    assert_eq!(pool.next_nonce(&b.address, 0), 1);
+    assert_eq!(pool.next_nonce(&b.address, 3), 3);
     assert!(matches!(
         pool.insert(transfer(&b, 1), 3),
         Err(PoolError::Full(3))

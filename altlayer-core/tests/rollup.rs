@@ -6,8 +6,9 @@ use altlayer_core::{
     RollupConfig, Sequencer,
     dev::{DevAccount, dev_state_transition},
     rollup::{DefaultRollup, Input, Rollup, RollupEvent, RollupSettings},
+    sequencer::SubmitError,
     settlement::bisection::{Party, Reason},
-    transaction::{RecoveryBackend, recover},
+    transaction::{RecoveryBackend, TxError, recover},
     verifier::BatchCheck,
 };
 
@@ -251,4 +252,59 @@ fn an_ended_rollup_posts_its_last_batch_and_is_final() {
     // No block after the end; the last, partial batch (block 4) is final on L1.
     assert_eq!(rollup.head().height, 4);
     assert_eq!(rollup.settlement().final_height(), Some(4));
+}
+
+#[test]
+fn the_pool_admits_what_the_head_state_allows_and_counts_pending_nonces() {
+    let mut rollup = rollup(2, 10);
+    round(&mut rollup, 0);
+    let account = &DevAccount::many(ACCOUNTS)[0];
+    let to = Address::repeat_byte(0x55);
+    let sign = |nonce, value| {
+        recover(
+            account.transfer(CHAIN, nonce, to, value),
+            RecoveryBackend::Libsecp256k1,
+        )
+        .unwrap()
+    };
+    // Nonce 0 is used: a replay is refused at the door, with the account's next nonce.
+    assert!(matches!(
+        rollup.submit(sign(0, U256::from(1))),
+        Err(SubmitError::Invalid(TxError::NonceTooLow {
+            expected: 1,
+            got: 0
+        }))
+    ));
+    // More than the balance: refused, naming the cost.
+    let balance = rollup.state_transition().state().balance(&account.address);
+    assert!(matches!(
+        rollup.submit(sign(1, balance)),
+        Err(SubmitError::Invalid(TxError::InsufficientFunds { .. }))
+    ));
+    assert_eq!(rollup.pool_nonce(&account.address), 1);
+    // A nonce ahead waits for the one before it; the pending nonce stops at the gap.
+    let ahead = rollup.submit(sign(2, U256::from(1))).unwrap();
+    assert_eq!(rollup.pool_nonce(&account.address), 1);
+    let next = rollup.submit(sign(1, U256::from(1))).unwrap();
+    assert_eq!(rollup.pool_nonce(&account.address), 3);
+    assert_eq!(rollup.pooled(&ahead).unwrap().signer(), account.address);
+    // Both go into the next block, in nonce order, and leave the pool.
+    let events = tick(&mut rollup, 1);
+    let block = events
+        .iter()
+        .find_map(|e| match e {
+            RollupEvent::Block { built, .. } => Some(built),
+            _ => None,
+        })
+        .unwrap();
+    let hashes: Vec<_> = block
+        .block
+        .transactions
+        .iter()
+        .map(|t| *t.tx_hash())
+        .collect();
+    assert_eq!(hashes, vec![next, ahead]);
+    assert_eq!(block.senders, vec![account.address; 2]);
+    assert!(rollup.pooled(&ahead).is_none());
+    assert_eq!(rollup.pool_nonce(&account.address), 3);
 }

@@ -118,6 +118,27 @@ impl Mempool {
         self.entries.contains_key(hash)
     }
 
+    /// A pooled transaction with its sender.
+    pub fn get(&self, hash: &B256) -> Option<&Recovered<TxEnvelope>> {
+        self.entries.get(hash).map(|entry| &entry.tx)
+    }
+
+    /// The next nonce of `sender` after its pooled transactions that follow `account_nonce`
+    /// without a gap.
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        let Some(queue) = self.by_sender.get(sender) else {
+            return account_nonce;
+        };
+        let mut next = account_nonce;
+        for nonce in queue.range(account_nonce..).map(|(nonce, _)| *nonce) {
+            if nonce != next {
+                break;
+            }
+            next += 1;
+        }
+        next
+    }
+
     /// Adds a raw transaction; returns its hash. A refused transaction changes nothing.
     pub fn insert(&mut self, bytes: Bytes) -> Result<B256, PoolError> {
         let hash = keccak256(&bytes);

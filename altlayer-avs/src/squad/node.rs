@@ -278,7 +278,7 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
             Some(SquadPoolError::Invalid(error)) => Err(SubmitError::Invalid(error)),
             Some(SquadPoolError::Duplicate(_)) => Err(PoolError::Duplicate(hash).into()),
             Some(SquadPoolError::ReplacementUnderpriced { sender, nonce, .. }) => {
-                Err(PoolError::NonceTaken { sender, nonce }.into())
+                Err(PoolError::ReplacementUnderpriced { sender, nonce }.into())
             }
             Some(_) => Err(PoolError::Full(self.pending()).into()),
         }
@@ -286,6 +286,14 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
 
     fn pending(&self) -> usize {
         self.node.pool().len()
+    }
+
+    fn pool_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        self.node.pool().next_nonce(sender, account_nonce)
+    }
+
+    fn pooled(&self, hash: &B256) -> Option<Recovered<TxEnvelope>> {
+        self.node.pool().get(hash).cloned()
     }
 
     /// Fires the timers due by `now_ms` and executes what was committed.

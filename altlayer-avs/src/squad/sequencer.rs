@@ -308,6 +308,16 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
         self.first().map_or(0, Sequencer::pending)
     }
 
+    fn pool_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        self.first().map_or(account_nonce, |first| {
+            first.pool_nonce(sender, account_nonce)
+        })
+    }
+
+    fn pooled(&self, hash: &B256) -> Option<Recovered<TxEnvelope>> {
+        self.first().and_then(|first| first.pooled(hash))
+    }
+
     /// Runs the set's network up to `now_ms`; returns the first sequencer's blocks and soft
     /// confirmations, and every member's evidence of the others' equivocation.
     fn on_tick(&mut self, now_ms: u64) -> Result<Vec<SequencerEvent>, SequencerError> {

@@ -23,7 +23,8 @@ pub use outcome::{
     BlockAttributes, BlockOutcome, BuiltBlock, ExecuteOptions, ExecutionError, MissingState,
     RejectedTx, Simulation,
 };
-use run::{base_fee_after, compare_headers};
+pub use run::evm_env;
+use run::{Nonces, base_fee_after, compare_headers, validate};
 pub(crate) use run::{check_child, run_part};
 
 use crate::{
@@ -184,6 +185,38 @@ impl EvmStateTransition {
         &self.state
     }
 
+    /// The hash of the block at `height`, if it is among the 256 most recent (what the
+    /// `BLOCKHASH` opcode sees from the next block).
+    pub fn block_hash(&self, height: u64) -> Option<B256> {
+        self.hashes.get(height)
+    }
+
+    /// Checks a transaction for admission to a pool at the head, by the rules geth's pool
+    /// applies: its size, type, chain id and fees, its gas against the block's limit and its
+    /// intrinsic gas, the sender's nonce (a nonce ahead of the account's is accepted: it waits
+    /// for the ones before it), code (EIP-3607) and balance for `gas * max fee + value`. The
+    /// fee cap is held against the next block's base fee.
+    pub fn admit(&self, tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
+        let next = Header {
+            gas_limit: self.config.block_gas_limit,
+            base_fee: self.next_base_fee(),
+            ..self.head.clone()
+        };
+        let head = Head {
+            state: &self.state,
+            hashes: &self.hashes,
+        };
+        let mut overlay = Overlay::new(&head, false);
+        validate(
+            &self.config,
+            tx,
+            &next,
+            &mut overlay,
+            next.gas_limit,
+            Nonces::Future,
+        )
+    }
+
     /// Base fee of the next block, by EIP-1559 from the head.
     pub fn next_base_fee(&self) -> u64 {
         base_fee_after(&self.config, &self.head)
@@ -253,7 +286,7 @@ impl EvmStateTransition {
         header: &mut Header,
         run: Run,
         want_roots: bool,
-    ) -> (BlockOutcome, Vec<TxEnvelope>, Vec<Undo>) {
+    ) -> (BlockOutcome, Vec<TxEnvelope>, Vec<Address>, Vec<Undo>) {
         let Run {
             included,
             receipts,
@@ -263,6 +296,7 @@ impl EvmStateTransition {
             code,
             ..
         } = run;
+        let senders: Vec<Address> = included.iter().map(|tx| tx.signer()).collect();
         let transactions: Vec<TxEnvelope> =
             included.into_iter().map(|tx| tx.into_inner()).collect();
         let tx_count = transactions.len();
@@ -310,7 +344,7 @@ impl EvmStateTransition {
             receipts,
             intermediate_roots,
         };
-        (outcome, transactions, undos)
+        (outcome, transactions, senders, undos)
     }
 
     fn set_head(&mut self, header: Header) {
@@ -400,7 +434,7 @@ impl EvmStateTransition {
             options.intermediate_roots,
         )?;
         let rejected = run.rejected.clone();
-        let (outcome, transactions, _undos) =
+        let (outcome, transactions, senders, _undos) =
             self.apply_run(&mut header, run, options.intermediate_roots);
         self.set_head(header);
         let block = crate::primitives::Block {
@@ -409,6 +443,7 @@ impl EvmStateTransition {
         };
         Ok(BuiltBlock {
             block,
+            senders,
             outcome,
             rejected,
         })
@@ -484,7 +519,8 @@ impl EvmStateTransition {
         )?;
         // Apply, compare every computed field with the header, and put everything back on a
         // mismatch, so a bad block leaves no trace.
-        let (mut outcome, _, undos) = self.apply_run(&mut header, run, options.intermediate_roots);
+        let (mut outcome, _, _, undos) =
+            self.apply_run(&mut header, run, options.intermediate_roots);
         if let Err(err) = compare_headers(&header, got, &mut outcome) {
             for undo in undos.into_iter().rev() {
                 self.state.revert(undo);

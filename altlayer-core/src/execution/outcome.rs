@@ -73,6 +73,8 @@ pub struct Simulation {
 pub struct BuiltBlock {
     /// The block.
     pub block: crate::primitives::Block,
+    /// The senders of its transactions, in order (recovered once, before execution).
+    pub senders: Vec<Address>,
     /// Its execution outcome.
     pub outcome: BlockOutcome,
     /// Candidates left out, with the reason.

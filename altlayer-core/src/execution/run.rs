@@ -3,7 +3,11 @@
 
 use super::*;
 
-pub(super) fn evm_env(config: &RollupConfig, header: &Header) -> EvmEnv {
+/// The EVM environment a block executes in: the configuration's spec and chain id, and the
+/// block's number, coinbase (its sequencer), timestamp, gas limit and base fee. `PREVRANDAO`
+/// is the parent hash (there is no beacon chain). For `eth_call`, tracing and any other
+/// execution that must see what the block's transactions saw.
+pub fn evm_env(config: &RollupConfig, header: &Header) -> EvmEnv {
     let mut cfg = CfgEnv::new_with_spec(config.spec);
     cfg.chain_id = config.chain_id;
     // Chain id is checked (with a typed error) before the EVM sees the transaction.
@@ -27,6 +31,15 @@ pub(super) fn evm_env(config: &RollupConfig, header: &Header) -> EvmEnv {
     EvmEnv::new(cfg, block)
 }
 
+/// How a nonce ahead of the sender's is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nonces {
+    /// Refused: a block executes each sender's transactions in nonce order.
+    Exact,
+    /// Accepted: a pool holds it until the ones before it arrive.
+    Future,
+}
+
 /// Checks a transaction against the rules Ethereum's transaction pool and block validation
 /// apply, in the order geth applies them, with the sender's state as execution sees it.
 pub(super) fn validate<S: StateSource>(
@@ -35,6 +48,7 @@ pub(super) fn validate<S: StateSource>(
     header: &Header,
     overlay: &mut Overlay<'_, S>,
     gas_left: u64,
+    nonces: Nonces,
 ) -> Result<(), TxError> {
     let envelope = tx.inner();
     let size = envelope.encode_2718_len();
@@ -113,7 +127,7 @@ pub(super) fn validate<S: StateSource>(
             got: envelope.nonce(),
         });
     }
-    if envelope.nonce() > nonce {
+    if envelope.nonce() > nonce && nonces == Nonces::Exact {
         return Err(TxError::NonceTooHigh {
             expected: nonce,
             got: envelope.nonce(),
@@ -192,7 +206,14 @@ pub(crate) fn run_part<S: StateSource>(
             }
         };
         let gas_left = header.gas_limit.saturating_sub(gas_used);
-        let checked = validate(config, &tx, header, executor.evm_mut().db_mut(), gas_left);
+        let checked = validate(
+            config,
+            &tx,
+            header,
+            executor.evm_mut().db_mut(),
+            gas_left,
+            Nonces::Exact,
+        );
         let result = match checked {
             Ok(()) => executor.execute_transaction(&tx).map_err(evm_tx_error),
             Err(err) => Err(Some(err)),

@@ -586,12 +586,32 @@ where
             .min()
     }
 
-    /// Offers a transaction whose sender is recovered to the sequencer.
+    /// Offers a transaction whose sender is recovered to the sequencer, once the head's
+    /// state admits it ([`StateTransition::admit`]: fees, gas, nonce, balance, as geth's pool
+    /// checks them).
     pub fn submit(&mut self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError> {
         if self.ending {
             return Err(SubmitError::Ended);
         }
+        self.sequencer.state_transition().admit(&tx)?;
         self.sequencer.submit(tx)
+    }
+
+    /// The replica at the head, as the sequencer built it: for reading the state (balances,
+    /// `eth_call`) at the head.
+    pub fn state_transition(&self) -> &S::Transition {
+        self.sequencer.state_transition()
+    }
+
+    /// The next nonce of `sender` counting the transactions the pool holds for it.
+    pub fn pool_nonce(&self, sender: &Address) -> u64 {
+        let transition = self.sequencer.state_transition();
+        self.sequencer.pool_nonce(sender, transition.nonce(sender))
+    }
+
+    /// A transaction waiting in the pool.
+    pub fn pooled(&self, hash: &B256) -> Option<Recovered<TxEnvelope>> {
+        self.sequencer.pooled(hash)
     }
 
     /// Offers raw EIP-2718 transactions: decoded and recovered on all cores, then pooled in

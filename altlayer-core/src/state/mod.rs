@@ -7,10 +7,13 @@
 //! `rlp(value)`. Writes mark accounts and slots dirty; [`WorldState::state_root`] re-encodes only
 //! those and re-hashes only their trie paths (see [`trie`]).
 
+mod proof;
 pub mod trie;
 
+pub use proof::{AccountProof, StorageProof};
+
 use alloy_primitives::{
-    Address, B256, U256, keccak256,
+    Address, B256, Bytes, U256, keccak256,
     map::{AddressMap, AddressSet, B256Map, HashMap},
 };
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};

@@ -177,6 +177,16 @@ impl MerkleTrie {
         root_hash(&mut self.root)
     }
 
+    /// The root hash as last computed, without hashing; `None` when a change has not been
+    /// hashed yet.
+    pub fn hashed_root(&self) -> Option<B256> {
+        match (&self.root.node, &self.root.rlp) {
+            (Node::Empty, _) => Some(EMPTY_ROOT_HASH),
+            (_, Some(rlp)) => Some(rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()))),
+            (_, None) => None,
+        }
+    }
+
     /// Whether some change has not been hashed yet.
     pub const fn is_dirty(&self) -> bool {
         self.root.rlp.is_none() && !matches!(self.root.node, Node::Empty)

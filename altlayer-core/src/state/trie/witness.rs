@@ -387,3 +387,59 @@ pub(super) fn decode_cell(
     };
     Ok(Cell::new(node))
 }
+
+impl MerkleTrie {
+    /// The Merkle proof of `key` as `eth_getProof` (EIP-1186) gives it: the RLP of each node
+    /// on the key's path from the root, leaving out the nodes under 32 bytes that travel
+    /// inside their parent. It proves the value under `key`, or its absence. `None` when a
+    /// change has not been hashed yet ([`MerkleTrie::root`] brings the trie up to date).
+    pub fn proof(&self, key: B256) -> Option<Vec<alloy_primitives::Bytes>> {
+        if self.is_dirty() {
+            return None;
+        }
+        let mut path = Nibbles::unpack_array(&key.0);
+        let mut out = Vec::new();
+        let mut cell = &self.root;
+        let mut is_root = true;
+        loop {
+            let mut buf = Vec::new();
+            let next = match &cell.node {
+                Node::Empty | Node::Stub(_) => break,
+                Node::Leaf { key, value } => {
+                    LeafNodeRef::new(key, value).rlp(&mut buf);
+                    None
+                }
+                Node::Extension { key, child } => {
+                    ExtensionNodeRef::new(key, child.rlp.as_ref()?).rlp(&mut buf);
+                    path.starts_with(key).then(|| {
+                        path = path.slice(key.len()..);
+                        child.as_ref()
+                    })
+                }
+                Node::Branch { children } => {
+                    let mut stack = Vec::with_capacity(16);
+                    let mut mask = TrieMask::default();
+                    for (i, child) in children.iter().enumerate() {
+                        if let Some(child) = child {
+                            mask.set_bit(i as u8);
+                            stack.push(child.rlp.clone()?);
+                        }
+                    }
+                    BranchNodeRef::new(&stack, mask).rlp(&mut buf);
+                    let nibble = path.get_unchecked(0);
+                    path = path.slice(1..);
+                    children[nibble as usize].as_deref()
+                }
+            };
+            if is_root || buf.len() >= 32 {
+                out.push(buf.into());
+            }
+            is_root = false;
+            match next {
+                Some(child) => cell = child,
+                None => break,
+            }
+        }
+        Some(out)
+    }
+}
