@@ -13,6 +13,7 @@ mod config;
 mod drill;
 mod outcome;
 mod overlay;
+mod replay;
 mod run;
 pub mod stateless;
 
@@ -23,8 +24,9 @@ pub use outcome::{
     BlockAttributes, BlockOutcome, BuiltBlock, ExecuteOptions, ExecutionError, MissingState,
     RejectedTx, Simulation,
 };
-pub use run::evm_env;
-use run::{Nonces, base_fee_after, compare_headers, validate};
+pub use replay::replay_prefix;
+use run::{Nonces, compare_headers, validate};
+pub use run::{base_fee_after, evm_env};
 pub(crate) use run::{check_child, run_part};
 
 use crate::{

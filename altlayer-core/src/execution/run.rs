@@ -31,6 +31,20 @@ pub fn evm_env(config: &RollupConfig, header: &Header) -> EvmEnv {
     EvmEnv::new(cfg, block)
 }
 
+/// What alloy-evm's block executor needs to know of a block beyond its EVM environment.
+pub(super) fn block_ctx(header: &Header, count_hint: usize) -> EthBlockExecutionCtx<'static> {
+    EthBlockExecutionCtx {
+        parent_hash: header.parent_hash,
+        // No beacon chain: the EIP-4788 system call records a zero root.
+        parent_beacon_block_root: Some(B256::ZERO),
+        ommers: &[],
+        withdrawals: Some(Cow::Borrowed(&[])),
+        extra_data: Bytes::new(),
+        tx_count_hint: Some(count_hint),
+        slot_number: None,
+    }
+}
+
 /// How a nonce ahead of the sender's is taken.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Nonces {
@@ -166,16 +180,7 @@ pub(crate) fn run_part<S: StateSource>(
 ) -> Result<PartRun, ExecutionError> {
     let hardforks = RollupHardforks::new(config.spec);
     let env = evm_env(config, header);
-    let ctx = EthBlockExecutionCtx {
-        parent_hash: header.parent_hash,
-        // No beacon chain: the EIP-4788 system call records a zero root.
-        parent_beacon_block_root: Some(B256::ZERO),
-        ommers: &[],
-        withdrawals: Some(Cow::Borrowed(&[])),
-        extra_data: Bytes::new(),
-        tx_count_hint: Some(count_hint),
-        slot_number: None,
-    };
+    let ctx = block_ctx(header, count_hint);
     let base_fee = U256::from(header.base_fee);
     let mut included = Vec::with_capacity(count_hint);
     let mut rejected = Vec::new();
@@ -272,7 +277,7 @@ pub(crate) fn run_part<S: StateSource>(
 }
 
 /// Base fee of the block after `parent`, by EIP-1559 (the first block keeps genesis's).
-pub(super) fn base_fee_after(config: &RollupConfig, parent: &Header) -> u64 {
+pub fn base_fee_after(config: &RollupConfig, parent: &Header) -> u64 {
     if parent.height == 0 {
         return parent.base_fee;
     }

@@ -1,0 +1,504 @@
+//! [`MemoryChain`]: the chain as the RPC reads it, kept in memory from the rollup's events.
+//!
+//! The node feeds it every [`RollupEvent`] with the replica at the head after them; it keeps
+//! the canonical blocks with their receipts, the transaction and log indexes, the states after
+//! the most recent blocks, the finality of every block, the batches and the alerts. A revert
+//! takes everything after the last valid block out of every index at once.
+
+use crate::provider::{
+    AlertInfo, BatchInfo, BatchStatus, BlockFinality, ChainBlock, ChainEvent, ChainReader,
+    ChainTip, ChallengeInfo, LogCriteria, OperatorSetInfo, StateView, Tier,
+};
+use alloy_primitives::{
+    B256,
+    map::{AddressMap, B256Map},
+};
+use altlayer_core::{
+    EvmStateTransition, RollupConfig, evidence::Service, rollup::RollupEvent,
+    settlement::bisection::Party,
+};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, RwLock},
+};
+use tokio::sync::broadcast;
+
+/// How much a [`MemoryChain`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryChainOptions {
+    /// States kept after the most recent blocks (geth keeps 128): `eth_call` and
+    /// `eth_getBalance` at older blocks answer that the state is not available.
+    pub states: usize,
+    /// Whether the rollup has a fast-finality gadget (MACH): without one, `safe` is
+    /// `finalized`.
+    pub fast_finality: bool,
+    /// Events a slow subscriber may fall behind by before it misses some.
+    pub event_capacity: usize,
+}
+
+impl Default for MemoryChainOptions {
+    fn default() -> Self {
+        Self {
+            states: 128,
+            fast_finality: true,
+            event_capacity: 4_096,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Record {
+    soft: Option<B256>,
+    fast: Option<B256>,
+    alert: Option<B256>,
+    batch: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Block `n` at index `n`.
+    blocks: Vec<Arc<ChainBlock>>,
+    by_hash: B256Map<u64>,
+    transactions: B256Map<(u64, usize)>,
+    states: BTreeMap<u64, Arc<EvmStateTransition>>,
+    /// Heights whose blocks hold a log by each address, and with each topic (at any position).
+    addresses: AddressMap<BTreeSet<u64>>,
+    topics: B256Map<BTreeSet<u64>>,
+    fast: u64,
+    finalized: u64,
+    records: BTreeMap<u64, Record>,
+    alerts: Vec<AlertInfo>,
+    batches: BTreeMap<u64, BatchInfo>,
+    operators: BTreeMap<Service, OperatorSetInfo>,
+}
+
+/// The chain in memory; see the [module docs](self).
+#[derive(Debug)]
+pub struct MemoryChain {
+    config: RollupConfig,
+    options: MemoryChainOptions,
+    inner: RwLock<Inner>,
+    events: broadcast::Sender<ChainEvent>,
+}
+
+impl MemoryChain {
+    /// A chain holding the genesis block and state.
+    pub fn new(genesis: &EvmStateTransition, options: MemoryChainOptions) -> Self {
+        let block = Arc::new(ChainBlock::genesis(genesis));
+        let mut inner = Inner {
+            blocks: Vec::new(),
+            by_hash: B256Map::default(),
+            transactions: B256Map::default(),
+            states: BTreeMap::new(),
+            addresses: AddressMap::default(),
+            topics: B256Map::default(),
+            fast: 0,
+            finalized: 0,
+            records: BTreeMap::new(),
+            alerts: Vec::new(),
+            batches: BTreeMap::new(),
+            operators: BTreeMap::new(),
+        };
+        inner.push(block);
+        inner.states.insert(0, Arc::new(genesis.clone()));
+        Self {
+            config: genesis.config().clone(),
+            options,
+            inner: RwLock::new(inner),
+            events: broadcast::channel(options.event_capacity.max(1)).0,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every change is computed
+        // first and applied after), so a poisoned lock is still good to read.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the operator set of a service.
+    pub fn set_operators(&self, set: OperatorSetInfo) {
+        self.write().operators.insert(set.service, set);
+    }
+
+    /// Announces a transaction that entered the pool (to `newPendingTransactions`).
+    pub fn announce_pending(&self, hash: B256) {
+        // Nobody listening is fine.
+        let _ = self.events.send(ChainEvent::Pending(hash));
+    }
+
+    /// Takes in what the rollup reported, and the replica at the head after it.
+    pub fn apply(&self, events: &[RollupEvent], head: &EvmStateTransition) {
+        let mut out = Vec::new();
+        {
+            let mut inner = self.write();
+            for event in events {
+                inner.apply(event, &mut out);
+            }
+            let height = head.head().height;
+            if inner.blocks.last().is_some_and(|b| b.number() == height)
+                && inner.states.get(&height).map(|s| s.head().hash()) != Some(head.head().hash())
+            {
+                inner.states.insert(height, Arc::new(head.clone()));
+            }
+            while inner.states.len() > self.options.states.max(1) {
+                inner.states.pop_first();
+            }
+        }
+        for event in out {
+            let _ = self.events.send(event);
+        }
+    }
+}
+
+impl Inner {
+    fn head(&self) -> u64 {
+        self.blocks.len() as u64 - 1
+    }
+
+    fn push(&mut self, block: Arc<ChainBlock>) {
+        let height = block.number();
+        self.by_hash.insert(block.hash, height);
+        for (index, tx) in block.block.transactions.iter().enumerate() {
+            self.transactions.insert(*tx.tx_hash(), (height, index));
+        }
+        for log in block.receipts.iter().flat_map(|r| r.logs()) {
+            self.addresses
+                .entry(log.address)
+                .or_default()
+                .insert(height);
+            for topic in log.topics() {
+                self.topics.entry(*topic).or_default().insert(height);
+            }
+        }
+        self.records.entry(height).or_default();
+        self.blocks.push(block);
+    }
+
+    /// Takes every block above `height` out; returns them, oldest first.
+    fn truncate(&mut self, height: u64) -> Vec<Arc<ChainBlock>> {
+        let keep = (height + 1).min(self.blocks.len() as u64) as usize;
+        let removed = self.blocks.split_off(keep);
+        for block in &removed {
+            let number = block.number();
+            self.by_hash.remove(&block.hash);
+            for tx in &block.block.transactions {
+                self.transactions.remove(tx.tx_hash());
+            }
+            for log in block.receipts.iter().flat_map(|r| r.logs()) {
+                if let Some(heights) = self.addresses.get_mut(&log.address) {
+                    heights.remove(&number);
+                }
+                for topic in log.topics() {
+                    if let Some(heights) = self.topics.get_mut(topic) {
+                        heights.remove(&number);
+                    }
+                }
+            }
+            self.records.remove(&number);
+            for alert in &mut self.alerts {
+                if alert.number == number && alert.hash == block.hash {
+                    alert.active = false;
+                }
+            }
+        }
+        self.states.retain(|h, _| *h <= height);
+        self.fast = self.fast.min(height);
+        self.finalized = self.finalized.min(height);
+        removed
+    }
+
+    fn apply(&mut self, event: &RollupEvent, out: &mut Vec<ChainEvent>) {
+        match event {
+            RollupEvent::Block { built, hash } => {
+                let height = built.block.header.height;
+                if height <= self.head() {
+                    // A block at a height already held replaces it and what follows.
+                    let removed = self.truncate(height - 1);
+                    out.push(ChainEvent::Reverted {
+                        head: self.head(),
+                        removed,
+                    });
+                }
+                if height == self.head() + 1 {
+                    let block = Arc::new(ChainBlock::from_built(built, *hash));
+                    self.push(block.clone());
+                    out.push(ChainEvent::Block(block));
+                }
+            }
+            RollupEvent::SoftConfirmed {
+                height,
+                certificate,
+                ..
+            } => {
+                if let Some(record) = self.records.get_mut(height) {
+                    record.soft = Some(*certificate);
+                }
+            }
+            RollupEvent::FastFinal {
+                height,
+                hash,
+                certificate,
+            } => {
+                if self.by_hash.get(hash) == Some(height)
+                    && let Some(record) = self.records.get_mut(height)
+                {
+                    record.fast = Some(*certificate);
+                    self.fast = self.fast.max(*height);
+                }
+            }
+            RollupEvent::Alerted {
+                height,
+                hash,
+                alert,
+            } => {
+                if let Some(record) = self.records.get_mut(height) {
+                    record.alert = Some(*alert);
+                }
+                self.alerts.push(AlertInfo {
+                    number: *height,
+                    hash: *hash,
+                    alert: *alert,
+                    active: self.by_hash.get(hash) == Some(height),
+                });
+            }
+            RollupEvent::Finalized { height } => {
+                self.finalized = self.finalized.max((*height).min(self.head()));
+                for batch in self.batches.values_mut() {
+                    if batch.last_block <= self.finalized && batch.status != BatchStatus::Reverted {
+                        batch.status = BatchStatus::Finalized;
+                    }
+                }
+            }
+            RollupEvent::BatchPublished {
+                index,
+                da_ref,
+                heights,
+                transactions,
+            } => {
+                for height in heights.0..=heights.1 {
+                    if let Some(record) = self.records.get_mut(&height) {
+                        record.batch = Some(*index);
+                    }
+                }
+                self.batches.insert(
+                    *index,
+                    BatchInfo {
+                        index: *index,
+                        first_block: heights.0,
+                        last_block: heights.1,
+                        transactions: *transactions as u64,
+                        da_ref: *da_ref,
+                        commitment: None,
+                        pre_state_root: None,
+                        post_state_root: None,
+                        window_ends: None,
+                        status: BatchStatus::Published,
+                        challenges: Vec::new(),
+                    },
+                );
+            }
+            RollupEvent::BatchCommitted {
+                commitment,
+                window_ends,
+            } => {
+                if let Some(batch) = self.batches.get_mut(&commitment.index) {
+                    batch.commitment = Some(commitment.commitment);
+                    batch.pre_state_root = Some(commitment.pre_state_root);
+                    batch.post_state_root = Some(commitment.post_state_root);
+                    batch.window_ends = Some(*window_ends);
+                    batch.da_ref = commitment.da_ref;
+                    if batch.status == BatchStatus::Published {
+                        batch.status = BatchStatus::Committed;
+                    }
+                }
+            }
+            RollupEvent::ChallengeOpened {
+                dispute,
+                batch,
+                challenger,
+                bond,
+                ..
+            } => {
+                if let Some(batch) = self.batches.get_mut(batch) {
+                    batch.challenges.push(ChallengeInfo {
+                        dispute: *dispute,
+                        challenger: *challenger,
+                        bond: *bond,
+                        outcome: None,
+                    });
+                    batch.status = BatchStatus::Challenged;
+                }
+            }
+            RollupEvent::Decided(resolution) => {
+                let decision = &resolution.decision;
+                if let Some(batch) = self.batches.get_mut(&decision.batch) {
+                    for challenge in &mut batch.challenges {
+                        if challenge.dispute == decision.dispute {
+                            challenge.outcome = Some(
+                                match decision.winner {
+                                    Party::Challenger => "challengerWon",
+                                    Party::Proposer => "proposerWon",
+                                }
+                                .to_string(),
+                            );
+                        }
+                    }
+                    if batch.status == BatchStatus::Challenged
+                        && batch.challenges.iter().all(|c| c.outcome.is_some())
+                    {
+                        batch.status = BatchStatus::Committed;
+                    }
+                }
+                if let Some(from) = resolution.reverted_from {
+                    for batch in self.batches.range_mut(from..).map(|(_, b)| b) {
+                        batch.status = BatchStatus::Reverted;
+                    }
+                }
+            }
+            RollupEvent::Rewound {
+                from_batch, height, ..
+            } => {
+                for batch in self.batches.range_mut(*from_batch..).map(|(_, b)| b) {
+                    batch.status = BatchStatus::Reverted;
+                }
+                let removed = self.truncate(*height);
+                if !removed.is_empty() {
+                    out.push(ChainEvent::Reverted {
+                        head: self.head(),
+                        removed,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl ChainReader for MemoryChain {
+    fn config(&self) -> &RollupConfig {
+        &self.config
+    }
+
+    fn tip(&self) -> ChainTip {
+        let inner = self.read();
+        let finalized = inner.finalized;
+        ChainTip {
+            latest: inner.head(),
+            safe: if self.options.fast_finality {
+                inner.fast.max(finalized)
+            } else {
+                finalized
+            },
+            finalized,
+        }
+    }
+
+    fn block(&self, number: u64) -> Option<Arc<ChainBlock>> {
+        self.read()
+            .blocks
+            .get(usize::try_from(number).ok()?)
+            .cloned()
+    }
+
+    fn block_number(&self, hash: &B256) -> Option<u64> {
+        self.read().by_hash.get(hash).copied()
+    }
+
+    fn transaction_location(&self, hash: &B256) -> Option<(u64, usize)> {
+        self.read().transactions.get(hash).copied()
+    }
+
+    fn state(&self, number: u64) -> Option<Arc<dyn StateView>> {
+        self.read()
+            .states
+            .get(&number)
+            .map(|state| state.clone() as Arc<dyn StateView>)
+    }
+
+    fn log_blocks(&self, criteria: &LogCriteria, from: u64, to: u64) -> Option<Vec<u64>> {
+        if from > to {
+            return Some(Vec::new());
+        }
+        let inner = self.read();
+        // Each non-empty criterion gives the heights that may match it; a block must be in
+        // all of them. Start from the smallest.
+        let mut sets: Vec<BTreeSet<u64>> = Vec::new();
+        let union = |found: &mut dyn Iterator<Item = &BTreeSet<u64>>| {
+            let mut heights = BTreeSet::new();
+            for set in found {
+                heights.extend(set.range(from..=to).copied());
+            }
+            heights
+        };
+        if !criteria.addresses.is_empty() {
+            sets.push(union(
+                &mut criteria
+                    .addresses
+                    .iter()
+                    .filter_map(|a| inner.addresses.get(a)),
+            ));
+        }
+        for position in &criteria.topics {
+            if !position.is_empty() {
+                sets.push(union(
+                    &mut position.iter().filter_map(|t| inner.topics.get(t)),
+                ));
+            }
+        }
+        sets.sort_by_key(BTreeSet::len);
+        let mut sets = sets.into_iter();
+        let first = sets.next()?;
+        let rest: Vec<BTreeSet<u64>> = sets.collect();
+        Some(
+            first
+                .into_iter()
+                .filter(|h| rest.iter().all(|set| set.contains(h)))
+                .collect(),
+        )
+    }
+
+    fn finality(&self, number: u64) -> Option<BlockFinality> {
+        let tip = self.tip();
+        let inner = self.read();
+        let block = inner.blocks.get(usize::try_from(number).ok()?)?;
+        let record = inner.records.get(&number).cloned().unwrap_or_default();
+        let tier = if record.alert.is_some() {
+            Tier::Alerted
+        } else if number <= tip.finalized {
+            Tier::Firm
+        } else if record.fast.is_some() {
+            Tier::Fast
+        } else {
+            Tier::Soft
+        };
+        Some(BlockFinality {
+            number,
+            hash: Some(block.hash),
+            tier,
+            soft_certificate: record.soft,
+            fast_certificate: record.fast,
+            alert: record.alert,
+            batch: record.batch,
+        })
+    }
+
+    fn alerts(&self) -> Vec<AlertInfo> {
+        self.read().alerts.clone()
+    }
+
+    fn batch(&self, index: u64) -> Option<BatchInfo> {
+        self.read().batches.get(&index).cloned()
+    }
+
+    fn operators(&self, service: Service) -> Option<OperatorSetInfo> {
+        self.read().operators.get(&service).cloned()
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+}
