@@ -73,6 +73,10 @@ pub enum Command {
     Launch {
         /// The spec file.
         file: PathBuf,
+        /// Serve the Ethereum JSON-RPC (HTTP and WebSocket) on this `host:port`, over the
+        /// spec's `[rpc] http`.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
     },
 }
 
@@ -131,6 +135,10 @@ pub struct DevnetArgs {
     /// `mach-offline N` (N MACH operators stop signing).
     #[arg(long, num_args = 1..=2, value_names = ["KIND", "VALUE"])]
     pub fault: Vec<String>,
+    /// Serve the Ethereum JSON-RPC (HTTP and WebSocket) on this `host:port` and print the
+    /// funded accounts a wallet can use, with their keys.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// Why a command failed.
@@ -283,6 +291,7 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                     [] => None,
                     parts => Some(parts.join(":").parse().map_err(CliError::Fault)?),
                 },
+                http: args.http,
             };
             runtime()?.block_on(devnet::run(config, out, ctrl_c()))?;
         }
@@ -314,19 +323,17 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                 .map_err(|e| CliError::Io(std::io::Error::other(e.to_string())))?;
             write!(out, "{text}")?;
         }
-        Command::Launch { file } => {
+        Command::Launch { file, http } => {
             let spec = load_spec(&file)?;
             let base = file
                 .parent()
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_default();
-            runtime()?.block_on(launch::run(
-                &spec,
-                &base,
-                RunOptions::default(),
-                out,
-                ctrl_c(),
-            ))?;
+            let options = RunOptions {
+                rpc: http,
+                ..Default::default()
+            };
+            runtime()?.block_on(launch::run(&spec, &base, options, out, ctrl_c()))?;
         }
     }
     Ok(())

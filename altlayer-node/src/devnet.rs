@@ -23,9 +23,10 @@
 use crate::{
     launch::{self, Faults, LaunchError, RunOptions},
     report::Summary,
+    rpc::wallet_accounts,
     spec::{
-        AvsSection, GenesisSection, MachSection, RollupSection, SequencingMode, SequencingSection,
-        Spec, TokenSection, VitalSection,
+        AllocAccount, AvsSection, GenesisSection, MachSection, RollupSection, SequencingMode,
+        SequencingSection, Spec, TokenSection, VitalSection,
     },
 };
 use alloy_eips::Encodable2718;
@@ -35,6 +36,26 @@ use altlayer_core::{
     dev::{DevAccount, counter_init_code},
 };
 use std::io::Write;
+
+/// What each wallet account holds at genesis: 10,000 ether, as anvil gives.
+fn wallet_balance() -> U256 {
+    U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// The accounts a wallet can use, with their keys, and where the RPC is, as anvil prints
+/// them.
+fn accounts_banner(addr: std::net::SocketAddr, chain_id: u64) -> String {
+    let mut lines = vec![
+        "Available accounts (10000 ETH each; the keys are public, for this devnet only)".to_owned(),
+    ];
+    for (i, account) in wallet_accounts().iter().enumerate() {
+        lines.push(format!("({i}) {} {}", account.address, account.private_key));
+    }
+    lines.push(format!(
+        "RPC URL: http://{addr}  (chain id {chain_id}; ws://{addr} for subscriptions)"
+    ));
+    lines.join("\n")
+}
 
 /// What a devnet run did.
 pub type DevnetSummary = Summary;
@@ -113,6 +134,8 @@ pub struct DevnetConfig {
     pub mach_operators: usize,
     /// A fault to inject.
     pub fault: Option<Fault>,
+    /// Where to serve the JSON-RPC (`None`: no RPC).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 impl Default for DevnetConfig {
@@ -127,6 +150,7 @@ impl Default for DevnetConfig {
             sequencers: 4,
             mach_operators: 4,
             fault: None,
+            http: None,
         }
     }
 }
@@ -194,6 +218,17 @@ impl DevnetConfig {
             },
             genesis: GenesisSection {
                 dev_accounts: self.accounts() as u64,
+                // anvil's accounts, for wallets: apart from the load generator's.
+                alloc: wallet_accounts()
+                    .into_iter()
+                    .map(|account| {
+                        let balance = AllocAccount {
+                            balance: wallet_balance(),
+                            ..Default::default()
+                        };
+                        (account.address, balance)
+                    })
+                    .collect(),
                 ..Default::default()
             },
             sequencing: SequencingSection {
@@ -316,7 +351,10 @@ pub async fn run(
             _ => 0,
         },
     };
+    let chain_id = config.rollup.chain_id;
     let options = RunOptions {
+        rpc: config.http,
+        on_rpc: Some(Box::new(move |addr| accounts_banner(addr, chain_id))),
         blocks: config.blocks,
         workload: Some(Box::new(move || load.next_block())),
         faults,

@@ -9,6 +9,7 @@
 use crate::{
     da::DirectoryDa,
     report::{Report, Summary},
+    rpc::{NodePool, PoolCommand},
     runner,
     spec::{DaKind, SequencingMode, Spec, SpecError},
 };
@@ -33,12 +34,16 @@ use altlayer_core::{
     settlement::LocalSettlement,
     verifier::Verifier,
 };
+use altlayer_rpc::{MemoryChain, MemoryChainOptions, RpcConfig, RpcServer};
 use async_trait::async_trait;
 use std::{
     io::Write,
+    net::SocketAddr,
     path::Path,
+    sync::Arc,
     time::{Duration, Instant},
 };
+use tokio::sync::mpsc;
 
 /// Faults to inject, to watch the rollup catch them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,6 +70,11 @@ pub struct RunOptions {
     pub faults: Faults,
     /// The first line's description of the run (`devnet: ...`).
     pub title: Option<String>,
+    /// Where to serve the JSON-RPC, over the spec's `[rpc] http`.
+    pub rpc: Option<SocketAddr>,
+    /// Lines to print once the JSON-RPC listens, given the address it listens on (the devnet
+    /// prints its wallet accounts there, so port 0 shows the port it got).
+    pub on_rpc: Option<Box<dyn FnOnce(SocketAddr) -> String + Send>>,
 }
 
 /// Why a run stopped early.
@@ -92,6 +102,14 @@ pub enum LaunchError {
     /// Writing the report failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),
+    /// The JSON-RPC could not listen.
+    #[error("JSON-RPC on {addr}: {reason}")]
+    Rpc {
+        /// Where it was to listen.
+        addr: SocketAddr,
+        /// Why it could not.
+        reason: String,
+    },
 }
 
 /// The DA layer the spec chose.
@@ -152,7 +170,7 @@ pub fn unix_ms() -> u64 {
 pub async fn run(
     spec: &Spec,
     base: &Path,
-    options: RunOptions,
+    mut options: RunOptions,
     out: &mut (dyn Write + Send),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Summary, LaunchError> {
@@ -184,6 +202,21 @@ pub async fn run(
             .map(|i| (i, MachConduct::Offline))
             .collect(),
     })?;
+    let rpc_addr = match options.rpc {
+        Some(addr) => Some(addr),
+        None => spec.rpc_addr()?,
+    };
+    let chain = Arc::new(MemoryChain::new(
+        &genesis,
+        MemoryChainOptions {
+            states: spec.rpc.states,
+            fast_finality: spec.avs.mach.operators > 0,
+            ..Default::default()
+        },
+    ));
+    for set in crate::rpc::operator_sets(&restaked, spec.avs.mach.threshold) {
+        chain.set_operators(set);
+    }
     let bond = alt(spec.avs.vital.bond);
     let settings = RollupSettings {
         blocks_per_batch: spec.rollup.blocks_per_batch,
@@ -247,12 +280,28 @@ pub async fn run(
         .verifier(verifier)
         .ledger(restaked.ledger)
         .da(da);
-    let report = Report::new(out, spec.avs.mach.threshold);
+    let mut report = Report::new(out, spec.avs.mach.threshold);
+    report.line(&header)?;
+    let rpc = match rpc_addr {
+        Some(addr) => Some(serve(spec, addr, chain.clone()).await?),
+        None => None,
+    };
+    if let Some(rpc) = &rpc {
+        report.line(format!(
+            "rpc     {} (HTTP and WebSocket, chain id {})",
+            rpc.server.http_url(),
+            spec.rollup.chain_id
+        ))?;
+        if let Some(lines) = options.on_rpc.take() {
+            report.line(lines(rpc.server.local_addr()))?;
+        }
+    }
     let ctx = Context {
         spec,
         options,
-        header,
         now_ms,
+        chain,
+        rpc,
     };
     match (set, mach) {
         (None, None) => drive(builder.build()?, ctx, report, stop).await,
@@ -305,8 +354,35 @@ fn header(
 struct Context<'a> {
     spec: &'a Spec,
     options: RunOptions,
-    header: String,
     now_ms: u64,
+    chain: Arc<MemoryChain>,
+    rpc: Option<Rpc>,
+}
+
+/// The JSON-RPC of a run: the server, and the requests for the pool it sends the loop.
+struct Rpc {
+    server: RpcServer,
+    commands: mpsc::Receiver<PoolCommand>,
+}
+
+/// Starts the JSON-RPC on `addr`, reading `chain`.
+async fn serve(spec: &Spec, addr: SocketAddr, chain: Arc<MemoryChain>) -> Result<Rpc, LaunchError> {
+    let (pool, commands) = NodePool::channel(1_024);
+    let config = RpcConfig {
+        gas_cap: spec.rpc.gas_cap,
+        evm_timeout: Duration::from_millis(spec.rpc.evm_timeout_ms),
+        max_logs_range: spec.rpc.max_log_range,
+        max_logs: spec.rpc.max_logs,
+        cors: spec.rpc.cors,
+        ..Default::default()
+    };
+    let server = RpcServer::start(addr, chain, Arc::new(pool), config)
+        .await
+        .map_err(|e| LaunchError::Rpc {
+            addr,
+            reason: e.to_string(),
+        })?;
+    Ok(Rpc { server, commands })
 }
 
 /// Runs a built rollup: ticks at the block time (and whenever a component has something due
@@ -324,7 +400,6 @@ where
     L: RollupLedger,
     D: DataAvailability,
 {
-    report.line(&ctx.header)?;
     let started = Instant::now();
     let origin = ctx.now_ms;
     let clock = |at: Instant| origin + at.duration_since(started).as_millis() as u64;
@@ -370,10 +445,28 @@ where
             .map(|ms| started + Duration::from_millis(ms.saturating_sub(origin)))
             .unwrap_or_else(|| Instant::now() + block_time)
             .min(Instant::now() + block_time);
+        let requests = async {
+            match ctx.rpc.as_mut() {
+                Some(rpc) => rpc.commands.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = &mut stop => {
                 report.line("devnet: interrupted")?;
                 break;
+            }
+            Some(command) = requests => {
+                crate::rpc::answer(&mut rollup, &ctx.chain, command);
+                // Answer what else is waiting at once, then go round again (a tick that is due
+                // is taken next time: the sleep is then ready at once).
+                if let Some(rpc) = ctx.rpc.as_mut() {
+                    for _ in 0..1_024 {
+                        let Ok(command) = rpc.commands.try_recv() else { break };
+                        crate::rpc::answer(&mut rollup, &ctx.chain, command);
+                    }
+                }
+                continue;
             }
             _ = tokio::time::sleep_until(wake.into()) => {}
         }
@@ -383,9 +476,12 @@ where
                 // time.
                 let raw = workload();
                 for result in rollup.submit_raw(&raw) {
-                    if let Err(error) = result {
-                        report.summary.rejected += 1;
-                        tracing::warn!(%error, "load generator transaction refused");
+                    match result {
+                        Ok(hash) => ctx.chain.announce_pending(hash),
+                        Err(error) => {
+                            report.summary.rejected += 1;
+                            tracing::warn!(%error, "load generator transaction refused");
+                        }
                     }
                 }
             }
@@ -407,6 +503,7 @@ where
         .await?;
         let busy = busy.elapsed();
         report.summary.busy += busy;
+        ctx.chain.apply(&events, rollup.state_transition());
         // The drill springs as the block is built: say so before the block's line.
         if let Some(height) = armed
             && !rollup
@@ -427,6 +524,9 @@ where
     }
     report.summary.elapsed = started.elapsed();
     report.summary.state_root = rollup.head().state_root;
+    if let Some(rpc) = ctx.rpc.take() {
+        rpc.server.stop().await;
+    }
     report.finish()?;
     Ok(report.summary)
 }

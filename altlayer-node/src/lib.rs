@@ -5,5 +5,6 @@ pub mod da;
 pub mod devnet;
 pub mod launch;
 pub mod report;
+pub mod rpc;
 pub mod runner;
 pub mod spec;

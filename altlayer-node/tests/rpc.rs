@@ -1,0 +1,238 @@
+//! The `altlayer` binary serving the JSON-RPC: `altlayer launch` with `[rpc] http` in the
+//! spec and `altlayer devnet --http`, asked over plain HTTP/1.1 as any client would.
+
+use alloy_eips::Encodable2718;
+use alloy_primitives::{Address, U256, hex};
+use altlayer_core::dev::DevAccount;
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{SocketAddr, TcpStream},
+    process::{Child, ChildStdout, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A running `altlayer` process, killed when dropped.
+struct Running {
+    child: Child,
+    lines: Vec<String>,
+    addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `altlayer args...` and reads its output until the RPC line, then the `extra` lines
+/// after it.
+fn start(args: &[&str], extra: usize) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_altlayer"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let mut lines = Vec::new();
+    let mut addr = None;
+    let mut after = 0;
+    while addr.is_none() || after < extra {
+        let line = read_line(&mut reader);
+        if addr.is_some() {
+            after += 1;
+        } else if let Some(rest) = line.strip_prefix("rpc     http://") {
+            addr = Some(rest.split(' ').next().unwrap().parse().unwrap());
+        }
+        lines.push(line);
+    }
+    // Keep draining the report, so the node never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    Running {
+        child,
+        lines,
+        addr: addr.unwrap(),
+    }
+}
+
+fn read_line(reader: &mut BufReader<ChildStdout>) -> String {
+    let mut line = String::new();
+    let n = reader.read_line(&mut line).expect("reads");
+    assert!(n > 0, "the node stopped before serving");
+    line.trim_end().to_owned()
+}
+
+/// One HTTP/1.1 POST of `body`; the status and the body of the answer.
+fn post(addr: SocketAddr, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answers");
+    let status = answer[9..12].parse().expect("a status");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // jsonrpsee answers with a content length, never chunked.
+    (status, body.to_owned())
+}
+
+fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (status, body) = post(addr, &request.to_string());
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    assert!(answer.get("error").is_none(), "{method}: {answer}");
+    answer["result"].clone()
+}
+
+fn quantity(value: &Value) -> u64 {
+    u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "waited for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn launch_serves_the_spec_rpc_and_a_signed_transfer_reaches_a_receipt() {
+    let dir = std::env::temp_dir().join(format!("altlayer-rpc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rollup.toml");
+    std::fs::write(
+        &file,
+        "[rollup]\nchain_id = 4242\nblock_time_ms = 50\nblocks_per_batch = 2\n\n\
+         [sequencing]\nmode = \"single\"\n\n[genesis]\ndev_accounts = 2\n\n\
+         [avs.vital]\nchallenge_window_secs = 1\n\n[rpc]\nhttp = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let node = start(&["launch", file.to_str().unwrap()], 0);
+    let addr = node.addr;
+
+    assert_eq!(call(addr, "eth_chainId", json!([])), json!("0x1092"));
+    assert_eq!(call(addr, "net_version", json!([])), json!("4242"));
+    wait_for("a block", || {
+        quantity(&call(addr, "eth_blockNumber", json!([]))) > 0
+    });
+
+    let sender = DevAccount::new(0);
+    let to = Address::repeat_byte(0x77);
+    let nonce = quantity(&call(
+        addr,
+        "eth_getTransactionCount",
+        json!([sender.address, "pending"]),
+    ));
+    let tx = sender.transfer(4242, nonce, to, U256::from(1_000_000u64));
+    let raw = hex::encode_prefixed(tx.encoded_2718());
+    let hash = call(addr, "eth_sendRawTransaction", json!([raw]));
+    assert_eq!(hash, json!(tx.tx_hash()));
+    // Pooled until a block holds it, then a successful receipt.
+    let mut receipt = Value::Null;
+    wait_for("the receipt", || {
+        receipt = call(addr, "eth_getTransactionReceipt", json!([hash]));
+        !receipt.is_null()
+    });
+    assert_eq!(receipt["status"], json!("0x1"));
+    assert_eq!(receipt["to"], json!(to));
+    assert_eq!(
+        call(addr, "eth_getBalance", json!([to, "latest"])),
+        json!("0xf4240")
+    );
+    // The same transaction again is refused with geth's words, and nothing changes.
+    let request =
+        json!({"jsonrpc": "2.0", "id": 7, "method": "eth_sendRawTransaction", "params": [raw]});
+    let (_, body) = post(addr, &request.to_string());
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nonce too low"),
+        "{answer}"
+    );
+
+    // A batch as ethers sends it, answered in one array with the ids kept.
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockByNumber", "params": ["latest", false]},
+        {"jsonrpc": "2.0", "id": 3, "method": "no_such_method", "params": []},
+    ]);
+    let (status, body) = post(addr, &batch.to_string());
+    assert_eq!(status, 200);
+    let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers.len(), 3);
+    let by_id = |id: u64| answers.iter().find(|a| a["id"] == json!(id)).unwrap();
+    assert_eq!(by_id(1)["result"], json!("0x1092"));
+    assert!(by_id(2)["result"]["hash"].is_string());
+    assert_eq!(by_id(3)["error"]["code"], json!(-32601));
+    drop(node);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn devnet_http_prints_its_funded_accounts_and_serves_them() {
+    // One sequencer, no MACH: quick blocks. After the RPC line come twelve: a title, ten
+    // accounts and the URL.
+    let node = start(
+        &[
+            "devnet",
+            "--http",
+            "127.0.0.1:0",
+            "--sequencers",
+            "1",
+            "--mach-operators",
+            "0",
+            "--block-time-ms",
+            "50",
+            "--txs-per-block",
+            "5",
+        ],
+        12,
+    );
+    let addr = node.addr;
+    let banner = node.lines.join("\n");
+    // anvil's first development account, with its key, and the URL it can be reached at.
+    assert!(
+        banner.contains(
+            "(0) 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+        ),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("RPC URL: http://{addr}")),
+        "{banner}"
+    );
+    assert_eq!(
+        call(
+            addr,
+            "eth_getBalance",
+            json!(["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "latest"])
+        ),
+        json!("0x21e19e0c9bab2400000")
+    );
+    // The load generator's blocks are readable while they come.
+    wait_for("two blocks", || {
+        quantity(&call(addr, "eth_blockNumber", json!([]))) >= 2
+    });
+    let block = call(addr, "eth_getBlockByNumber", json!(["0x1", true]));
+    assert_eq!(block["number"], json!("0x1"));
+    assert!(
+        !block["transactions"].as_array().unwrap().is_empty(),
+        "{block}"
+    );
+}
