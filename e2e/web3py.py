@@ -1,5 +1,6 @@
 """web3.py, unchanged, against the altlayer devnet's JSON-RPC."""
 
+import asyncio
 import json
 import os
 import pathlib
@@ -8,11 +9,17 @@ import time
 import traceback
 
 from eth_account import Account
-from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3 import AsyncWeb3, Web3, WebSocketProvider
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    Web3RPCError,
+)
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 RPC_URL = os.environ.get("RPC_URL", "http://127.0.0.1:8545")
+WS_URL = RPC_URL.replace("http", "ws", 1)
 CHAIN_ID = int(os.environ.get("CHAIN_ID", "1337"))
 # anvil's development key #3 (the devnet funds all ten; the JavaScript clients use #1, #2).
 KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
@@ -100,8 +107,28 @@ def _():
     try:
         w3.eth.send_raw_transaction(signed.raw_transaction)
         raise AssertionError("a replayed transaction was accepted")
-    except Exception as error:  # noqa: BLE001 - web3.py raises Web3RPCError
+    except Web3RPCError as error:
         assert "nonce too low" in str(error), error
+
+
+@step("insufficient funds: geth's words in web3.py's RPC error")
+def _():
+    poor = Account.create()
+    tx = {
+        "to": account.address,
+        "value": Web3.to_wei(1, "ether"),
+        "nonce": 0,
+        "chainId": CHAIN_ID,
+        "gas": 21000,
+        "maxPriorityFeePerGas": 1,
+        "maxFeePerGas": w3.eth.gas_price * 2,
+    }
+    try:
+        w3.eth.send_raw_transaction(poor.sign_transaction(tx).raw_transaction)
+        raise AssertionError("an unfunded transfer was accepted")
+    except Web3RPCError as error:
+        assert error.rpc_response["error"]["code"] == -32000, error.rpc_response
+        assert "insufficient funds for gas * price + value" in str(error), error
 
 
 @step("deploy Demo, write through the signing middleware, read back")
@@ -134,6 +161,42 @@ def _():
     entries = log_filter.get_new_entries()
     assert any(e.transactionHash == receipt.transactionHash for e in entries), entries
     assert w3.eth.uninstall_filter(log_filter.filter_id)
+
+
+async def subscribed(address, act):
+    """Subscribes to `address`'s logs and to new heads over WebSocket, runs `act` (which
+    makes a log), and returns the first log and head pushed."""
+    async with AsyncWeb3(WebSocketProvider(WS_URL)) as aw3:
+        logs_id = await aw3.eth.subscribe("logs", {"address": address})
+        heads_id = await aw3.eth.subscribe("newHeads")
+        pushed = {}
+
+        async def listen():
+            async for message in aw3.socket.process_subscriptions():
+                kind = "log" if message["subscription"] == logs_id else "head"
+                assert message["subscription"] in (logs_id, heads_id), message
+                pushed.setdefault(kind, message["result"])
+                if len(pushed) == 2:
+                    return
+
+        listener = asyncio.create_task(listen())
+        receipt = await asyncio.to_thread(act)
+        await asyncio.wait_for(listener, 30)
+        assert await aw3.eth.unsubscribe(logs_id)
+        assert await aw3.eth.unsubscribe(heads_id)
+        return receipt, pushed
+
+
+@step("events over WebSocket: eth_subscribe logs and newHeads")
+def _():
+    demo = state["demo"]
+    receipt, pushed = asyncio.run(
+        subscribed(demo.address, lambda: wait(demo.functions.store(13, 8).transact()))
+    )
+    log = pushed["log"]
+    assert log["transactionHash"] == receipt.transactionHash, log
+    assert demo.events.Stored().process_log(log).args.key == 13
+    assert pushed["head"]["number"] > 0
 
 
 @step("a revert reason, a custom error and a panic, decoded")
