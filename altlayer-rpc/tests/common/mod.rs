@@ -142,6 +142,19 @@ impl Node {
         events
     }
 
+    /// Every method the server answers (its module's names, subscriptions included).
+    pub fn method_names(&self) -> Vec<String> {
+        let pool = Arc::new(Pool {
+            rollup: self.rollup.clone(),
+            chain: self.chain.clone(),
+        });
+        let eth = altlayer_rpc::Eth::new(self.chain.clone(), pool, RpcConfig::default());
+        altlayer_rpc::rpc_module(eth)
+            .method_names()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The hash of the block at `height`.
     pub fn chain_head_hash(&self, height: u64) -> B256 {
         use altlayer_rpc::ChainReader;
