@@ -4,16 +4,15 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use alloy_consensus::{TxEnvelope, transaction::Recovered};
+use alloy_consensus::TxEnvelope;
 use alloy_eips::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{B256, Bytes};
 use altlayer_core::{
     RollupConfig,
     dev::{DevAccount, dev_state_transition},
     rollup::{DefaultRollup, Input, Rollup, RollupEvent, RollupSettings},
-    sequencer::SubmitError,
 };
-use altlayer_rpc::{MemoryChain, MemoryChainOptions, RpcConfig, RpcServer, TxPool};
+use altlayer_rpc::{MemoryChain, MemoryChainOptions, RpcConfig, RpcServer, SharedRollup};
 use jsonrpsee_http_client::{HttpClient, HttpClientBuilder};
 use std::sync::{Arc, Mutex};
 
@@ -39,28 +38,6 @@ pub fn demo_bytecode() -> Bytes {
     let artifact: serde_json::Value =
         serde_json::from_str(include_str!("../../../e2e/artifacts/Demo.json")).unwrap();
     artifact["bytecode"].as_str().unwrap().parse().unwrap()
-}
-
-struct Pool {
-    rollup: Arc<Mutex<DefaultRollup>>,
-    chain: Arc<MemoryChain>,
-}
-
-#[async_trait::async_trait]
-impl TxPool for Pool {
-    async fn submit(&self, tx: Recovered<TxEnvelope>) -> Result<B256, SubmitError> {
-        let hash = self.rollup.lock().unwrap().submit(tx)?;
-        self.chain.announce_pending(hash);
-        Ok(hash)
-    }
-
-    async fn pending_nonce(&self, sender: Address) -> Option<u64> {
-        Some(self.rollup.lock().unwrap().pool_nonce(&sender))
-    }
-
-    async fn pooled(&self, hash: B256) -> Option<Recovered<TxEnvelope>> {
-        self.rollup.lock().unwrap().pooled(&hash)
-    }
 }
 
 /// A rollup behind a running RPC server.
@@ -94,10 +71,7 @@ impl Node {
         let rollup = Arc::new(Mutex::new(
             Rollup::builder(genesis, settings).build().unwrap(),
         ));
-        let pool = Arc::new(Pool {
-            rollup: rollup.clone(),
-            chain: chain.clone(),
-        });
+        let pool = Arc::new(SharedRollup::new(rollup.clone(), chain.clone()));
         let server = RpcServer::start("127.0.0.1:0".parse().unwrap(), chain.clone(), pool, config)
             .await
             .unwrap();
@@ -144,10 +118,7 @@ impl Node {
 
     /// Every method the server answers (its module's names, subscriptions included).
     pub fn method_names(&self) -> Vec<String> {
-        let pool = Arc::new(Pool {
-            rollup: self.rollup.clone(),
-            chain: self.chain.clone(),
-        });
+        let pool = Arc::new(SharedRollup::new(self.rollup.clone(), self.chain.clone()));
         let eth = altlayer_rpc::Eth::new(self.chain.clone(), pool, RpcConfig::default());
         altlayer_rpc::rpc_module(eth)
             .method_names()
