@@ -13,6 +13,9 @@ use altlayer_core::{
 };
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// A rollup shared between its driver's loop and the RPC.
+pub type LockedRollup<S, V, F, L, D, St> = Arc<Mutex<Rollup<S, V, F, L, D, St>>>;
+
 /// The rollup's pool, for the RPC, with every admitted transaction announced to the chain's
 /// `newPendingTransactions` subscribers.
 pub struct SharedRollup<S, V, F, L, D, St>
@@ -24,7 +27,7 @@ where
     D: DataAvailability,
     St: Settlement,
 {
-    rollup: Arc<Mutex<Rollup<S, V, F, L, D, St>>>,
+    rollup: LockedRollup<S, V, F, L, D, St>,
     chain: Arc<MemoryChain>,
 }
 
@@ -52,10 +55,7 @@ where
     St: Settlement,
 {
     /// The pool of `rollup`, announcing to `chain`.
-    pub const fn new(
-        rollup: Arc<Mutex<Rollup<S, V, F, L, D, St>>>,
-        chain: Arc<MemoryChain>,
-    ) -> Self {
+    pub const fn new(rollup: LockedRollup<S, V, F, L, D, St>, chain: Arc<MemoryChain>) -> Self {
         Self { rollup, chain }
     }
 
