@@ -173,6 +173,14 @@ await step('safe and finalized advance past the transfer (MACH, then the challen
   assert.match(tiers.softCertificate, /^0x[0-9a-f]{64}$/)
   assert.ok(BigInt(tiers.batch) >= 0n)
   assert.equal(await client.request({ method: 'altlayer_hasActiveAlerts', params: [] }), false)
+  const mach = await client.request({ method: 'altlayer_operators', params: ['mach'] })
+  assert.equal(mach.operators.length, 4)
+  assert.equal(mach.thresholdPercent, 66)
+  assert.ok(BigInt(mach.totalStake) > 0n)
+  const batch = await client.request({ method: 'altlayer_getBatch', params: [tiers.batch] })
+  assert.equal(BigInt(batch.index), BigInt(tiers.batch))
+  assert.ok(BigInt(batch.firstBlock) <= transferBlock && transferBlock <= BigInt(batch.lastBlock), JSON.stringify(batch))
+  assert.match(batch.postStateRoot, /^0x[0-9a-f]{64}$/)
 })
 
 await step('debug_traceTransaction with the callTracer', async () => {

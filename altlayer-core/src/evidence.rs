@@ -23,10 +23,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Service {
     /// SQUAD: decentralized sequencing.
+    #[serde(alias = "squad", alias = "SQUAD")]
     Squad,
     /// VITAL: decentralized verification.
+    #[serde(alias = "vital", alias = "VITAL")]
     Vital,
     /// MACH: fast finality.
+    #[serde(alias = "mach", alias = "MACH")]
     Mach,
 }
 

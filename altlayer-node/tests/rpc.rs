@@ -229,6 +229,16 @@ fn devnet_http_prints_its_funded_accounts_and_serves_them() {
     wait_for("two blocks", || {
         quantity(&call(addr, "eth_blockNumber", json!([]))) >= 2
     });
+    // The operator sets: one sequencer, no MACH, one VITAL verifier.
+    let squad = call(addr, "altlayer_operators", json!(["squad"]));
+    assert_eq!(
+        squad["operators"].as_array().map(Vec::len),
+        Some(1),
+        "{squad}"
+    );
+    assert!(call(addr, "altlayer_operators", json!(["mach"])).is_null());
+    let vital = call(addr, "altlayer_operators", json!(["VITAL"]));
+    assert_eq!(vital["service"], json!("Vital"), "{vital}");
     let block = call(addr, "eth_getBlockByNumber", json!(["0x1", true]));
     assert_eq!(block["number"], json!("0x1"));
     assert!(

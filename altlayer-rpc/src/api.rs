@@ -302,7 +302,8 @@ pub trait AltlayerApi {
     #[method(name = "getBatch")]
     fn batch(&self, index: U64) -> RpcResult<Option<BatchInfo>>;
 
-    /// The operator set of a service (`"Squad"`, `"Mach"`, `"Vital"`) at its stake snapshot.
+    /// The operator set of a service (`"squad"`, `"mach"`, `"vital"`; any of the three
+    /// spellings `mach`, `Mach`, `MACH`) at its stake snapshot.
     #[method(name = "operators")]
     fn operators(&self, service: Service) -> RpcResult<Option<OperatorSetInfo>>;
 }

@@ -444,3 +444,77 @@ async fn tracers_show_calls_and_state_as_geths() {
     );
     assert_eq!(code, -32_602);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_bounded_by_the_gas_cap_and_the_time_limit() {
+    // JUMPDEST PUSH1 0 JUMP: a loop that runs until its gas is gone, put in place with a
+    // state override.
+    let spinner = Address::repeat_byte(0x5b);
+    let looping = json!({ spinner.to_string(): { "code": "0x5b600056" } });
+    let request = json!({ "to": spinner, "gas": "0x989680" });
+
+    let capped = Node::start_with(
+        1,
+        3,
+        altlayer_rpc::RpcConfig {
+            gas_cap: 100_000,
+            ..Default::default()
+        },
+    )
+    .await;
+    // The request asks for 10 M gas; the cap gives it 100,000, and the loop spends them.
+    let (code, message, _) = rpc_error(
+        capped
+            .http
+            .request(
+                "eth_call",
+                rpc_params![request.clone(), "latest", looping.clone()],
+            )
+            .await,
+    );
+    assert_eq!((code, message.as_str()), (-32_000, "out of gas"));
+    let (code, message, _) = rpc_error(
+        capped
+            .http
+            .request(
+                "eth_estimateGas",
+                rpc_params![json!({ "to": spinner }), "latest", looping.clone()],
+            )
+            .await,
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (-32_000, "gas required exceeds allowance (100000)")
+    );
+
+    let hurried = Node::start_with(
+        1,
+        3,
+        altlayer_rpc::RpcConfig {
+            gas_cap: 30_000_000,
+            evm_timeout: std::time::Duration::from_millis(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (code, message, _) = rpc_error(
+        hurried
+            .http
+            .request(
+                "eth_call",
+                rpc_params![json!({ "to": spinner }), "latest", looping],
+            )
+            .await,
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (-32_000, "execution aborted (timeout = 1ms)")
+    );
+    // The server goes on answering.
+    let number: U64 = hurried
+        .http
+        .request("eth_blockNumber", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(number, U64::ZERO);
+}

@@ -8,12 +8,13 @@ use alloy_consensus::{Transaction as _, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, b256};
 use alloy_rpc_types_eth::{Block, BlockTransactions, Transaction, TransactionReceipt};
 use altlayer_core::dev::dev_balance;
+use altlayer_rpc::ChainReader;
 use common::{CHAIN, Node};
 use jsonrpsee::{
     core::{ClientError, client::ClientT},
     rpc_params,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The JSON-RPC error of a failed call.
 fn rpc_error(result: Result<Value, ClientError>) -> (i32, String, Option<String>) {
@@ -242,6 +243,66 @@ async fn a_transfer_is_pending_then_included_with_its_receipt() {
         .await
         .unwrap();
     assert_eq!(uncles, U64::ZERO);
+    let block_hash = block.header.hash;
+    let count: U64 = http
+        .request(
+            "eth_getBlockTransactionCountByHash",
+            rpc_params![block_hash],
+        )
+        .await
+        .unwrap();
+    assert_eq!(count, U64::from(1));
+    let by_hash_index: Transaction = http
+        .request(
+            "eth_getTransactionByBlockHashAndIndex",
+            rpc_params![block_hash, "0x0"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_hash_index, included);
+    // Past the end, and unknown blocks: null, as geth answers.
+    let none: Option<Transaction> = http
+        .request(
+            "eth_getTransactionByBlockHashAndIndex",
+            rpc_params![block_hash, "0x1"],
+        )
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let none: Option<U64> = http
+        .request(
+            "eth_getBlockTransactionCountByHash",
+            rpc_params![B256::ZERO],
+        )
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let uncles: U64 = http
+        .request("eth_getUncleCountByBlockHash", rpc_params![block_hash])
+        .await
+        .unwrap();
+    assert_eq!(uncles, U64::ZERO);
+    for (method, at) in [
+        ("eth_getUncleByBlockHashAndIndex", json!(block_hash)),
+        ("eth_getUncleByBlockNumberAndIndex", json!("0x1")),
+    ] {
+        let uncle: Option<Block> = http.request(method, rpc_params![at, "0x0"]).await.unwrap();
+        assert!(uncle.is_none(), "{method}");
+    }
+    // Fees: the tip the last blocks paid (this one's 2 gwei), and the next base fee plus it.
+    let tip: U256 = http
+        .request("eth_maxPriorityFeePerGas", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(tip, U256::from(tx.effective_tip_per_gas(base_fee).unwrap()));
+    let price: U256 = http.request("eth_gasPrice", rpc_params![]).await.unwrap();
+    let next_base_fee = altlayer_core::execution::base_fee_after(
+        node.chain.config(),
+        &node.chain.block(1).unwrap().block.header,
+    );
+    assert_eq!(price, U256::from(next_base_fee) + tip);
+    let peers: U64 = http.request("net_peerCount", rpc_params![]).await.unwrap();
+    assert_eq!(peers, U64::ZERO);
     assert_eq!(nonce("latest").await, U256::from(1));
     assert_eq!(nonce("pending").await, U256::from(1));
 }

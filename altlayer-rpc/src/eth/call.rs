@@ -81,8 +81,8 @@ impl Eth {
         state: Option<StateOverride>,
     ) -> Result<U64, RpcError> {
         let block_gas_limit = self.chain().config().block_gas_limit;
-        // The estimate searches up to the block's gas limit, not the call cap.
-        let cap = self.config().gas_cap.max(block_gas_limit);
+        // As geth: the search goes up to the block's gas limit, capped by the server's gas cap.
+        let cap = self.config().gas_cap.min(block_gas_limit);
         let given = request.gas;
         let view = self.state_at(block)?;
         let call = evm::prepare(self.chain().config(), view, request, state, None, cap)?;
