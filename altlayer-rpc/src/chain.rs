@@ -14,8 +14,8 @@ use alloy_primitives::{
     map::{AddressMap, B256Map},
 };
 use altlayer_core::{
-    EvmStateTransition, RollupConfig, evidence::Service, rollup::RollupEvent,
-    settlement::bisection::Party,
+    EvmStateTransition, RollupConfig, evidence::Service, execution::ExecuteOptions,
+    rollup::RollupEvent, settlement::bisection::Party,
 };
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -131,9 +131,14 @@ impl MemoryChain {
     }
 
     /// Takes in what the rollup reported, and the replica at the head after it.
+    ///
+    /// When one step added several blocks (a SQUAD commit can), the states after the blocks
+    /// below the head are rebuilt by executing those blocks on a copy of the state before
+    /// them, so `eth_call`, balances and traces answer at every recent block, not only at
+    /// the heads the driver stopped at.
     pub fn apply(&self, events: &[RollupEvent], head: &EvmStateTransition) {
         let mut out = Vec::new();
-        {
+        let gap = {
             let mut inner = self.write();
             for event in events {
                 inner.apply(event, &mut out);
@@ -144,6 +149,24 @@ impl MemoryChain {
             {
                 inner.states.insert(height, Arc::new(head.clone()));
             }
+            inner.missing_states(height, self.options.states)
+        };
+        if let Some((base, blocks)) = gap {
+            let rebuilt = rebuild_states(&base, &blocks);
+            let mut inner = self.write();
+            for state in rebuilt {
+                // Only if the block is still the one there (no revert in between).
+                let number = state.head().height;
+                if inner.blocks.get(number as usize).map(|b| b.hash) == Some(state.head().hash()) {
+                    inner
+                        .states
+                        .entry(number)
+                        .or_insert_with(|| Arc::new(state));
+                }
+            }
+        }
+        {
+            let mut inner = self.write();
             while inner.states.len() > self.options.states.max(1) {
                 inner.states.pop_first();
             }
@@ -154,9 +177,49 @@ impl MemoryChain {
     }
 }
 
+/// The states after `blocks`, executing each on the state before it, from `base`. Stops at
+/// the first block that does not execute (it cannot happen for blocks the rollup built;
+/// the states missing then answer "not available" as any pruned state does).
+fn rebuild_states(
+    base: &EvmStateTransition,
+    blocks: &[Arc<ChainBlock>],
+) -> Vec<EvmStateTransition> {
+    let mut state = base.clone();
+    let mut states = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        if let Err(error) =
+            state.execute_block(&block.block, &block.senders, ExecuteOptions::default())
+        {
+            tracing::warn!(height = block.number(), %error, "state after the block not rebuilt");
+            break;
+        }
+        states.push(state.clone());
+    }
+    states
+}
+
 impl Inner {
     fn head(&self) -> u64 {
         self.blocks.len() as u64 - 1
+    }
+
+    /// The blocks below `height` (within the `keep` most recent) whose states are missing
+    /// though the state before them is held: the state to start from and those blocks.
+    fn missing_states(
+        &self,
+        height: u64,
+        keep: usize,
+    ) -> Option<(Arc<EvmStateTransition>, Vec<Arc<ChainBlock>>)> {
+        let oldest = height.saturating_sub(keep.max(1) as u64 - 1);
+        let mut missing = (oldest..height).filter(|n| !self.states.contains_key(n));
+        let first = missing.next()?;
+        let base = self.states.get(&first.checked_sub(1)?)?.clone();
+        // Up to the next held state: the blocks after `first` without one, in a row.
+        let blocks = (first..height)
+            .take_while(|n| !self.states.contains_key(n))
+            .filter_map(|n| self.blocks.get(n as usize).cloned())
+            .collect();
+        Some((base, blocks))
     }
 
     fn push(&mut self, block: Arc<ChainBlock>) {

@@ -424,3 +424,45 @@ async fn the_tags_follow_finality_and_a_revert_takes_blocks_out_of_every_answer(
         .unwrap();
     assert_eq!(number, U64::from(latest));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_are_answered_at_every_block_when_one_step_adds_several() {
+    let node = Node::start().await;
+    let http = &node.http;
+    let to = Address::repeat_byte(0x99);
+    let sender = node.accounts[0].address;
+    send(
+        &node,
+        &node.accounts[0].transfer(CHAIN, 0, to, U256::from(5_000)),
+    )
+    .await;
+    // Three blocks in one step, the chain given only the state after the third.
+    node.produce_many(3);
+    let head: U64 = http
+        .request("eth_blockNumber", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(head, U64::from(3));
+    for block in ["0x1", "0x2", "0x3"] {
+        let balance: U256 = http
+            .request("eth_getBalance", rpc_params![to, block])
+            .await
+            .unwrap();
+        assert_eq!(balance, U256::from(5_000), "at {block}");
+        let nonce: U64 = http
+            .request("eth_getTransactionCount", rpc_params![sender, block])
+            .await
+            .unwrap();
+        assert_eq!(nonce, U64::from(1), "at {block}");
+        let call: alloy_primitives::Bytes = http
+            .request("eth_call", rpc_params![json!({ "to": to }), block])
+            .await
+            .unwrap();
+        assert!(call.is_empty());
+    }
+    let before: U256 = http
+        .request("eth_getBalance", rpc_params![to, "0x0"])
+        .await
+        .unwrap();
+    assert_eq!(before, U256::ZERO);
+}

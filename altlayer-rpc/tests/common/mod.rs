@@ -96,21 +96,29 @@ impl Node {
     /// One second passes: the next block is built from the pool, batches go to DA and
     /// settlement, and the chain takes in what happened.
     pub fn produce(&self) -> Vec<RollupEvent> {
+        self.produce_many(1)
+    }
+
+    /// `seconds` pass, a block each, and the chain takes in all of it at once, with only the
+    /// last head's state: as a node whose step committed several blocks.
+    pub fn produce_many(&self, seconds: u64) -> Vec<RollupEvent> {
         let mut second = self.second.lock().unwrap();
-        *second += 1;
         let mut rollup = self.rollup.lock().unwrap();
         let mut events = Vec::new();
-        let mut inputs = vec![Input::Tick {
-            now_ms: *second * 1_000,
-        }];
-        while let Some(input) = inputs.pop() {
-            let out = rollup.handle(input).unwrap();
-            events.extend(out.events);
-            inputs.extend(
-                out.effects
-                    .into_iter()
-                    .filter_map(|e| rollup.execute_locally(e)),
-            );
+        for _ in 0..seconds {
+            *second += 1;
+            let mut inputs = vec![Input::Tick {
+                now_ms: *second * 1_000,
+            }];
+            while let Some(input) = inputs.pop() {
+                let out = rollup.handle(input).unwrap();
+                events.extend(out.events);
+                inputs.extend(
+                    out.effects
+                        .into_iter()
+                        .filter_map(|e| rollup.execute_locally(e)),
+                );
+            }
         }
         self.chain.apply(&events, rollup.state_transition());
         events
