@@ -123,19 +123,11 @@ impl Node {
     fn produce(&mut self) {
         self.second += 1;
         let mut rollup = self.rollup.lock().expect("rollup");
-        let mut events = Vec::new();
-        let mut inputs = vec![Input::Tick {
-            now_ms: self.second * 1_000,
-        }];
-        while let Some(input) = inputs.pop() {
-            let out = rollup.handle(input).expect("handled");
-            events.extend(out.events);
-            inputs.extend(
-                out.effects
-                    .into_iter()
-                    .filter_map(|e| rollup.execute_locally(e)),
-            );
-        }
+        let events = rollup
+            .handle_locally(Input::Tick {
+                now_ms: self.second * 1_000,
+            })
+            .expect("handled");
         self.chain.apply(&events, rollup.state_transition());
     }
 

@@ -2,8 +2,8 @@
 //! the calls it asked for; and the rewind after a revert.
 
 use super::{
-    Effect, Input, Outputs, PeerMessage, Rollup, RollupEvent, SettlementCall, SettlementView,
-    book::Defense, steps_of,
+    Effect, Input, Outputs, PeerMessage, Rollup, RollupError, RollupEvent, SettlementCall,
+    SettlementView, book::Defense, steps_of,
 };
 use crate::{
     Batch, DataAvailability, FinalityGadget, Sequencer, Settlement, StateTransition,
@@ -529,6 +529,28 @@ where
     F: FinalityGadget,
     L: RollupLedger,
 {
+    /// Handles `input` and every input its effects bring back from the in-process DA layer and
+    /// settlement, synchronously; returns the events of all of them, in order. One step of an
+    /// embedder's loop without an async runtime (messages to peers are dropped: an in-process
+    /// rollup has none).
+    pub fn handle_locally(
+        &mut self,
+        input: Input<S::Message, F::Message>,
+    ) -> Result<Vec<RollupEvent>, RollupError> {
+        let mut events = Vec::new();
+        let mut inputs = vec![input];
+        while let Some(input) = inputs.pop() {
+            let out = self.handle(input)?;
+            events.extend(out.events);
+            inputs.extend(
+                out.effects
+                    .into_iter()
+                    .filter_map(|e| self.execute_locally(e)),
+            );
+        }
+        Ok(events)
+    }
+
     /// Carries out an effect against the in-process DA layer and settlement, synchronously,
     /// and returns the input that answers it; `None` for a message to peers (an in-process
     /// rollup has none). What an embedder without an async runtime calls.

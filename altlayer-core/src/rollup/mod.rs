@@ -44,7 +44,10 @@
 //!         inputs.extend(out.effects.into_iter().filter_map(|e| rollup.execute_locally(e)));
 //!     }
 //! }
-//! assert_eq!(rollup.head().height, 2);
+//! // The same loop in one call: `handle_locally` carries out the effects it brings.
+//! let events = rollup.handle_locally(Input::Tick { now_ms: 3_000 })?;
+//! assert!(events.iter().any(|e| matches!(e, RollupEvent::Block { .. })));
+//! assert_eq!(rollup.head().height, 3);
 //! assert_eq!(finalized, Some(2));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -107,18 +107,8 @@ impl Node {
         let mut events = Vec::new();
         for _ in 0..seconds {
             *second += 1;
-            let mut inputs = vec![Input::Tick {
-                now_ms: *second * 1_000,
-            }];
-            while let Some(input) = inputs.pop() {
-                let out = rollup.handle(input).unwrap();
-                events.extend(out.events);
-                inputs.extend(
-                    out.effects
-                        .into_iter()
-                        .filter_map(|e| rollup.execute_locally(e)),
-                );
-            }
+            let now_ms = *second * 1_000;
+            events.extend(rollup.handle_locally(Input::Tick { now_ms }).unwrap());
         }
         self.chain.apply(&events, rollup.state_transition());
         events
