@@ -246,3 +246,47 @@ fn devnet_http_prints_its_funded_accounts_and_serves_them() {
         "{block}"
     );
 }
+
+#[test]
+fn an_alert_shows_in_the_altlayer_namespace_and_goes_when_the_batch_is_reverted() {
+    // The restaked devnet (SQUAD 4, MACH 4, VITAL 1) with a wrong state root at block 3.
+    let node = start(
+        &[
+            "devnet",
+            "--http",
+            "127.0.0.1:0",
+            "--block-time-ms",
+            "100",
+            "--txs-per-block",
+            "5",
+            "--batch-blocks",
+            "2",
+            "--challenge-window-secs",
+            "1",
+            "--fault",
+            "bad-state-root-at",
+            "3",
+        ],
+        0,
+    );
+    let addr = node.addr;
+    let mut alerts = Value::Null;
+    wait_for("MACH's alert", || {
+        alerts = call(addr, "altlayer_alerts", json!([]));
+        !alerts.as_array().unwrap().is_empty()
+    });
+    let alert = &alerts[0];
+    assert_eq!(alert["number"], json!("0x3"), "{alerts}");
+    // The revert takes the wrong block out; the alert is no longer active, and a block at
+    // height 3 built again becomes fast-final.
+    wait_for("the revert and a new block 3 certified", || {
+        let finality = call(addr, "altlayer_finality", json!(["0x3"]));
+        !call(addr, "altlayer_hasActiveAlerts", json!([]))
+            .as_bool()
+            .unwrap()
+            && ["fast", "firm"].contains(&finality["tier"].as_str().unwrap_or(""))
+            && finality["hash"] != alert["hash"]
+    });
+    let safe = call(addr, "eth_getBlockByNumber", json!(["safe", false]));
+    assert!(quantity(&safe["number"]) >= 3, "{safe}");
+}

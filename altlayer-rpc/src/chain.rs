@@ -306,7 +306,10 @@ impl Inner {
                 hash,
                 certificate,
             } => {
-                if self.by_hash.get(hash) == Some(height)
+                // An alerted block, and every block on top of it, is never safe.
+                let alerted = self.alerts.iter().any(|a| a.active && a.number <= *height);
+                if !alerted
+                    && self.by_hash.get(hash) == Some(height)
                     && let Some(record) = self.records.get_mut(height)
                 {
                     record.fast = Some(*certificate);
@@ -321,11 +324,16 @@ impl Inner {
                 if let Some(record) = self.records.get_mut(height) {
                     record.alert = Some(*alert);
                 }
+                let active = self.by_hash.get(hash) == Some(height);
+                if active {
+                    // Whatever certified it or a descendant before, `safe` stays below it.
+                    self.fast = self.fast.min(height.saturating_sub(1));
+                }
                 self.alerts.push(AlertInfo {
                     number: *height,
                     hash: *hash,
                     alert: *alert,
-                    active: self.by_hash.get(hash) == Some(height),
+                    active,
                 });
             }
             RollupEvent::Finalized { height } => {
@@ -563,5 +571,88 @@ impl ChainReader for MemoryChain {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use altlayer_core::{
+        dev::dev_state_transition,
+        execution::{BlockAttributes, ExecuteOptions},
+    };
+
+    /// A chain of `n` empty blocks on core's development genesis, as the rollup reports them.
+    fn blocks(n: u64) -> (EvmStateTransition, MemoryChain, Vec<RollupEvent>) {
+        let mut state = dev_state_transition(RollupConfig::default(), 1);
+        let chain = MemoryChain::new(&state, MemoryChainOptions::default());
+        let events = (1..=n)
+            .map(|t| {
+                let attrs = BlockAttributes {
+                    timestamp: t,
+                    ..Default::default()
+                };
+                let built = state
+                    .build_block(attrs, Vec::new(), ExecuteOptions::default())
+                    .unwrap();
+                let hash = built.block.header.hash();
+                RollupEvent::Block {
+                    built: Box::new(built),
+                    hash,
+                }
+            })
+            .collect();
+        (state, chain, events)
+    }
+
+    fn hash_of(chain: &MemoryChain, height: u64) -> B256 {
+        chain.block(height).unwrap().hash
+    }
+
+    #[test]
+    fn an_alerted_block_and_its_descendants_never_become_safe() {
+        let (state, chain, events) = blocks(3);
+        chain.apply(&events, &state);
+        let fast = |height: u64, chain: &MemoryChain| RollupEvent::FastFinal {
+            height,
+            hash: hash_of(chain, height),
+            certificate: B256::repeat_byte(height as u8),
+        };
+        chain.apply(&[fast(1, &chain)], &state);
+        assert_eq!(chain.tip().safe, 1);
+        let alert = RollupEvent::Alerted {
+            height: 2,
+            hash: hash_of(&chain, 2),
+            alert: B256::repeat_byte(0xaa),
+        };
+        chain.apply(&[alert], &state);
+        // Certificates over the alerted block or above it change nothing.
+        chain.apply(&[fast(2, &chain), fast(3, &chain)], &state);
+        assert_eq!(chain.tip().safe, 1);
+        assert_eq!(chain.finality(2).unwrap().tier, Tier::Alerted);
+        assert_eq!(chain.finality(3).unwrap().tier, Tier::Soft);
+        assert_eq!(chain.finality(1).unwrap().tier, Tier::Fast);
+        assert_eq!(chain.alerts().len(), 1);
+        assert!(chain.alerts()[0].active);
+    }
+
+    #[test]
+    fn an_alert_after_a_certificate_takes_safe_below_the_alerted_block() {
+        let (state, chain, events) = blocks(3);
+        chain.apply(&events, &state);
+        let certificate = RollupEvent::FastFinal {
+            height: 3,
+            hash: hash_of(&chain, 3),
+            certificate: B256::repeat_byte(3),
+        };
+        chain.apply(&[certificate], &state);
+        assert_eq!(chain.tip().safe, 3);
+        let alert = RollupEvent::Alerted {
+            height: 2,
+            hash: hash_of(&chain, 2),
+            alert: B256::repeat_byte(0xaa),
+        };
+        chain.apply(&[alert], &state);
+        assert_eq!(chain.tip().safe, 1);
     }
 }
