@@ -45,7 +45,7 @@ impl Eth {
             .ok_or(RpcError::StateUnavailable(parent))?;
         let config = chain.config().clone();
         let mut inspector = tracer(options)?;
-        self.blocking(move || {
+        self.blocking(move |cancel| {
             let header = block.header();
             let txs: Vec<Recovered<_>> = block
                 .block
@@ -64,10 +64,11 @@ impl Eth {
             let mut vm = EthEvmFactory::default().create_evm_with_inspector(
                 &mut db,
                 evm_env(&config, header),
-                &mut inspector,
+                (&mut inspector, cancel.clone()),
             );
             let result = vm.transact(tx.clone()).map_err(evm::evm_error)?;
             let (_, env) = vm.finish();
+            aborted(cancel)?;
             let context = TransactionContext {
                 block_hash: Some(block.hash),
                 tx_index: Some(index),
@@ -102,21 +103,30 @@ impl Eth {
             self.config().gas_cap,
         )?;
         let mut inspector = tracer(tracing_options)?;
-        self.blocking(move || {
+        self.blocking(move |cancel| {
             let mut db = call.db;
             let mut vm = EthEvmFactory::default().create_evm_with_inspector(
                 &mut db,
                 call.env,
-                &mut inspector,
+                (&mut inspector, cancel.clone()),
             );
             let result = vm.transact(call.tx.clone()).map_err(evm::evm_error)?;
             let (_, env) = vm.finish();
+            aborted(cancel)?;
             inspector
                 .get_result(None, &call.tx, &env.block_env, &result, &mut db)
                 .map_err(|e| RpcError::Execution(e.to_string()))
         })
         .await
     }
+}
+
+/// A trace stopped by its time limit is no trace.
+fn aborted(cancel: &evm::Cancel) -> Result<(), RpcError> {
+    if cancel.is_cancelled() {
+        return Err(RpcError::Execution("execution aborted".into()));
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -13,17 +13,24 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
 use altlayer_core::{Header, RollupConfig, execution::evm_env};
 use revm::{
-    DatabaseRef,
+    DatabaseRef, Inspector,
     bytecode::Bytecode,
     context::{
         TxEnv,
         result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction, ResultAndState},
     },
     database::CacheDB,
+    interpreter::{InstructionResult, Interpreter, InterpreterTypes},
     primitives::StorageKey,
     state::AccountInfo,
 };
-use std::{convert::Infallible, sync::Arc};
+use std::{
+    convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 /// A revm database over a [`StateView`]: what the EVM reads for calls and traces.
 #[derive(Clone, Debug)]
@@ -144,14 +151,53 @@ pub fn caller_allowance(db: &mut CallDb, tx: &TxEnv) -> Result<u64, RpcError> {
 }
 
 /// Runs a prepared call with `gas_limit` against a copy of its database (nothing sticks).
-pub fn run(call: &PreparedCall, gas_limit: u64) -> Result<ResultAndState<HaltReason>, RpcError> {
+pub fn run(
+    call: &PreparedCall,
+    gas_limit: u64,
+    cancel: &Cancel,
+) -> Result<ResultAndState<HaltReason>, RpcError> {
     let mut db = call.db.clone();
-    let mut evm = EthEvmFactory::default().create_evm(&mut db, call.env.clone());
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(
+        &mut db,
+        call.env.clone(),
+        cancel.clone(),
+    );
     let tx = TxEnv {
         gas_limit,
         ..call.tx.clone()
     };
-    evm.transact(tx).map_err(evm_error)
+    let result = evm.transact(tx).map_err(evm_error)?;
+    if cancel.is_cancelled() {
+        return Err(RpcError::Execution("execution aborted".into()));
+    }
+    Ok(result)
+}
+
+/// Stops a running EVM once set, as geth's `evm.Cancel()` stops a call past
+/// `--rpc.evmtimeout`: a call that timed out stops within one instruction instead of running
+/// to its gas limit on a blocking thread nobody waits for.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Stops every EVM watching this.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether it was stopped.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Cancel {
+    fn step(&mut self, interp: &mut Interpreter<INTR>, _context: &mut CTX) {
+        // Every frame halts at its next instruction, the callers after their callees.
+        if self.is_cancelled() {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
 }
 
 /// An EVM refusal in geth's words.
@@ -206,5 +252,60 @@ pub fn output(result: ExecutionResult<HaltReason>) -> Result<alloy_primitives::B
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         ExecutionResult::Revert { output, .. } => Err(RpcError::Reverted(output)),
         ExecutionResult::Halt { reason, .. } => Err(RpcError::Execution(halt_message(&reason))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Bytes, TxKind};
+    use alloy_rpc_types_eth::{TransactionInput, state::AccountOverride};
+    use altlayer_core::dev::dev_state_transition;
+
+    #[test]
+    fn a_cancelled_call_stops_instead_of_spending_its_gas() {
+        let genesis = dev_state_transition(RollupConfig::default(), 1);
+        let config = genesis.config().clone();
+        // JUMPDEST PUSH1 0 JUMP, with ten billion gas: minutes of looping unless stopped.
+        let spinner = Address::repeat_byte(0x5b);
+        let mut overrides = StateOverride::default();
+        overrides.insert(
+            spinner,
+            AccountOverride {
+                code: Some(Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56])),
+                ..Default::default()
+            },
+        );
+        let request = TransactionRequest {
+            to: Some(TxKind::Call(spinner)),
+            input: TransactionInput::default(),
+            ..Default::default()
+        };
+        let gas = 10_000_000_000;
+        let call = prepare(
+            &config,
+            Arc::new(genesis),
+            request,
+            Some(overrides),
+            None,
+            gas,
+        )
+        .expect("prepared");
+        assert_eq!(call.tx.gas_limit, gas);
+        let cancel = Cancel::default();
+        let stopper = cancel.clone();
+        let stop = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            stopper.cancel();
+        });
+        let result = run(&call, gas, &cancel);
+        stop.join().unwrap();
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            RpcError::Execution("execution aborted".into()).to_string()
+        );
+        // A call that is not cancelled runs to its end: out of gas at a small limit.
+        let done = run(&call, 100_000, &Cancel::default()).unwrap();
+        assert!(matches!(done.result, ExecutionResult::Halt { .. }));
     }
 }

@@ -502,7 +502,25 @@ async fn calls_are_bounded_by_the_gas_cap_and_the_time_limit() {
             .http
             .request(
                 "eth_call",
-                rpc_params![json!({ "to": spinner }), "latest", looping],
+                rpc_params![json!({ "to": spinner }), "latest", looping.clone()],
+            )
+            .await,
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (-32_000, "execution aborted (timeout = 1ms)")
+    );
+    // Tracers and estimates are held to the same time, and stopped when it is up.
+    let (code, message, _) = rpc_error(
+        hurried
+            .http
+            .request(
+                "debug_traceCall",
+                rpc_params![
+                    json!({ "to": spinner }),
+                    "latest",
+                    json!({ "tracer": "callTracer", "stateOverrides": looping.clone() })
+                ],
             )
             .await,
     );

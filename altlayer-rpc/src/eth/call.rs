@@ -2,6 +2,7 @@
 //! under the server's time limit; the gas cap bounds how long one can run at all.
 
 use super::Eth;
+use crate::evm::Cancel;
 use crate::{
     error::RpcError,
     evm::{self, PreparedCall},
@@ -27,17 +28,23 @@ const MIN_TRANSACTION_GAS: u64 = 21_000;
 const ESTIMATE_ERROR_RATIO: f64 = 0.015;
 
 impl Eth {
-    /// Runs `work` on a blocking thread, failing with a timeout after the server's limit.
+    /// Runs `work` on a blocking thread, failing with a timeout after the server's limit;
+    /// then `work`'s [`Cancel`] stops the EVMs it runs.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
+        work: impl FnOnce(&Cancel) -> Result<T, RpcError> + Send + 'static,
     ) -> Result<T, RpcError> {
         let limit = self.config().evm_timeout;
-        let task = tokio::task::spawn_blocking(work);
+        let cancel = Cancel::default();
+        let watched = cancel.clone();
+        let task = tokio::task::spawn_blocking(move || work(&watched));
         match tokio::time::timeout(limit, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(RpcError::Internal(join.to_string())),
-            Err(_) => Err(RpcError::Timeout(limit)),
+            Err(_) => {
+                cancel.cancel();
+                Err(RpcError::Timeout(limit))
+            }
         }
     }
 
@@ -67,8 +74,8 @@ impl Eth {
         overrides: Option<Box<BlockOverrides>>,
     ) -> Result<Bytes, RpcError> {
         let call = self.prepare(request, block, state, overrides)?;
-        self.blocking(move || {
-            let result = evm::run(&call, call.tx.gas_limit)?;
+        self.blocking(move |cancel| {
+            let result = evm::run(&call, call.tx.gas_limit, cancel)?;
             evm::output(result.result)
         })
         .await
@@ -86,7 +93,7 @@ impl Eth {
         let given = request.gas;
         let view = self.state_at(block)?;
         let call = evm::prepare(self.chain().config(), view, request, state, None, cap)?;
-        self.blocking(move || estimate(call, given, block_gas_limit).map(U64::from))
+        self.blocking(move |cancel| estimate(call, given, block_gas_limit, cancel).map(U64::from))
             .await
     }
 
@@ -97,7 +104,8 @@ impl Eth {
     ) -> Result<AccessListResult, RpcError> {
         let initial = request.access_list.clone().unwrap_or_default();
         let call = self.prepare(request, block, None, None)?;
-        self.blocking(move || access_list(call, initial)).await
+        self.blocking(move |cancel| access_list(call, initial, cancel))
+            .await
     }
 }
 
@@ -107,6 +115,7 @@ fn estimate(
     mut call: PreparedCall,
     given: Option<u64>,
     block_gas_limit: u64,
+    cancel: &Cancel,
 ) -> Result<u64, RpcError> {
     let mut highest = given.unwrap_or(block_gas_limit).min(call.tx.gas_limit);
     if call.tx.gas_price > 0 {
@@ -118,12 +127,12 @@ fn estimate(
         && revm::Database::basic(&mut call.db, to)
             .unwrap_or_else(|never| match never {})
             .is_none_or(|a| a.is_empty_code_hash())
-        && let Ok(result) = evm::run(&call, MIN_TRANSACTION_GAS)
+        && let Ok(result) = evm::run(&call, MIN_TRANSACTION_GAS, cancel)
         && result.result.is_success()
     {
         return Ok(MIN_TRANSACTION_GAS);
     }
-    let first = evm::run(&call, highest)?;
+    let first = evm::run(&call, highest, cancel)?;
     let (gas_used, refund) = match first.result {
         ExecutionResult::Success { gas, .. } => (gas.tx_gas_used(), gas.final_refunded()),
         ExecutionResult::Revert { output, .. } => return Err(RpcError::Reverted(output)),
@@ -136,7 +145,7 @@ fn estimate(
         }
     };
     let succeeds = |gas: u64| -> Result<bool, RpcError> {
-        match evm::run(&call, gas) {
+        match evm::run(&call, gas, cancel) {
             Ok(result) => Ok(result.result.is_success()),
             // Too little gas for the intrinsic cost is a failure at this limit, not an error.
             Err(RpcError::Execution(_)) => Ok(false),
@@ -170,12 +179,16 @@ fn estimate(
 
 /// geth's access list: run with the list found so far until it stops changing; then the gas
 /// used with it, and the failure if the call fails.
-fn access_list(call: PreparedCall, initial: AccessList) -> Result<AccessListResult, RpcError> {
+fn access_list(
+    call: PreparedCall,
+    initial: AccessList,
+    cancel: &Cancel,
+) -> Result<AccessListResult, RpcError> {
     let mut previous = initial;
     // Each round can only add what the last one touched; the loop ends, but bound it anyway.
     for _ in 0..64 {
         let mut db = call.db.clone();
-        let inspector = AccessListInspector::new(previous.clone());
+        let inspector = (AccessListInspector::new(previous.clone()), cancel.clone());
         let mut evm = EthEvmFactory::default().create_evm_with_inspector(
             &mut db,
             call.env.clone(),
@@ -187,7 +200,10 @@ fn access_list(call: PreparedCall, initial: AccessList) -> Result<AccessListResu
             ..call.tx.clone()
         };
         let result = evm.transact(tx).map_err(evm::evm_error)?;
-        let list = std::mem::take(evm.inspector_mut()).into_access_list();
+        if cancel.is_cancelled() {
+            return Err(RpcError::Execution("execution aborted".into()));
+        }
+        let list = std::mem::take(&mut evm.inspector_mut().0).into_access_list();
         if list == previous {
             let error = match &result.result {
                 ExecutionResult::Success { .. } => None,

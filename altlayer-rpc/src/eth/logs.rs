@@ -38,7 +38,7 @@ impl Eth {
     pub(crate) async fn find_logs(&self, filter: &Filter) -> Result<Vec<Log>, RpcError> {
         let this = self.clone();
         let filter = filter.clone();
-        self.blocking(move || this.find_logs_now(&filter)).await
+        self.blocking(move |_| this.find_logs_now(&filter)).await
     }
 
     fn find_logs_now(&self, filter: &Filter) -> Result<Vec<Log>, RpcError> {
