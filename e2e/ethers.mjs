@@ -2,7 +2,7 @@
 // requests (up to 100 per HTTP request) and polls filters; its WebSocketProvider subscribes.
 import assert from 'node:assert/strict'
 import { ethers } from 'ethers'
-import { CHAIN_ID, DEMO, KEYS, RPC_URL, WS_URL, finish, step, until } from './lib.mjs'
+import { CHAIN_ID, DEMO, KEYS, RPC_URL, WS_URL, finish, step, until, within } from './lib.mjs'
 
 const provider = new ethers.JsonRpcProvider(RPC_URL, undefined, { pollingInterval: 100 })
 provider.pollingInterval = 100
@@ -73,10 +73,10 @@ await step('events: queryFilter, a polled filter (contract.on) and a WebSocket s
   assert.equal(logs[0].args.value, 5n)
   assert.equal(logs[0].transactionHash, tx.hash)
   assert.equal(logs[0].blockNumber, receipt.blockNumber)
-  const heard = await polled
+  const heard = await within(polled, 'the Stored event through a polled filter')
   assert.equal(heard.key, 9n)
   assert.equal(heard.event.log.transactionHash, tx.hash)
-  const pushedEvent = await pushed
+  const pushedEvent = await within(pushed, 'the Stored event over WebSocket')
   assert.equal(pushedEvent.value, 5n)
   assert.equal(pushedEvent.who, wallet.address)
   await demo.removeAllListeners()

@@ -42,6 +42,16 @@ export function finish(client) {
   process.exit(failures === 0 ? 0 : 1)
 }
 
+/** `promise`, or a failure naming `what` after `ms` milliseconds (a subscription that never
+ * delivers fails its step instead of hanging the script). */
+export function within(promise, what, ms = 30_000) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 /** Polls `probe` until it returns a truthy value, at most `ms` milliseconds. */
 export async function until(what, probe, ms = 30_000) {
   const start = Date.now()

@@ -15,7 +15,7 @@ import {
   webSocket,
 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { CHAIN_ID, DEMO, KEYS, RPC_URL, WS_URL, finish, step, until } from './lib.mjs'
+import { CHAIN_ID, DEMO, KEYS, RPC_URL, WS_URL, finish, step, until, within } from './lib.mjs'
 
 const chain = defineChain({
   id: CHAIN_ID,
@@ -127,10 +127,10 @@ await step('events: getLogs with indexed arguments, a filter, a WebSocket subscr
   assert.equal(both.length, 2)
   const changes = await client.getFilterChanges({ filter })
   assert.ok(changes.some((log) => log.transactionHash === hash), 'the filter saw the event')
-  const pushed = await heard
+  const pushed = await within(heard, 'the Stored log over WebSocket')
   assert.equal(pushed[0].transactionHash, hash)
   assert.equal(pushed[0].args.key, 9n)
-  assert.ok((await heads).number > 0n)
+  assert.ok((await within(heads, 'a new head over WebSocket')).number > 0n)
   await client.uninstallFilter({ filter })
 })
 

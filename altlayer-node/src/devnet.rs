@@ -25,8 +25,8 @@ use crate::{
     report::Summary,
     rpc::wallet_accounts,
     spec::{
-        AllocAccount, AvsSection, GenesisSection, MachSection, RollupSection, SequencingMode,
-        SequencingSection, Spec, TokenSection, VitalSection,
+        AllocAccount, AvsSection, GenesisSection, MachSection, RollupSection, RpcSection,
+        SequencingMode, SequencingSection, Spec, TokenSection, VitalSection,
     },
 };
 use alloy_eips::Encodable2718;
@@ -249,6 +249,11 @@ impl DevnetConfig {
             },
             token: TokenSection {
                 epoch_blocks: 10,
+                ..Default::default()
+            },
+            // dApps in a browser page call a development node directly, as anvil allows.
+            rpc: RpcSection {
+                cors: true,
                 ..Default::default()
             },
             ..Default::default()

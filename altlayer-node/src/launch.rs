@@ -410,6 +410,9 @@ where
     let mut fault = ctx.options.faults.bad_state_root_at;
     let mut armed = None;
     let lifetime = ctx.spec.lifetime.clone();
+    // A tick at least once a block time, counted from the last tick: RPC requests arriving
+    // faster than that must not push it back.
+    let mut tick_by = Instant::now() + block_time;
     tokio::pin!(stop);
     loop {
         if ctx
@@ -443,8 +446,8 @@ where
         let wake = rollup
             .next_wake()
             .map(|ms| started + Duration::from_millis(ms.saturating_sub(origin)))
-            .unwrap_or_else(|| Instant::now() + block_time)
-            .min(Instant::now() + block_time);
+            .unwrap_or(tick_by)
+            .min(tick_by);
         let requests = async {
             match ctx.rpc.as_mut() {
                 Some(rpc) => rpc.commands.recv().await,
@@ -470,6 +473,7 @@ where
             }
             _ = tokio::time::sleep_until(wake.into()) => {}
         }
+        tick_by = Instant::now() + block_time;
         if let Some(workload) = ctx.options.workload.as_mut() {
             for _ in 0..std::mem::take(&mut loads_due) {
                 // The load generator plays the network: signing is not part of the pipeline's

@@ -27,8 +27,9 @@ async fn the_restaked_devnet_produces_soft_fast_and_firm_final_blocks() {
     let (summary, text) = devnet(small()).await;
     assert!(text.contains("SQUAD with 4 sequencers"), "{text}");
     assert!(text.contains("MACH 4 operators (>= 66 %)"), "{text}");
-    // SQUAD may commit two blocks in one tick: the run stops at height 6 or just past it.
-    assert!((6..=7).contains(&summary.blocks), "{text}");
+    // SQUAD may commit several blocks in one tick (more of them on a loaded machine, where
+    // a tick comes late): the run stops at height 6 or a little past it.
+    assert!((6..=12).contains(&summary.blocks), "{text}");
     // A leader may propose before the load submitted after the last block reached it: the
     // blocks hold whole loads, most of them.
     assert!(summary.transactions >= 160, "{text}");
@@ -160,7 +161,9 @@ async fn devnet_stops_when_told() {
         ..Default::default()
     };
     let mut out = Vec::new();
-    let stop = tokio::time::sleep(std::time::Duration::from_millis(60));
+    // Long enough for a block even on a loaded machine (setting up the operators comes
+    // first); the run ends at the signal whatever the height.
+    let stop = tokio::time::sleep(std::time::Duration::from_millis(1_000));
     let summary = run(config, &mut out, stop).await.expect("devnet runs");
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("devnet: interrupted"), "{text}");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -27,7 +27,8 @@ impl Drop for Running {
 }
 
 /// Starts `altlayer args...` and reads its output until the RPC line, then the `extra` lines
-/// after it.
+/// after it. Output is read on a thread (which keeps draining it, so the node never blocks on
+/// a full pipe); a node that prints nothing for a minute fails the test.
 fn start(args: &[&str], extra: usize) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_altlayer"))
         .args(args)
@@ -35,12 +36,22 @@ fn start(args: &[&str], extra: usize) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .expect("runs");
-    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let stdout = child.stdout.take().expect("piped");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // Nobody listening any more: keep draining.
+            let _ = lines_tx.send(line);
+        }
+    });
     let mut lines = Vec::new();
     let mut addr = None;
     let mut after = 0;
     while addr.is_none() || after < extra {
-        let line = read_line(&mut reader);
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the node prints its RPC address and keeps running");
         if addr.is_some() {
             after += 1;
         } else if let Some(rest) = line.strip_prefix("rpc     http://") {
@@ -48,8 +59,6 @@ fn start(args: &[&str], extra: usize) -> Running {
         }
         lines.push(line);
     }
-    // Keep draining the report, so the node never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     Running {
         child,
         lines,
@@ -57,31 +66,39 @@ fn start(args: &[&str], extra: usize) -> Running {
     }
 }
 
-fn read_line(reader: &mut BufReader<ChildStdout>) -> String {
-    let mut line = String::new();
-    let n = reader.read_line(&mut line).expect("reads");
-    assert!(n > 0, "the node stopped before serving");
-    line.trim_end().to_owned()
-}
-
 /// One HTTP/1.1 POST of `body`; the status and the body of the answer.
 fn post(addr: SocketAddr, body: &str) -> (u16, String) {
+    let (status, _, body) = exchange(addr, "", body);
+    (status, body)
+}
+
+/// One HTTP/1.1 POST of `body` with `headers` (each ending in CRLF); the status, the
+/// answer's head (lowercase) and its body.
+fn exchange(addr: SocketAddr, headers: &str, body: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("answers");
     let status = answer[9..12].parse().expect("a status");
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     // jsonrpsee answers with a content length, never chunked.
-    (status, body.to_owned())
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (status, head.to_lowercase(), body.to_owned())
+}
+
+/// Whether a browser page from another origin may read the node's answers.
+fn cross_origin_allowed(addr: SocketAddr) -> bool {
+    let request = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let (status, head, _) = exchange(addr, "Origin: http://dapp.example\r\n", request);
+    assert_eq!(status, 200);
+    head.contains("access-control-allow-origin: *")
 }
 
 fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
@@ -124,6 +141,8 @@ fn launch_serves_the_spec_rpc_and_a_signed_transfer_reaches_a_receipt() {
     let addr = node.addr;
 
     assert_eq!(call(addr, "eth_chainId", json!([])), json!("0x1092"));
+    // Off unless the spec says `cors = true`, as geth's.
+    assert!(!cross_origin_allowed(addr));
     assert_eq!(call(addr, "net_version", json!([])), json!("4242"));
     wait_for("a block", || {
         quantity(&call(addr, "eth_blockNumber", json!([]))) > 0
@@ -217,6 +236,8 @@ fn devnet_http_prints_its_funded_accounts_and_serves_them() {
         banner.contains(&format!("RPC URL: http://{addr}")),
         "{banner}"
     );
+    // A development node answers dApps in a browser page, as anvil does.
+    assert!(cross_origin_allowed(addr));
     assert_eq!(
         call(
             addr,

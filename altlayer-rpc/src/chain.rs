@@ -328,6 +328,9 @@ impl Inner {
                 if active {
                     // Whatever certified it or a descendant before, `safe` stays below it.
                     self.fast = self.fast.min(height.saturating_sub(1));
+                    for (_, record) in self.records.range_mut(height..) {
+                        record.fast = None;
+                    }
                 }
                 self.alerts.push(AlertInfo {
                     number: *height,
@@ -338,6 +341,13 @@ impl Inner {
             }
             RollupEvent::Finalized { height } => {
                 self.finalized = self.finalized.max((*height).min(self.head()));
+                // A block that outlived its challenge window is settled: an alert on it (a
+                // challenge lost, or none made) no longer holds `safe` back.
+                for alert in &mut self.alerts {
+                    if alert.number <= self.finalized {
+                        alert.active = false;
+                    }
+                }
                 for batch in self.batches.values_mut() {
                     if batch.last_block <= self.finalized && batch.status != BatchStatus::Reverted {
                         batch.status = BatchStatus::Finalized;
@@ -654,5 +664,20 @@ mod tests {
         };
         chain.apply(&[alert], &state);
         assert_eq!(chain.tip().safe, 1);
+        // No block at or above the alerted one says it is fast-final any more.
+        assert_eq!(chain.finality(3).unwrap().tier, Tier::Soft);
+        assert_eq!(chain.finality(3).unwrap().fast_certificate, None);
+        // The alerted block outlives its window (the challenge was lost): the alert no
+        // longer holds certificates back.
+        chain.apply(&[RollupEvent::Finalized { height: 2 }], &state);
+        assert!(!chain.alerts()[0].active);
+        let certificate = RollupEvent::FastFinal {
+            height: 3,
+            hash: hash_of(&chain, 3),
+            certificate: B256::repeat_byte(3),
+        };
+        chain.apply(&[certificate], &state);
+        assert_eq!(chain.tip().safe, 3);
+        assert_eq!(chain.finality(3).unwrap().tier, Tier::Fast);
     }
 }

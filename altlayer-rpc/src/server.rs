@@ -55,7 +55,9 @@ pub struct RpcConfig {
     pub max_filters: usize,
     /// A filter not polled for this long is dropped (geth: 5 minutes).
     pub filter_timeout: Duration,
-    /// Answer browsers' cross-origin requests (wallets and dApps in a page).
+    /// Answer browsers' cross-origin requests from any origin (dApps in a page calling the
+    /// node directly). Off by default, as geth's: any page a user visits could otherwise
+    /// call the node.
     pub cors: bool,
     /// Take legacy transactions without a chain id (no EIP-155 replay protection); geth
     /// refuses them over RPC unless told otherwise.
@@ -78,7 +80,7 @@ impl Default for RpcConfig {
             max_proof_slots: 1_024,
             max_filters: 10_000,
             filter_timeout: Duration::from_secs(300),
-            cors: true,
+            cors: false,
             allow_unprotected_txs: false,
         }
     }

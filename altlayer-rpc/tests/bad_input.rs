@@ -29,20 +29,27 @@ const SUBSCRIPTIONS: [&str; 2] = ["eth_subscribe", "eth_unsubscribe"];
 /// One HTTP/1.1 POST of raw bytes; the status and body of the answer. Every read is bounded:
 /// a connection the server leaves hanging fails the test.
 async fn post(addr: SocketAddr, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.expect("connects");
-    let head = format!(
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    let (mut reader, mut writer) = stream.into_split();
+    let mut request = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // A server refusing an oversized body may close before reading it all: the answer
-    // still comes.
-    let _ = stream.write_all(body).await;
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    // Written while the answer is read: a server refusing an oversized body answers and
+    // closes before reading it all, and the answer must be read as it comes, not after the
+    // write fails.
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(&request).await;
+        writer
+    });
     let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+    tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut answer))
         .await
         .expect("the server answers and closes, never hangs")
         .ok();
+    drop(writing.await);
     let text = String::from_utf8_lossy(&answer);
     let status = text
         .get(9..12)
@@ -319,11 +326,14 @@ async fn every_method_refuses_bad_parameters_with_an_error() {
     let before = fingerprint(&node);
     let methods = node.method_names();
     assert!(methods.len() > 45, "{methods:?}");
-    let mut answered = 0;
+    let params = bad_params();
+    // Params that are neither an array nor an object are wrong for every method.
+    let never_valid = [params.len() - 2, params.len() - 1];
+    let (mut errors, mut answered) = (0, 0);
     for method in &methods {
         // One batch per method: every bad parameter set, each with its own id.
-        let batch: Vec<Value> = bad_params()
-            .into_iter()
+        let batch: Vec<Value> = params
+            .iter()
             .enumerate()
             .map(|(id, params)| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .collect();
@@ -332,9 +342,33 @@ async fn every_method_refuses_bad_parameters_with_an_error() {
             .as_array()
             .unwrap_or_else(|| panic!("{method}: {answer}"));
         assert_eq!(answers.len(), batch.len(), "{method}");
-        answered += answers.len();
+        let refused = |id: usize| {
+            answers
+                .iter()
+                .find(|a| a["id"] == json!(id))
+                .is_some_and(|a| a.get("error").is_some())
+        };
+        if refused(2) {
+            answered += answers.len();
+            errors += (0..batch.len()).filter(|&id| refused(id)).count();
+        }
+        // jsonrpsee does not look at the parameters of a method that takes none (five nulls
+        // pass); every method that takes some refuses parameters that are not a list.
+        if refused(2) {
+            for id in never_valid {
+                assert!(refused(id), "{method} took {}", batch[id]["params"]);
+            }
+        }
     }
-    assert!(answered > 45 * 40);
+    // Of the methods that take parameters, the sets are bad for nearly all: what passes is
+    // right for that method (an empty call object for eth_call, any bytes for web3_sha3,
+    // an unknown id for eth_uninstallFilter) or read leniently by alloy's types as reth
+    // reads it ("0x" and plain numbers as quantities). 1,350 of 1,476 were refused on
+    // 2026-12-01.
+    assert!(
+        errors * 100 >= answered * 85,
+        "{errors} of {answered} answers are errors"
+    );
     assert_untouched(&node, &before).await;
 }
 

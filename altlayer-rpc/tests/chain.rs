@@ -454,11 +454,42 @@ async fn states_are_answered_at_every_block_when_one_step_adds_several() {
             .await
             .unwrap();
         assert_eq!(nonce, U64::from(1), "at {block}");
-        let call: alloy_primitives::Bytes = http
-            .request("eth_call", rpc_params![json!({ "to": to }), block])
+        // NUMBER PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: the call runs on that block's own
+        // state and header, not the head's copied down.
+        let clock = Address::repeat_byte(0x43);
+        let code = json!({ clock.to_string(): { "code": "0x4360005260206000f3" } });
+        let number: U256 = http
+            .request("eth_call", rpc_params![json!({ "to": clock }), block, code])
             .await
             .unwrap();
-        assert!(call.is_empty());
+        assert_eq!(
+            number,
+            U256::from_str_radix(&block[2..], 16).unwrap(),
+            "at {block}"
+        );
+        let header: Block = http
+            .request("eth_getBlockByNumber", rpc_params![block, false])
+            .await
+            .unwrap();
+        let proof: alloy_rpc_types_eth::EIP1186AccountProofResponse = http
+            .request("eth_getProof", rpc_params![to, Vec::<B256>::new(), block])
+            .await
+            .unwrap();
+        // The proof checks against that block's state root: the state is that block's.
+        assert_eq!(proof.balance, U256::from(5_000));
+        let account = alloy_rlp::encode(alloy_trie::TrieAccount {
+            nonce: proof.nonce,
+            balance: proof.balance,
+            storage_root: proof.storage_hash,
+            code_hash: proof.code_hash,
+        });
+        alloy_trie::proof::verify_proof(
+            header.header.state_root,
+            alloy_trie::Nibbles::unpack(alloy_primitives::keccak256(to)),
+            Some(account),
+            &proof.account_proof,
+        )
+        .unwrap();
     }
     let before: U256 = http
         .request("eth_getBalance", rpc_params![to, "0x0"])

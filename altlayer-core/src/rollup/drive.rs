@@ -530,16 +530,17 @@ where
     L: RollupLedger,
 {
     /// Handles `input` and every input its effects bring back from the in-process DA layer and
-    /// settlement, synchronously; returns the events of all of them, in order. One step of an
-    /// embedder's loop without an async runtime (messages to peers are dropped: an in-process
-    /// rollup has none).
+    /// settlement, synchronously, in the order they come (as altlayer-node's runner does);
+    /// returns the events of all of them, in order. One step of an embedder's loop without an
+    /// async runtime (messages to peers are dropped: an in-process rollup has none). An error
+    /// is a [`RollupError`]: the rollup cannot go on.
     pub fn handle_locally(
         &mut self,
         input: Input<S::Message, F::Message>,
     ) -> Result<Vec<RollupEvent>, RollupError> {
         let mut events = Vec::new();
-        let mut inputs = vec![input];
-        while let Some(input) = inputs.pop() {
+        let mut inputs = std::collections::VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
             let out = self.handle(input)?;
             events.extend(out.events);
             inputs.extend(

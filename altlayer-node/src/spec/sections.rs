@@ -325,7 +325,9 @@ pub struct RpcSection {
     pub max_logs: usize,
     /// States kept after the most recent blocks (for calls and balances at past blocks).
     pub states: usize,
-    /// Answer browsers' cross-origin requests (wallets and dApps in a page).
+    /// Answer browsers' cross-origin requests from any origin (dApps in a page calling the
+    /// node directly). Off by default, as geth's: any page a user visits could otherwise
+    /// call the node. The devnet turns it on, as anvil does.
     pub cors: bool,
 }
 
@@ -338,7 +340,7 @@ impl Default for RpcSection {
             max_log_range: 100_000,
             max_logs: 10_000,
             states: 128,
-            cors: true,
+            cors: false,
         }
     }
 }

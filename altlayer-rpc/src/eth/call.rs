@@ -145,6 +145,10 @@ fn estimate(
         }
     };
     let succeeds = |gas: u64| -> Result<bool, RpcError> {
+        // Stopped by the time limit: no answer, not a failure at this limit.
+        if cancel.is_cancelled() {
+            return Err(RpcError::Execution("execution aborted".into()));
+        }
         match evm::run(&call, gas, cancel) {
             Ok(result) => Ok(result.result.is_success()),
             // Too little gas for the intrinsic cost is a failure at this limit, not an error.
