@@ -10,7 +10,8 @@
 //! - `logs`: `eth_getLogs` for one address over a chain of 10,000 blocks in which that
 //!   address logged 10 times (another contract logs in every block), against the same query
 //!   over the one block holding a match, and against an address that logs in every block
-//!   over the whole range (10,000 matches): the cost must follow the matches, not the range.
+//!   over the whole range (9,999 matches: every block after the deployments): the cost must
+//!   follow the matches, not the range.
 
 use alloy_consensus::TxEnvelope;
 use alloy_eips::Encodable2718;
@@ -352,7 +353,7 @@ fn logs(c: &mut Criterion) {
     group.bench_function("one_block_one_match", |b| b.iter(|| count(&one)));
     group.bench_function("10000_blocks_10_matches", |b| b.iter(|| count(&few)));
     group.sample_size(20);
-    group.bench_function("10000_blocks_10000_matches", |b| b.iter(|| count(&many)));
+    group.bench_function("10000_blocks_9999_matches", |b| b.iter(|| count(&many)));
     group.finish();
 }
 
