@@ -497,3 +497,29 @@ async fn states_are_answered_at_every_block_when_one_step_adds_several() {
         .unwrap();
     assert_eq!(before, U256::ZERO);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_over_the_limit_are_refused_and_the_connection_goes_on() {
+    let config = altlayer_rpc::RpcConfig {
+        max_subscriptions_per_connection: 2,
+        ..Default::default()
+    };
+    let node = Node::start_with(1, 3, config).await;
+    let ws = WsClientBuilder::default()
+        .build(node.server.ws_url())
+        .await
+        .unwrap();
+    let subscribe =
+        || ws.subscribe::<Header, _>("eth_subscribe", rpc_params!["newHeads"], "eth_unsubscribe");
+    let first = subscribe().await.unwrap();
+    let _second = subscribe().await.unwrap();
+    let third = subscribe().await;
+    assert!(third.is_err(), "a third subscription on one connection");
+    // The connection still answers, and room comes back when one is dropped.
+    let number: U64 = ws.request("eth_blockNumber", rpc_params![]).await.unwrap();
+    assert_eq!(number, U64::ZERO);
+    first.unsubscribe().await.unwrap();
+    let mut again = subscribe().await.unwrap();
+    node.produce();
+    assert_eq!(next(&mut again).await.number, 1);
+}
