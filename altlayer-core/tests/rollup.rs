@@ -41,20 +41,11 @@ fn round(rollup: &mut DefaultRollup, round: u64) -> Vec<RollupEvent> {
 /// Ticks at second `second + 1` and carries out every effect until nothing is left; returns
 /// the events.
 fn tick(rollup: &mut DefaultRollup, second: u64) -> Vec<RollupEvent> {
-    let mut events = Vec::new();
-    let mut inputs = vec![Input::Tick {
-        now_ms: (second + 1) * 1_000,
-    }];
-    while let Some(input) = inputs.pop() {
-        let out = rollup.handle(input).unwrap();
-        events.extend(out.events);
-        inputs.extend(
-            out.effects
-                .into_iter()
-                .filter_map(|e| rollup.execute_locally(e)),
-        );
-    }
-    events
+    rollup
+        .handle_locally(Input::Tick {
+            now_ms: (second + 1) * 1_000,
+        })
+        .unwrap()
 }
 
 #[test]

@@ -97,18 +97,7 @@ where
     F: FinalityGadget,
     L: RollupLedger,
 {
-    let mut events = Vec::new();
-    let mut inputs = vec![input];
-    while let Some(input) = inputs.pop() {
-        let out = rollup.handle(input).expect("the rollup goes on");
-        events.extend(out.events);
-        inputs.extend(
-            out.effects
-                .into_iter()
-                .filter_map(|e| rollup.execute_locally(e)),
-        );
-    }
-    events
+    rollup.handle_locally(input).expect("the rollup goes on")
 }
 
 /// Submits a block's load and runs in virtual time until `done` says the block is through;

@@ -83,17 +83,9 @@ pub fn run() -> Result<(Option<u64>, Option<u64>), Box<dyn std::error::Error>> {
         .finality(DepthFinality::new(3, 3_600))
         .build()?;
     for second in 1..=10 {
-        let mut inputs = vec![Input::Tick {
+        rollup.handle_locally(Input::Tick {
             now_ms: second * 1_000,
-        }];
-        while let Some(input) = inputs.pop() {
-            let out = rollup.handle(input)?;
-            inputs.extend(
-                out.effects
-                    .into_iter()
-                    .filter_map(|e| rollup.execute_locally(e)),
-            );
-        }
+        })?;
     }
     Ok((
         rollup.finality().safe_height(),
