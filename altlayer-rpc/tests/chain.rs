@@ -6,24 +6,14 @@ mod common;
 use alloy_primitives::{Address, B256, TxKind, U64, U256};
 use alloy_rpc_types_eth::{Block, Header, Log, TransactionReceipt};
 use alloy_sol_types::{SolCall, SolEvent};
-use common::{CHAIN, IDemo, Node, demo_bytecode};
+use common::{CHAIN, IDemo, Node, demo_bytecode, rpc_error};
 use jsonrpsee::{
-    core::{
-        ClientError,
-        client::{ClientT, Subscription, SubscriptionClientT},
-    },
+    core::client::{ClientT, Subscription, SubscriptionClientT},
     rpc_params,
 };
 use jsonrpsee_ws_client::WsClientBuilder;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn rpc_error(result: Result<Value, ClientError>) -> (i32, String) {
-    match result {
-        Err(ClientError::Call(error)) => (error.code(), error.message().to_string()),
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
-}
 
 async fn next<T: serde::de::DeserializeOwned>(subscription: &mut Subscription<T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), subscription.next())
@@ -165,7 +155,7 @@ async fn logs_filters_and_subscriptions_see_what_the_chain_does() {
         .await
         .unwrap();
     assert!(none.is_empty());
-    let (code, _) = rpc_error(
+    let (code, _, _) = rpc_error(
         http.request(
             "eth_getLogs",
             rpc_params![json!({ "fromBlock": "0x2", "toBlock": "0x1" })],
@@ -206,7 +196,7 @@ async fn logs_filters_and_subscriptions_see_what_the_chain_does() {
         .await
         .unwrap();
     assert!(removed);
-    let (code, message) = rpc_error(
+    let (code, message, _) = rpc_error(
         http.request("eth_getFilterChanges", rpc_params![block_filter.clone()])
             .await,
     );
@@ -239,7 +229,7 @@ async fn log_queries_over_the_limits_are_refused() {
     send(&node, &store(&node, 1, 0, demo, 1, 1)).await;
     send(&node, &store(&node, 2, 0, demo, 2, 2)).await;
     node.produce();
-    let (code, message) = rpc_error(
+    let (code, message, _) = rpc_error(
         http.request("eth_getLogs", rpc_params![json!({ "address": demo })])
             .await,
     );
@@ -248,7 +238,7 @@ async fn log_queries_over_the_limits_are_refused() {
         (-32_005, "query returned more than 1 results")
     );
     // Blocks 0 to 2 are three blocks: over a range of 2. The range counts up to the head.
-    let (code, message) = rpc_error(
+    let (code, message, _) = rpc_error(
         http.request(
             "eth_getLogs",
             rpc_params![json!({ "fromBlock": "0x0", "toBlock": "0x100" })],
@@ -264,7 +254,7 @@ async fn log_queries_over_the_limits_are_refused() {
             .await
             .unwrap();
     }
-    let (code, _) = rpc_error(http.request("eth_newBlockFilter", rpc_params![]).await);
+    let (code, _, _) = rpc_error(http.request("eth_newBlockFilter", rpc_params![]).await);
     assert_eq!(code, -32_005);
     // Filters nobody polls expire, and make room.
     tokio::time::sleep(Duration::from_millis(400)).await;

@@ -11,23 +11,9 @@ use alloy_rpc_types_eth::{
 };
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
-use common::{CHAIN, IDemo, Node, demo_bytecode};
-use jsonrpsee::{
-    core::{ClientError, client::ClientT},
-    rpc_params,
-};
+use common::{CHAIN, IDemo, Node, demo_bytecode, rpc_error};
+use jsonrpsee::{core::client::ClientT, rpc_params};
 use serde_json::{Value, json};
-
-fn rpc_error(result: Result<Value, ClientError>) -> (i32, String, Option<String>) {
-    match result {
-        Err(ClientError::Call(error)) => (
-            error.code(),
-            error.message().to_string(),
-            error.data().map(|d| d.get().to_string()),
-        ),
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
-}
 
 /// Deploys Demo from account 0 and stores 7 under key 1 from account 1; returns Demo's
 /// address and the store transaction.

@@ -9,24 +9,9 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, b256};
 use alloy_rpc_types_eth::{Block, BlockTransactions, Transaction, TransactionReceipt};
 use altlayer_core::dev::dev_balance;
 use altlayer_rpc::ChainReader;
-use common::{CHAIN, Node};
-use jsonrpsee::{
-    core::{ClientError, client::ClientT},
-    rpc_params,
-};
+use common::{CHAIN, Node, rpc_error};
+use jsonrpsee::{core::client::ClientT, rpc_params};
 use serde_json::{Value, json};
-
-/// The JSON-RPC error of a failed call.
-fn rpc_error(result: Result<Value, ClientError>) -> (i32, String, Option<String>) {
-    match result {
-        Err(ClientError::Call(error)) => (
-            error.code(),
-            error.message().to_string(),
-            error.data().map(|d| d.get().to_string()),
-        ),
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
-}
 
 fn transfer(node: &Node, from: usize, nonce: u64, value: u64) -> TxEnvelope {
     node.accounts[from].transfer(CHAIN, nonce, Address::repeat_byte(0x77), U256::from(value))

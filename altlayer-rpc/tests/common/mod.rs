@@ -33,6 +33,20 @@ alloy_sol_types::sol! {
     }
 }
 
+/// The JSON-RPC error of a failed call: its code, message and `data`.
+pub fn rpc_error(
+    result: Result<serde_json::Value, jsonrpsee::core::ClientError>,
+) -> (i32, String, Option<String>) {
+    match result {
+        Err(jsonrpsee::core::ClientError::Call(error)) => (
+            error.code(),
+            error.message().to_string(),
+            error.data().map(|d| d.get().to_string()),
+        ),
+        other => panic!("expected a JSON-RPC error, got {other:?}"),
+    }
+}
+
 /// The Demo contract's creation code, from the committed solc artifact.
 pub fn demo_bytecode() -> Bytes {
     let artifact: serde_json::Value =
