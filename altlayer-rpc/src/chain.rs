@@ -619,25 +619,33 @@ mod tests {
         chain.block(height).unwrap().hash
     }
 
+    /// MACH's certificate over the block at `height`.
+    fn fast_final(chain: &MemoryChain, height: u64) -> RollupEvent {
+        RollupEvent::FastFinal {
+            height,
+            hash: hash_of(chain, height),
+            certificate: B256::repeat_byte(height as u8),
+        }
+    }
+
+    /// A confirmed alert on the block at `height`.
+    fn alerted(chain: &MemoryChain, height: u64) -> RollupEvent {
+        RollupEvent::Alerted {
+            height,
+            hash: hash_of(chain, height),
+            alert: B256::repeat_byte(0xaa),
+        }
+    }
+
     #[test]
     fn an_alerted_block_and_its_descendants_never_become_safe() {
         let (state, chain, events) = blocks(3);
         chain.apply(&events, &state);
-        let fast = |height: u64, chain: &MemoryChain| RollupEvent::FastFinal {
-            height,
-            hash: hash_of(chain, height),
-            certificate: B256::repeat_byte(height as u8),
-        };
-        chain.apply(&[fast(1, &chain)], &state);
+        chain.apply(&[fast_final(&chain, 1)], &state);
         assert_eq!(chain.tip().safe, 1);
-        let alert = RollupEvent::Alerted {
-            height: 2,
-            hash: hash_of(&chain, 2),
-            alert: B256::repeat_byte(0xaa),
-        };
-        chain.apply(&[alert], &state);
+        chain.apply(&[alerted(&chain, 2)], &state);
         // Certificates over the alerted block or above it change nothing.
-        chain.apply(&[fast(2, &chain), fast(3, &chain)], &state);
+        chain.apply(&[fast_final(&chain, 2), fast_final(&chain, 3)], &state);
         assert_eq!(chain.tip().safe, 1);
         assert_eq!(chain.finality(2).unwrap().tier, Tier::Alerted);
         assert_eq!(chain.finality(3).unwrap().tier, Tier::Soft);
@@ -650,19 +658,9 @@ mod tests {
     fn an_alert_after_a_certificate_takes_safe_below_the_alerted_block() {
         let (state, chain, events) = blocks(3);
         chain.apply(&events, &state);
-        let certificate = RollupEvent::FastFinal {
-            height: 3,
-            hash: hash_of(&chain, 3),
-            certificate: B256::repeat_byte(3),
-        };
-        chain.apply(&[certificate], &state);
+        chain.apply(&[fast_final(&chain, 3)], &state);
         assert_eq!(chain.tip().safe, 3);
-        let alert = RollupEvent::Alerted {
-            height: 2,
-            hash: hash_of(&chain, 2),
-            alert: B256::repeat_byte(0xaa),
-        };
-        chain.apply(&[alert], &state);
+        chain.apply(&[alerted(&chain, 2)], &state);
         assert_eq!(chain.tip().safe, 1);
         // No block at or above the alerted one says it is fast-final any more.
         assert_eq!(chain.finality(3).unwrap().tier, Tier::Soft);
@@ -671,12 +669,7 @@ mod tests {
         // longer holds certificates back.
         chain.apply(&[RollupEvent::Finalized { height: 2 }], &state);
         assert!(!chain.alerts()[0].active);
-        let certificate = RollupEvent::FastFinal {
-            height: 3,
-            hash: hash_of(&chain, 3),
-            certificate: B256::repeat_byte(3),
-        };
-        chain.apply(&[certificate], &state);
+        chain.apply(&[fast_final(&chain, 3)], &state);
         assert_eq!(chain.tip().safe, 3);
         assert_eq!(chain.finality(3).unwrap().tier, Tier::Fast);
     }
