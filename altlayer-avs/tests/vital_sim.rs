@@ -96,7 +96,11 @@ fn assert_true_and_complete(sim: &Simulator<VitalProcess>, events: &[VitalEvent]
         "seed {seed}: final root is the true one"
     );
     for account in DevAccount::many(30) {
-        assert_eq!(state.state().nonce(&account.address), 10, "seed {seed}");
+        assert_eq!(
+            state.state().nonce(&account.address).unwrap(),
+            10,
+            "seed {seed}"
+        );
     }
 }
 

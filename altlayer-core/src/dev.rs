@@ -170,7 +170,9 @@ pub fn store_call(base: U256, value: U256) -> Bytes {
 /// the EIP-2935 block-hash history, the EIP-4788 beacon-roots contract, and the EIP-7002 and
 /// EIP-7251 request queues. With them, every block's system calls write state, as on Ethereum;
 /// without them the calls find no code and change nothing.
-pub fn install_system_contracts(state: &mut WorldState) {
+pub fn install_system_contracts(
+    state: &mut WorldState,
+) -> Result<(), crate::storage::StorageError> {
     use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
     for (address, code) in [
         (
@@ -187,10 +189,11 @@ pub fn install_system_contracts(state: &mut WorldState) {
             &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
         ),
     ] {
-        state.set_code(address, code.clone());
+        state.set_code(address, code.clone())?;
         // Nonce 1, as the deployments on mainnet have.
-        state.set_nonce(address, 1);
+        state.set_nonce(address, 1)?;
     }
+    Ok(())
 }
 
 /// Balance given to each development account at genesis: one million ether.
@@ -202,7 +205,9 @@ pub fn dev_balance() -> U256 {
 pub fn dev_state(n: u64) -> WorldState {
     let mut state = WorldState::new();
     for account in DevAccount::many(n) {
-        state.set_balance(account.address, dev_balance());
+        state
+            .set_balance(account.address, dev_balance())
+            .expect("a state in memory reads no store");
     }
     state
 }

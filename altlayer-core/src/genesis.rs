@@ -55,20 +55,25 @@ pub fn genesis_state(genesis: &Genesis) -> WorldState {
             .iter()
             .flatten()
             .map(|(slot, value)| (U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0)));
-        state.insert_account(
-            *address,
-            account.nonce.unwrap_or_default(),
-            account.balance,
-            account.code.clone().filter(|code| !code.is_empty()),
-            storage,
-        );
+        state
+            .insert_account(
+                *address,
+                account.nonce.unwrap_or_default(),
+                account.balance,
+                account.code.clone().filter(|code| !code.is_empty()),
+                storage,
+            )
+            .expect(IN_MEMORY);
     }
     state
 }
 
+/// Why the state calls here cannot fail: a state in memory reads no store.
+const IN_MEMORY: &str = "a state in memory reads no store";
+
 /// The Ethereum state root of a genesis allocation.
 pub fn genesis_state_root(genesis: &Genesis) -> B256 {
-    genesis_state(genesis).state_root()
+    genesis_state(genesis).state_root().expect(IN_MEMORY)
 }
 
 /// A state transition starting from a genesis. The chain id is the genesis's when it names one;

@@ -17,6 +17,7 @@ pub mod sequencer;
 pub mod serde_pairs;
 pub mod settlement;
 pub mod state;
+pub mod storage;
 pub mod transaction;
 pub mod transition;
 pub mod verifier;

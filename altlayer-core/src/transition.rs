@@ -7,6 +7,7 @@ use crate::{
         stateless::{Replay, StepError, StepWitness},
     },
     primitives::{Batch, Block, Header},
+    storage::StorageError,
     transaction::{RecoveryBackend, TxError, recover_all},
 };
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
@@ -50,8 +51,9 @@ pub trait StateTransition: Send {
     /// Header of the last block applied (the genesis header at first).
     fn head(&self) -> &Header;
 
-    /// The nonce of `address` at the head (0 for an account that does not exist).
-    fn nonce(&self, address: &Address) -> u64;
+    /// The nonce of `address` at the head (0 for an account that does not exist); an error
+    /// when the state's store cannot be read.
+    fn nonce(&self, address: &Address) -> Result<u64, StorageError>;
 
     /// State root after the head.
     fn state_root(&self) -> B256 {
@@ -103,6 +105,13 @@ pub trait StateTransition: Send {
         self.execute_block(block, &senders, options)
     }
 
+    /// This replica is the rollup's head again, after a revert took the chain back to it:
+    /// a state transition whose state lives in a store takes the store back to this head.
+    /// The default does nothing (a state in memory has nothing to take back).
+    fn become_head(&mut self) -> Result<(), ExecutionError> {
+        Ok(())
+    }
+
     /// A one-step proof (a Merkle witness) of step `step` of `batch`, which starts at this
     /// replica's head. The default refuses: a state transition that cannot produce witnesses
     /// cannot defend its batches in a dispute game.
@@ -130,8 +139,12 @@ impl StateTransition for EvmStateTransition {
         Self::admit(self, tx)
     }
 
-    fn nonce(&self, address: &Address) -> u64 {
+    fn nonce(&self, address: &Address) -> Result<u64, StorageError> {
         self.state().nonce(address)
+    }
+
+    fn become_head(&mut self) -> Result<(), ExecutionError> {
+        Self::become_head(self)
     }
 
     fn head(&self) -> &Header {

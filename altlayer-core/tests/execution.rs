@@ -60,13 +60,16 @@ fn transfers_contract_creation_and_calls() {
 
     let state = stf.state();
     assert_eq!(
-        state.code(&contract).map(|c| c.original_bytes()),
+        state.code(&contract).unwrap().map(|c| c.original_bytes()),
         Some(Bytes::from_static(&altlayer_core::dev::COUNTER_RUNTIME))
     );
-    assert_eq!(state.storage(&contract, &U256::ZERO), U256::from(2));
-    assert_eq!(state.nonce(&alice.address), 3);
     assert_eq!(
-        state.nonce(&contract),
+        state.storage(&contract, &U256::ZERO).unwrap(),
+        U256::from(2)
+    );
+    assert_eq!(state.nonce(&alice.address).unwrap(), 3);
+    assert_eq!(
+        state.nonce(&contract).unwrap(),
         1,
         "EIP-161: created contracts start at nonce 1"
     );
@@ -135,16 +138,16 @@ fn fees_follow_eip1559_and_go_where_configured() {
         let tip = U256::from(2_000_000_000u64);
         let state = stf.state();
         assert_eq!(
-            state.balance(&sequencer),
+            state.balance(&sequencer).unwrap(),
             gas * tip,
             "priority fee to the sequencer"
         );
         let base = gas * U256::from(base_fee);
         assert_eq!(
-            state.balance(&accounts[0].address),
+            state.balance(&accounts[0].address).unwrap(),
             dev_balance() - U256::from(5) - gas * tip - base
         );
-        let vault_balance = state.balance(&vault);
+        let vault_balance = state.balance(&vault).unwrap();
         match base_fee_recipient {
             None => assert_eq!(vault_balance, U256::ZERO, "base fee burned"),
             Some(_) => assert_eq!(vault_balance, base, "base fee to the vault"),
@@ -228,7 +231,10 @@ fn assert_refused(
     expected: impl Fn(&TxError) -> bool,
 ) {
     let sender = recovered(tx.clone()).signer();
-    let (balance, nonce) = (stf.state().balance(&sender), stf.state().nonce(&sender));
+    let (balance, nonce) = (
+        stf.state().balance(&sender).unwrap(),
+        stf.state().nonce(&sender).unwrap(),
+    );
     let built = stf
         .build_block(
             attrs(stf.head().timestamp),
@@ -243,8 +249,8 @@ fn assert_refused(
         built.rejected[0].error
     );
     assert!(built.block.transactions.is_empty());
-    assert_eq!(stf.state().balance(&sender), balance);
-    assert_eq!(stf.state().nonce(&sender), nonce);
+    assert_eq!(stf.state().balance(&sender).unwrap(), balance);
+    assert_eq!(stf.state().nonce(&sender).unwrap(), nonce);
 }
 
 #[test]
@@ -474,7 +480,7 @@ fn a_block_with_an_invalid_transaction_or_wrong_root_is_refused_and_changes_noth
         .block;
     let before = (
         follower.head().clone(),
-        follower.state().balance(&accounts[0].address),
+        follower.state().balance(&accounts[0].address).unwrap(),
     );
 
     // A lying state root.
@@ -498,13 +504,13 @@ fn a_block_with_an_invalid_transaction_or_wrong_root_is_refused_and_changes_noth
     assert_eq!(
         (
             follower.head().clone(),
-            follower.state().balance(&accounts[0].address)
+            follower.state().balance(&accounts[0].address).unwrap()
         ),
         before
     );
     let mut copy = follower.state().clone();
     assert_eq!(
-        copy.state_root(),
+        copy.state_root().unwrap(),
         before.0.state_root,
         "undo restored the root"
     );
@@ -555,7 +561,7 @@ fn a_block_with_an_invalid_transaction_or_wrong_root_is_refused_and_changes_noth
     assert_eq!(
         (
             follower.head().clone(),
-            follower.state().balance(&accounts[0].address)
+            follower.state().balance(&accounts[0].address).unwrap()
         ),
         before
     );

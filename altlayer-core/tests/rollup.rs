@@ -95,10 +95,12 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
                 .state_transition_mut()
                 .corrupt_state(|state| {
                     let thief = Address::repeat_byte(0x5e);
-                    state.set_balance(
-                        thief,
-                        state.balance(&thief) + U256::from(10u64).pow(U256::from(21)),
-                    );
+                    state
+                        .set_balance(
+                            thief,
+                            state.balance(&thief).unwrap() + U256::from(10u64).pow(U256::from(21)),
+                        )
+                        .unwrap();
                 });
         }
         events.extend(round(&mut rollup, r));
@@ -169,14 +171,16 @@ fn a_corrupted_sequencer_is_caught_reverted_and_the_chain_goes_on_from_the_last_
     // Each account sent one transfer per round: its nonce is the number of rounds.
     let state = rollup.sequencer().state_transition().state();
     for account in DevAccount::many(ACCOUNTS) {
-        assert_eq!(state.nonce(&account.address), settle);
+        assert_eq!(state.nonce(&account.address).unwrap(), settle);
     }
     for i in 0..ACCOUNTS {
         let to = Address::with_last_byte(0x80 + i as u8);
-        assert_eq!(state.balance(&to), U256::from(1_000 * settle));
+        assert_eq!(state.balance(&to).unwrap(), U256::from(1_000 * settle));
     }
     // The fortune went with the revert.
-    assert!(state.balance(&Address::repeat_byte(0x5e)) < U256::from(10u64).pow(U256::from(21)));
+    assert!(
+        state.balance(&Address::repeat_byte(0x5e)).unwrap() < U256::from(10u64).pow(U256::from(21))
+    );
     // After the rewind every batch re-executes right.
     let after = events
         .iter()
@@ -267,17 +271,21 @@ fn the_pool_admits_what_the_head_state_allows_and_counts_pending_nonces() {
         }))
     ));
     // More than the balance: refused, naming the cost.
-    let balance = rollup.state_transition().state().balance(&account.address);
+    let balance = rollup
+        .state_transition()
+        .state()
+        .balance(&account.address)
+        .unwrap();
     assert!(matches!(
         rollup.submit(sign(1, balance)),
         Err(SubmitError::Invalid(TxError::InsufficientFunds { .. }))
     ));
-    assert_eq!(rollup.pool_nonce(&account.address), 1);
+    assert_eq!(rollup.pool_nonce(&account.address).unwrap(), 1);
     // A nonce ahead waits for the one before it; the pending nonce stops at the gap.
     let ahead = rollup.submit(sign(2, U256::from(1))).unwrap();
-    assert_eq!(rollup.pool_nonce(&account.address), 1);
+    assert_eq!(rollup.pool_nonce(&account.address).unwrap(), 1);
     let next = rollup.submit(sign(1, U256::from(1))).unwrap();
-    assert_eq!(rollup.pool_nonce(&account.address), 3);
+    assert_eq!(rollup.pool_nonce(&account.address).unwrap(), 3);
     assert_eq!(rollup.pooled(&ahead).unwrap().signer(), account.address);
     // Both go into the next block, in nonce order, and leave the pool.
     let events = tick(&mut rollup, 1);
@@ -297,5 +305,5 @@ fn the_pool_admits_what_the_head_state_allows_and_counts_pending_nonces() {
     assert_eq!(hashes, vec![next, ahead]);
     assert_eq!(block.senders, vec![account.address; 2]);
     assert!(rollup.pooled(&ahead).is_none());
-    assert_eq!(rollup.pool_nonce(&account.address), 3);
+    assert_eq!(rollup.pool_nonce(&account.address).unwrap(), 3);
 }

@@ -35,7 +35,7 @@ fn recovered(tx: TxEnvelope) -> Recovered<TxEnvelope> {
 /// the end. Returns the genesis state transition, the blocks, and their intermediate roots.
 fn chain() -> (EvmStateTransition, Vec<Block>, Vec<Vec<B256>>) {
     let mut state = dev_state(8);
-    install_system_contracts(&mut state);
+    install_system_contracts(&mut state).unwrap();
     let genesis =
         EvmStateTransition::new(RollupConfig::default(), state, 0, DEFAULT_INITIAL_BASE_FEE);
     let mut sequencer = genesis.clone();
@@ -290,7 +290,12 @@ fn witness_accounts_verify_with_alloy_trie_proofs() {
         let key = keccak256(address);
         let proof = proof_from_witness(batch.pre_state_root, key, &witness.state);
         let expected = pre.state().account(&address).map(|account| {
-            let storage_root = pre.state().clone().account_storage_root(&address).unwrap();
+            let storage_root = pre
+                .state()
+                .clone()
+                .account_storage_root(&address)
+                .unwrap()
+                .unwrap();
             alloy_rlp::encode(TrieAccount {
                 nonce: account.nonce,
                 balance: account.balance,

@@ -23,8 +23,9 @@ pub enum PoolCommand {
         Box<Recovered<TxEnvelope>>,
         oneshot::Sender<Result<B256, SubmitError>>,
     ),
-    /// A sender's next nonce counting its pooled transactions.
-    Nonce(Address, oneshot::Sender<u64>),
+    /// A sender's next nonce counting its pooled transactions; `None` when the state cannot be read (the caller then reads
+    /// the state itself, and reports that error).
+    Nonce(Address, oneshot::Sender<Option<u64>>),
     /// A pooled transaction.
     Pooled(B256, oneshot::Sender<Option<Recovered<TxEnvelope>>>),
 }
@@ -59,7 +60,9 @@ impl TxPool for NodePool {
     }
 
     async fn pending_nonce(&self, sender: Address) -> Option<u64> {
-        self.ask(|reply| PoolCommand::Nonce(sender, reply)).await
+        self.ask(|reply| PoolCommand::Nonce(sender, reply))
+            .await
+            .flatten()
     }
 
     async fn pooled(&self, hash: B256) -> Option<Recovered<TxEnvelope>> {
@@ -92,7 +95,7 @@ pub fn answer<S, V, F, L, D, St>(
             let _ = reply.send(result);
         }
         PoolCommand::Nonce(sender, reply) => {
-            let _ = reply.send(rollup.pool_nonce(&sender));
+            let _ = reply.send(rollup.pool_nonce(&sender).ok());
         }
         PoolCommand::Pooled(hash, reply) => {
             let _ = reply.send(rollup.pooled(&hash));

@@ -11,6 +11,7 @@ use alloy_evm::{
 };
 use alloy_primitives::{Address, B256, U256};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
+use altlayer_core::storage::StorageError;
 use altlayer_core::{Header, RollupConfig, execution::evm_env};
 use revm::{
     DatabaseRef, Inspector,
@@ -24,12 +25,9 @@ use revm::{
     primitives::StorageKey,
     state::AccountInfo,
 };
-use std::{
-    convert::Infallible,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
 
 /// A revm database over a [`StateView`]: what the EVM reads for calls and traces.
@@ -37,18 +35,18 @@ use std::{
 pub struct StateDb(pub Arc<dyn StateView>);
 
 impl DatabaseRef for StateDb {
-    type Error = Infallible;
+    type Error = StorageError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.0.account(&address))
+        self.0.account(&address)
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        Ok(self.0.code_by_hash(&code_hash).unwrap_or_default())
+        Ok(self.0.code_by_hash(&code_hash)?.unwrap_or_default())
     }
 
     fn storage_ref(&self, address: Address, index: StorageKey) -> Result<U256, Self::Error> {
-        Ok(self.0.storage(&address, &index))
+        self.0.storage(&address, &index)
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
@@ -113,7 +111,7 @@ pub fn prepare(
     tx.nonce = match nonce {
         Some(nonce) => nonce,
         None => revm::Database::basic(&mut db, tx.caller)
-            .unwrap_or_else(|never| match never {})
+            .map_err(|e| RpcError::Internal(e.to_string()))?
             .map_or(0, |a| a.nonce),
     };
     if tx.gas_price == 0 {
@@ -136,7 +134,7 @@ pub fn prepare(
 /// The gas the caller's balance pays for at the call's price, after its value.
 pub fn caller_allowance(db: &mut CallDb, tx: &TxEnv) -> Result<u64, RpcError> {
     let balance = revm::Database::basic(db, tx.caller)
-        .unwrap_or_else(|never| match never {})
+        .map_err(|e| RpcError::Internal(e.to_string()))?
         .map_or(U256::ZERO, |a| a.balance);
     let available = balance
         .checked_sub(tx.value)
@@ -201,7 +199,7 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Cancel {
 }
 
 /// An EVM refusal in geth's words.
-pub fn evm_error(error: EVMError<Infallible>) -> RpcError {
+pub fn evm_error(error: EVMError<StorageError>) -> RpcError {
     match error {
         EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee { fee, balance }) => {
             RpcError::InsufficientFunds {
@@ -219,6 +217,7 @@ pub fn evm_error(error: EVMError<Infallible>) -> RpcError {
             RpcError::Execution("max fee per gas less than block base fee".into())
         }
         EVMError::Transaction(error) => RpcError::Execution(error.to_string()),
+        EVMError::Database(error) => RpcError::Internal(error.to_string()),
         other => RpcError::Execution(other.to_string()),
     }
 }

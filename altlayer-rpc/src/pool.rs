@@ -86,7 +86,7 @@ where
     }
 
     async fn pending_nonce(&self, sender: Address) -> Option<u64> {
-        Some(self.lock().pool_nonce(&sender))
+        self.lock().pool_nonce(&sender).ok()
     }
 
     async fn pooled(&self, hash: B256) -> Option<Recovered<TxEnvelope>> {

@@ -12,6 +12,7 @@ use altlayer_core::{
     primitives::{DaRef, Receipt},
     sequencer::SubmitError,
     state::AccountProof,
+    storage::StorageError,
 };
 use revm::{bytecode::Bytecode, state::AccountInfo};
 use serde::Serialize;
@@ -255,22 +256,28 @@ pub enum ChainEvent {
 }
 
 /// The state after a block, read by `eth_getBalance`, `eth_call`, `eth_getProof` and the
-/// tracers. Implemented for core's [`EvmStateTransition`] (a replica at the block).
+/// tracers. Implemented for core's [`EvmStateTransition`] (a replica at the block). Reads
+/// fail only when the state lives in a store that cannot be read (or no longer keeps the
+/// block's state).
 pub trait StateView: Send + Sync + std::fmt::Debug {
     /// The header of the block this is the state after.
     fn header(&self) -> &Header;
     /// Nonce, balance and code hash of an account (with its code), `None` if it does not
     /// exist.
-    fn account(&self, address: &Address) -> Option<AccountInfo>;
+    fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StorageError>;
     /// A storage slot (zero when unset).
-    fn storage(&self, address: &Address, slot: &U256) -> U256;
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError>;
     /// Code by its hash.
-    fn code_by_hash(&self, hash: &B256) -> Option<Bytecode>;
+    fn code_by_hash(&self, hash: &B256) -> Result<Option<Bytecode>, StorageError>;
     /// The hash of a block among the 256 before the next one (`BLOCKHASH`).
     fn block_hash(&self, number: u64) -> Option<B256>;
     /// The EIP-1186 proof of an account and some of its slots, `None` if this state cannot
     /// prove.
-    fn proof(&self, address: &Address, slots: &[B256]) -> Option<AccountProof>;
+    fn proof(
+        &self,
+        address: &Address,
+        slots: &[B256],
+    ) -> Result<Option<AccountProof>, StorageError>;
 }
 
 impl StateView for EvmStateTransition {
@@ -278,23 +285,27 @@ impl StateView for EvmStateTransition {
         self.head()
     }
 
-    fn account(&self, address: &Address) -> Option<AccountInfo> {
+    fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StorageError> {
         self.state().account_info(address)
     }
 
-    fn storage(&self, address: &Address, slot: &U256) -> U256 {
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {
         self.state().storage(address, slot)
     }
 
-    fn code_by_hash(&self, hash: &B256) -> Option<Bytecode> {
-        self.state().code_by_hash(hash).cloned()
+    fn code_by_hash(&self, hash: &B256) -> Result<Option<Bytecode>, StorageError> {
+        self.state().code_by_hash(hash)
     }
 
     fn block_hash(&self, number: u64) -> Option<B256> {
         EvmStateTransition::block_hash(self, number)
     }
 
-    fn proof(&self, address: &Address, slots: &[B256]) -> Option<AccountProof> {
+    fn proof(
+        &self,
+        address: &Address,
+        slots: &[B256],
+    ) -> Result<Option<AccountProof>, StorageError> {
         self.state().proof(address, slots)
     }
 }

@@ -118,7 +118,7 @@ fn fingerprint(node: &Node) -> (B256, Vec<u64>) {
     let nonces = node
         .accounts
         .iter()
-        .map(|a| rollup.pool_nonce(&a.address))
+        .map(|a| rollup.pool_nonce(&a.address).unwrap())
         .collect();
     (rollup.head().hash(), nonces)
 }

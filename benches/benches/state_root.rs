@@ -19,9 +19,11 @@ fn state_root(c: &mut Criterion) {
             b.iter(|| {
                 round += 1;
                 for i in 0..TOUCHED {
-                    state.set_balance(filler(i * stride), U256::from(round));
+                    state
+                        .set_balance(filler(i * stride), U256::from(round))
+                        .unwrap();
                 }
-                state.state_root()
+                state.state_root().unwrap()
             })
         });
         if accounts == 100_000 {

@@ -95,8 +95,8 @@ fn state_transition(c: &mut Criterion) {
         b.iter_batched(
             || fixture.stf.state().clone(),
             |mut state| {
-                state.apply(&changes);
-                (state.state_root(), state)
+                state.apply(&changes).unwrap();
+                (state.state_root().unwrap(), state)
             },
             BatchSize::LargeInput,
         )

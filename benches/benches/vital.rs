@@ -55,11 +55,15 @@ fn fixture(kind: &str) -> Fixture {
         .collect();
     let mut state = large_state(ACCOUNTS, &senders);
     let store = Address::repeat_byte(0x5b);
-    state.set_code(store, STORE_RUNTIME.to_vec().into());
+    state
+        .set_code(store, STORE_RUNTIME.to_vec().into())
+        .unwrap();
     for slot in 0..STORE_SLOTS {
-        state.set_storage(store, U256::from(1_000_000 + slot), U256::from(slot + 1));
+        state
+            .set_storage(store, U256::from(1_000_000 + slot), U256::from(slot + 1))
+            .unwrap();
     }
-    state.state_root();
+    state.state_root().unwrap();
     let pre = EvmStateTransition::new(config.clone(), state, 0, DEFAULT_INITIAL_BASE_FEE);
     let txs: Vec<Recovered<TxEnvelope>> = senders
         .par_iter()

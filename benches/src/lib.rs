@@ -21,12 +21,12 @@ pub fn filler(i: usize) -> Address {
 pub fn large_state(accounts: usize, senders: &[DevAccount]) -> WorldState {
     let mut state = WorldState::new();
     for sender in senders {
-        state.set_balance(sender.address, dev_balance());
+        state.set_balance(sender.address, dev_balance()).unwrap();
     }
     for i in 0..accounts.saturating_sub(senders.len()) {
-        state.set_balance(filler(i), U256::from(1));
+        state.set_balance(filler(i), U256::from(1)).unwrap();
     }
-    state.state_root();
+    state.state_root().unwrap();
     state
 }
 

@@ -40,6 +40,11 @@ pub async fn run() -> Result<(U256, Option<u64>), Box<dyn std::error::Error>> {
             }
         }
     }
-    let balance = rollup.sequencer().state_transition().state().balance(&bob);
+    let balance = rollup
+        .sequencer()
+        .state_transition()
+        .state()
+        .balance(&bob)
+        .unwrap();
     Ok((balance, finalized))
 }

@@ -33,7 +33,12 @@ impl EvmStateTransition {
         {
             self.drill = None;
             self.corrupt_state(|state| {
-                state.set_balance(drill.to, state.balance(&drill.to) + drill.amount);
+                let sprung = state
+                    .balance(&drill.to)
+                    .and_then(|balance| state.set_balance(drill.to, balance + drill.amount));
+                if let Err(error) = sprung {
+                    tracing::warn!(%error, "the fault drill could not change the state");
+                }
             });
         }
     }

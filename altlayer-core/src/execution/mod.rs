@@ -34,6 +34,7 @@ use crate::{
         ChainId, DaRef, Header, Receipt, RollupId, logs_bloom, receipts_root, transactions_root,
     },
     state::{StateChanges, Undo, WorldState},
+    storage::{BlockCommit, StateStore, StorageError},
     transaction::{
         DEFAULT_MAX_TX_SIZE, RecoveryBackend, TxError, check_chain_id, decode_and_recover,
         map_in_order, recover,
@@ -58,7 +59,7 @@ use revm::{
     primitives::hardfork::SpecId,
 };
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 /// The default [`crate::StateTransition`]: revm through alloy-evm, over an in-memory
 /// [`WorldState`] with an incremental state root.
@@ -139,15 +140,24 @@ pub(crate) enum Mode {
 }
 
 impl EvmStateTransition {
-    /// A state transition over `state`, whose genesis header is derived from it and from
-    /// `genesis` (timestamp, gas limit, base fee).
+    /// A state transition over `state` in memory, whose genesis header is derived from it
+    /// and from `genesis` (timestamp, gas limit, base fee). A state over a store is opened
+    /// with [`EvmStateTransition::open`] (after [`EvmStateTransition::store_genesis`]).
+    ///
+    /// # Panics
+    ///
+    /// When `state` is over a store whose nodes cannot be read (a state in memory is always
+    /// hashed).
     pub fn new(
         config: RollupConfig,
         mut state: WorldState,
         genesis_timestamp: u64,
         genesis_base_fee: u64,
     ) -> Self {
-        let state_root = state.state_root();
+        #[allow(clippy::expect_used)]
+        let state_root = state
+            .state_root()
+            .expect("a state in memory is hashed without a store");
         let head = Header {
             chain_id: config.chain_id,
             rollup_id: config.rollup_id,
@@ -170,6 +180,57 @@ impl EvmStateTransition {
             #[cfg(feature = "test-utils")]
             drill: None,
         }
+    }
+
+    /// The replica at the head of `store`: its state stands on the store's head and reads
+    /// through it; the head and the 256 headers before it come from the store. No block is
+    /// replayed.
+    pub fn open(config: RollupConfig, store: Arc<dyn StateStore>) -> Result<Self, ExecutionError> {
+        let head = store
+            .head()?
+            .ok_or_else(|| StorageError::Corrupt("the store holds no genesis block".into()))?;
+        let missing = |height: u64| StorageError::Corrupt(format!("header {height} is missing"));
+        let header = store
+            .header(head.height)?
+            .ok_or_else(|| missing(head.height))?;
+        if header.state_root != head.state_root {
+            return Err(StorageError::Corrupt(format!(
+                "the head's header has state root {}, the store {}",
+                header.state_root, head.state_root
+            ))
+            .into());
+        }
+        let mut hashes = RecentHashes::default();
+        for height in head.height.saturating_sub(256)..head.height {
+            hashes.push(store.header(height)?.ok_or_else(|| missing(height))?);
+        }
+        hashes.push(header.clone());
+        Ok(Self {
+            config,
+            state: WorldState::stored(store, head.height, header.state_root),
+            head: header,
+            hashes,
+            #[cfg(feature = "test-utils")]
+            drill: None,
+        })
+    }
+
+    /// Writes this replica's genesis (its head must be block 0 and its state in memory) to
+    /// an empty `store` as block 0, and returns the replica opened on the store.
+    pub fn store_genesis(mut self, store: Arc<dyn StateStore>) -> Result<Self, ExecutionError> {
+        let diff = self.state.genesis_diff()?;
+        let block = crate::primitives::Block {
+            header: self.head.clone(),
+            transactions: Vec::new(),
+        };
+        store.commit(BlockCommit {
+            block: &block,
+            hash: block.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &diff,
+        })?;
+        Self::open(self.config, store)
     }
 
     /// The rollup's configuration.
@@ -283,12 +344,13 @@ impl EvmStateTransition {
 
     /// Applies a finished run to the state and fills in the header's roots, returning the undos
     /// (newest last) that put the state back.
+    /// On an error (a store that failed) the state is put back.
     fn apply_run(
         &mut self,
         header: &mut Header,
         run: Run,
         want_roots: bool,
-    ) -> (BlockOutcome, Vec<TxEnvelope>, Vec<Address>, Vec<Undo>) {
+    ) -> Result<(BlockOutcome, Vec<TxEnvelope>, Vec<Address>, Vec<Undo>), ExecutionError> {
         let Run {
             included,
             receipts,
@@ -305,37 +367,49 @@ impl EvmStateTransition {
         let state = &mut self.state;
         // The state root and the transactions and receipts roots are independent: hash them
         // side by side, so the serial parts of the trie update leave no core idle.
-        let ((state_root, intermediate_roots, undos), (transactions_root, receipts_root, bloom)) =
-            rayon::join(
-                move || {
-                    for (_, code) in code {
-                        state.insert_code(code);
-                    }
-                    let mut intermediate_roots = Vec::new();
-                    let mut undos = Vec::new();
+        let (state_root, (transactions_root, receipts_root, bloom)) = rayon::join(
+            move || {
+                for (_, code) in code {
+                    state.insert_code(code);
+                }
+                let mut intermediate_roots = Vec::new();
+                let mut undos = Vec::new();
+                let applied = (|| {
                     match (want_roots, steps) {
                         (true, Some(steps)) => {
-                            // Steps: the pre-block system calls, one per included transaction,
-                            // then the post-block phase when it changed anything.
+                            // Steps: the pre-block system calls, one per included
+                            // transaction, then the post-block phase when it changed
+                            // anything.
                             for (i, step) in steps.iter().enumerate() {
-                                undos.push(state.apply_with_undo(step));
+                                undos.push(state.apply_with_undo(step)?);
                                 if (1..=tx_count).contains(&i) {
-                                    intermediate_roots.push(state.state_root());
+                                    intermediate_roots.push(state.state_root()?);
                                 }
                             }
                         }
-                        _ => undos.push(state.apply_with_undo(&merged)),
+                        _ => undos.push(state.apply_with_undo(&merged)?),
                     }
-                    (state.state_root(), intermediate_roots, undos)
-                },
-                || {
-                    (
-                        transactions_root(&transactions),
-                        receipts_root(&receipts),
-                        logs_bloom(&receipts),
-                    )
-                },
-            );
+                    state.state_root()
+                })();
+                match applied {
+                    Ok(root) => Ok((root, intermediate_roots, undos)),
+                    Err(error) => {
+                        for undo in undos.into_iter().rev() {
+                            state.revert(undo);
+                        }
+                        Err(error)
+                    }
+                }
+            },
+            || {
+                (
+                    transactions_root(&transactions),
+                    receipts_root(&receipts),
+                    logs_bloom(&receipts),
+                )
+            },
+        );
+        let (state_root, intermediate_roots, undos) = state_root?;
         header.gas_used = gas_used;
         header.transactions_root = transactions_root;
         header.receipts_root = receipts_root;
@@ -346,7 +420,76 @@ impl EvmStateTransition {
             receipts,
             intermediate_roots,
         };
-        (outcome, transactions, senders, undos)
+        Ok((outcome, transactions, senders, undos))
+    }
+
+    /// Writes a block just applied to the store under the state, when the state stands on
+    /// one and the block extends the store's head; lets the state stand on the store's block
+    /// when the store already has it (another replica of this node wrote it). Other replicas
+    /// (a checkpoint re-executing a batch, a replica behind the store) keep their changes in
+    /// memory. On an error the block's changes are put back.
+    fn persist(
+        &mut self,
+        block: &crate::primitives::Block,
+        senders: &[Address],
+        receipts: &[Receipt],
+        undos: Vec<Undo>,
+    ) -> Result<(), ExecutionError> {
+        let Some((store, _)) = self.state.store() else {
+            return Ok(());
+        };
+        let store = std::sync::Arc::clone(store);
+        let header = &block.header;
+        let hash = block.hash();
+        let written = (|| {
+            let extends = store
+                .head()?
+                .is_some_and(|head| head.hash == header.parent_hash);
+            if extends {
+                let diff = self.state.take_diff()?;
+                store.commit(BlockCommit {
+                    block,
+                    hash,
+                    senders,
+                    receipts,
+                    state: &diff,
+                })?;
+                self.state.stand_on(header.height);
+            } else if store.block_hash(header.height)? == Some(hash) {
+                self.state.stand_on(header.height);
+            }
+            Ok::<_, crate::storage::StorageError>(())
+        })();
+        if let Err(error) = written {
+            for undo in undos.into_iter().rev() {
+                self.state.revert(undo);
+            }
+            // The state is the head's again; hashing it reloads what the store gives.
+            let _ = self.state.state_root();
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// This replica is the rollup's head again after a revert: a state over a store takes
+    /// the store back to this replica's head (which the store holds, on the reverted
+    /// branch's common part) in one transaction.
+    pub fn become_head(&mut self) -> Result<(), ExecutionError> {
+        let Some((store, _)) = self.state.store() else {
+            return Ok(());
+        };
+        let store = std::sync::Arc::clone(store);
+        let (height, hash) = (self.head.height, self.head.hash());
+        let Some(head) = store.head()? else {
+            return Ok(());
+        };
+        if head.height > height && store.block_hash(height)? == Some(hash) {
+            store.unwind(height)?;
+        }
+        if store.block_hash(height)? == Some(hash) {
+            self.state.stand_on(height);
+        }
+        Ok(())
     }
 
     fn set_head(&mut self, header: Header) {
@@ -436,13 +579,14 @@ impl EvmStateTransition {
             options.intermediate_roots,
         )?;
         let rejected = run.rejected.clone();
-        let (outcome, transactions, senders, _undos) =
-            self.apply_run(&mut header, run, options.intermediate_roots);
-        self.set_head(header);
+        let (outcome, transactions, senders, undos) =
+            self.apply_run(&mut header, run, options.intermediate_roots)?;
         let block = crate::primitives::Block {
             header: outcome.header.clone(),
             transactions,
         };
+        self.persist(&block, &senders, &outcome.receipts, undos)?;
+        self.set_head(header);
         Ok(BuiltBlock {
             block,
             senders,
@@ -521,17 +665,22 @@ impl EvmStateTransition {
         )?;
         // Apply, compare every computed field with the header, and put everything back on a
         // mismatch, so a bad block leaves no trace.
-        let (mut outcome, _, _, undos) =
-            self.apply_run(&mut header, run, options.intermediate_roots);
+        let (mut outcome, transactions, senders, undos) =
+            self.apply_run(&mut header, run, options.intermediate_roots)?;
         if let Err(err) = compare_headers(&header, got, &mut outcome) {
             for undo in undos.into_iter().rev() {
                 self.state.revert(undo);
             }
             // Re-hash the restored paths now so the next block starts from clean caches.
             let restored = self.state.state_root();
-            debug_assert_eq!(restored, self.head.state_root);
+            debug_assert_eq!(restored.ok(), Some(self.head.state_root));
             return Err(err);
         }
+        let applied = crate::primitives::Block {
+            header: header.clone(),
+            transactions,
+        };
+        self.persist(&applied, &senders, &outcome.receipts, undos)?;
         self.set_head(header);
         Ok(outcome)
     }

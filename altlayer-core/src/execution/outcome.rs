@@ -160,10 +160,13 @@ pub enum ExecutionError {
     /// The EVM failed outside any transaction's fault (system calls, database).
     #[error("block execution failed: {0}")]
     Evm(String),
-    /// Execution read state that a partial state (a one-step proof's witness) does not hold.
-    /// Never returned when executing over a full state.
+    /// Execution read state that a partial state (a one-step proof's witness) does not hold,
+    /// or that the store under a state over a store could not give.
     #[error("{0}")]
     MissingState(MissingState),
+    /// The store under a state over a store failed to read or to commit the block.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// State a witness was asked for and does not hold.
@@ -187,4 +190,7 @@ pub enum MissingState {
     /// The hash of this block is not provable from the witness's headers.
     #[error("the witness has no header proving the hash of block {0}")]
     BlockHash(u64),
+    /// The store a state over a store reads through failed.
+    #[error(transparent)]
+    Store(crate::storage::StorageError),
 }

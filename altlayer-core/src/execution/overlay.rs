@@ -22,6 +22,7 @@ use revm::{
     primitives::StorageKey,
     state::{Account, AccountInfo},
 };
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// The most recent block headers and their hashes, for the `BLOCKHASH` opcode (which sees the
@@ -80,7 +81,7 @@ pub(crate) trait StateSource: std::fmt::Debug {
     /// A storage slot (zero when unset).
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, MissingState>;
     /// Code by hash.
-    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState>;
+    fn code(&self, code_hash: &B256) -> Result<Option<Cow<'_, Bytecode>>, MissingState>;
     /// The hash of an earlier block (zero when out of the `BLOCKHASH` window).
     fn block_hash(&self, number: u64) -> Result<B256, MissingState>;
 }
@@ -94,18 +95,20 @@ pub(crate) struct Head<'a> {
 
 impl StateSource for Head<'_> {
     fn account(&self, address: &Address) -> Result<Option<(u64, U256, B256)>, MissingState> {
-        Ok(self
-            .state
-            .account(address)
-            .map(|a| (a.nonce, a.balance, a.code_hash)))
+        self.state.leaf(address).map_err(MissingState::Store)
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, MissingState> {
-        Ok(self.state.storage(address, slot))
+        self.state
+            .storage(address, slot)
+            .map_err(MissingState::Store)
     }
 
-    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
-        Ok(self.state.code_by_hash(code_hash))
+    fn code(&self, code_hash: &B256) -> Result<Option<Cow<'_, Bytecode>>, MissingState> {
+        self.state
+            .code_by_hash(code_hash)
+            .map(|code| code.map(Cow::Owned))
+            .map_err(MissingState::Store)
     }
 
     fn block_hash(&self, number: u64) -> Result<B256, MissingState> {
@@ -177,9 +180,12 @@ impl<'a, S: StateSource> Overlay<'a, S> {
     }
 
     /// The code of an account as execution sees it.
-    pub(crate) fn code_of(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
+    pub(crate) fn code_of(
+        &self,
+        code_hash: &B256,
+    ) -> Result<Option<Cow<'_, Bytecode>>, MissingState> {
         match self.code.get(code_hash) {
-            Some(code) => Ok(Some(code)),
+            Some(code) => Ok(Some(Cow::Borrowed(code))),
             None => self.base.code(code_hash),
         }
     }
@@ -274,7 +280,9 @@ impl<S: StateSource> Database for Overlay<'_, S> {
         let code = if code_hash == KECCAK_EMPTY {
             None
         } else {
-            let code = self.code_of(&code_hash).map(|code| code.cloned());
+            let code = self
+                .code_of(&code_hash)
+                .map(|code| code.map(Cow::into_owned));
             self.note(code)?
         };
         Ok(Some(AccountInfo {
@@ -287,7 +295,9 @@ impl<S: StateSource> Database for Overlay<'_, S> {
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        let code = self.code_of(&code_hash).map(|code| code.cloned());
+        let code = self
+            .code_of(&code_hash)
+            .map(|code| code.map(Cow::into_owned));
         Ok(self.note(code)?.unwrap_or_default())
     }
 

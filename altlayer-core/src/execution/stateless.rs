@@ -403,7 +403,10 @@ impl<S: StateSource> StateSource for Layered<'_, S> {
         self.source.storage(address, slot)
     }
 
-    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
+    fn code(
+        &self,
+        code_hash: &B256,
+    ) -> Result<Option<std::borrow::Cow<'_, Bytecode>>, MissingState> {
         self.source.code(code_hash)
     }
 
@@ -562,13 +565,16 @@ impl StateSource for WitnessState<'_> {
         }
     }
 
-    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
+    fn code(
+        &self,
+        code_hash: &B256,
+    ) -> Result<Option<std::borrow::Cow<'_, Bytecode>>, MissingState> {
         if *code_hash == KECCAK_EMPTY {
             return Ok(None);
         }
         self.code
             .get(code_hash)
-            .map(Some)
+            .map(|code| Some(std::borrow::Cow::Borrowed(code)))
             .ok_or(MissingState::Code(*code_hash))
     }
 
@@ -618,7 +624,10 @@ impl StateSource for Recording<'_> {
         self.head.storage(address, slot)
     }
 
-    fn code(&self, code_hash: &B256) -> Result<Option<&Bytecode>, MissingState> {
+    fn code(
+        &self,
+        code_hash: &B256,
+    ) -> Result<Option<std::borrow::Cow<'_, Bytecode>>, MissingState> {
         self.reads.borrow_mut().codes.insert(*code_hash);
         self.head.code(code_hash)
     }
@@ -762,8 +771,11 @@ impl Replay {
         for (_, bytes) in run.code {
             self.state.insert_code(bytes);
         }
-        self.state.apply(&run.changes);
-        self.roots.push(self.state.state_root());
+        self.state
+            .apply(&run.changes)
+            .map_err(MissingState::Store)?;
+        let root = self.state.state_root().map_err(MissingState::Store)?;
+        self.roots.push(root);
         for header in run.finished {
             self.hashes.push(header);
         }
@@ -788,7 +800,10 @@ impl Replay {
             .iter()
             .map(|(address, change)| (*address, change.info.is_none()))
             .collect();
-        let mut nodes: Vec<Bytes> = state.account_witness(&touched, &writes).nodes();
+        let mut nodes: Vec<Bytes> = state
+            .account_witness(&touched, &writes)
+            .map_err(MissingState::Store)?
+            .nodes();
         // Storage: the slots read, and the slots written unless the account's storage is
         // wiped (then the new trie starts empty and needs nothing from the old one).
         let mut storage_accounts: BTreeSet<Address> = reads.slots.keys().copied().collect();
@@ -812,18 +827,21 @@ impl Replay {
                     .collect(),
                 _ => Vec::new(),
             };
-            if let Some(mut trie) = state.storage_witness(&address, &read, &written) {
+            if let Some(mut trie) = state
+                .storage_witness(&address, &read, &written)
+                .map_err(MissingState::Store)?
+            {
                 nodes.extend(trie.nodes());
             }
         }
         let mut seen = BTreeSet::new();
         nodes.retain(|node| seen.insert(keccak256(node)));
-        let codes = reads
-            .codes
-            .iter()
-            .filter_map(|hash| state.code_by_hash(hash))
-            .map(|code| code.original_bytes())
-            .collect();
+        let mut codes = Vec::with_capacity(reads.codes.len());
+        for hash in &reads.codes {
+            if let Some(code) = state.code_by_hash(hash).map_err(MissingState::Store)? {
+                codes.push(code.original_bytes());
+            }
+        }
         // Ancestors: the parent when the step enters the batch's first block, and every header
         // down to the lowest block hash read.
         let first_block = plan.parts.first().map_or(0, |part| part.block);

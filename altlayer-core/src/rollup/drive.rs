@@ -495,12 +495,18 @@ where
         self.open_challenges.split_off(&from);
         self.alerted.split_off(&from);
         self.verifier.on_revert(from);
-        let Some(rewind) = self.book.revert(from, blamed) else {
+        let Some(mut rewind) = self.book.revert(from, blamed) else {
             out.events.push(RollupEvent::Warning(format!(
                 "no replica before batch {from}: cannot rewind"
             )));
             return;
         };
+        if let Err(error) = rewind.to.become_head() {
+            out.events.push(RollupEvent::Warning(format!(
+                "the store could not be taken back to block {}: {error}",
+                rewind.to.head().height
+            )));
+        }
         let (height, state_root) = (rewind.to.head().height, rewind.to.state_root());
         self.finality.on_revert(from, height);
         let requeued = rewind.reverted.iter().map(|b| b.transactions.len()).sum();

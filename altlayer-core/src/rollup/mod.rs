@@ -606,10 +606,11 @@ where
         self.sequencer.state_transition()
     }
 
-    /// The next nonce of `sender` counting the transactions the pool holds for it.
-    pub fn pool_nonce(&self, sender: &Address) -> u64 {
+    /// The next nonce of `sender` counting the transactions the pool holds for it; an error
+    /// when the state's store cannot be read.
+    pub fn pool_nonce(&self, sender: &Address) -> Result<u64, crate::storage::StorageError> {
         let transition = self.sequencer.state_transition();
-        self.sequencer.pool_nonce(sender, transition.nonce(sender))
+        Ok(self.sequencer.pool_nonce(sender, transition.nonce(sender)?))
     }
 
     /// A transaction waiting in the pool.

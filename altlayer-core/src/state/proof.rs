@@ -1,7 +1,10 @@
 //! Merkle proofs of accounts and storage slots against the state root, as `eth_getProof`
 //! (EIP-1186) answers them.
 
-use super::{Address, B256, Bytes, EMPTY_ROOT_HASH, KECCAK_EMPTY, U256, WorldState, keccak256};
+use super::{
+    ACCOUNT_TRIE, Address, B256, Bytes, EMPTY_ROOT_HASH, KECCAK_EMPTY, MerkleTrie, Nibbles,
+    StorageError, U256, WorldState, keccak256,
+};
 
 /// An account with its Merkle proof against a state root, as EIP-1186 (`eth_getProof`) gives
 /// it; see [`WorldState::proof`].
@@ -39,14 +42,26 @@ impl WorldState {
     /// The EIP-1186 proof of an account and of some of its storage slots (`eth_getProof`),
     /// against the state root last taken. `None` when a change has not been hashed since
     /// ([`WorldState::state_root`] brings the tries up to date; every state the chain keeps
-    /// after a block is).
-    pub fn proof(&self, address: &Address, slots: &[B256]) -> Option<AccountProof> {
+    /// after a block is). Over a store, the nodes on the proven paths are read from it.
+    pub fn proof(
+        &self,
+        address: &Address,
+        slots: &[B256],
+    ) -> Result<Option<AccountProof>, StorageError> {
         if !self.dirty.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let account_proof = self.trie.proof(keccak256(address))?;
-        let Some(account) = self.accounts.get(address) else {
-            return Some(AccountProof {
+        let key = keccak256(address);
+        let mut trie = self.trie.clone();
+        if let Some(b) = &self.backing {
+            let load = |path: &Nibbles| b.store.trie_node(b.at, &ACCOUNT_TRIE, path);
+            trie.load_path(key, false, &load)?;
+        }
+        let Some(account_proof) = trie.proof(key) else {
+            return Ok(None);
+        };
+        let Some((nonce, balance, code_hash)) = self.leaf(address)? else {
+            return Ok(Some(AccountProof {
                 address: *address,
                 nonce: 0,
                 balance: U256::ZERO,
@@ -61,30 +76,48 @@ impl WorldState {
                         proof: Vec::new(),
                     })
                     .collect(),
-            });
+            }));
         };
-        if !account.dirty_slots.is_empty() {
-            return None;
+        let mut storage_trie = match (self.accounts.get(address), &self.backing) {
+            (Some(account), _) if !account.dirty_slots.is_empty() => return Ok(None),
+            (Some(account), _) => account.storage_trie.clone(),
+            (None, Some(b)) => {
+                let root = b
+                    .store
+                    .account(b.at, address)?
+                    .map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+                MerkleTrie::stored(root)
+            }
+            (None, None) => return Ok(None),
+        };
+        let mut storage = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let slot_key = keccak256(slot);
+            if let Some(b) = self.backing.as_ref().filter(|_| storage_trie.is_stored()) {
+                let load = |path: &Nibbles| b.store.trie_node(b.at, &key, path);
+                storage_trie.load_path(slot_key, false, &load)?;
+            }
+            let Some(proof) = storage_trie.proof(slot_key) else {
+                return Ok(None);
+            };
+            storage.push(StorageProof {
+                slot: *slot,
+                value: self.storage(address, &U256::from_be_bytes(slot.0))?,
+                proof,
+            });
         }
-        let storage = slots
-            .iter()
-            .map(|slot| {
-                Some(StorageProof {
-                    slot: *slot,
-                    value: account.storage(&U256::from_be_bytes(slot.0)),
-                    proof: account.storage_trie.proof(keccak256(slot))?,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(AccountProof {
+        let Some(storage_root) = storage_trie.hashed_root() else {
+            return Ok(None);
+        };
+        Ok(Some(AccountProof {
             address: *address,
-            nonce: account.nonce,
-            balance: account.balance,
-            code_hash: account.code_hash,
-            storage_root: account.storage_trie.hashed_root()?,
+            nonce,
+            balance,
+            code_hash,
+            storage_root,
             account_proof,
             storage,
-        })
+        }))
     }
 }
 
@@ -113,18 +146,18 @@ mod tests {
             let mut state = WorldState::new();
             for (seed, balance, slots) in &accounts {
                 let address = Address::with_last_byte(*seed);
-                state.set_balance(address, U256::from(*balance));
+                state.set_balance(address, U256::from(*balance)).unwrap();
                 for (slot, value) in slots {
-                    state.set_storage(address, U256::from(*slot), U256::from(*value));
+                    state.set_storage(address, U256::from(*slot), U256::from(*value)).unwrap();
                 }
             }
             // Before hashing, a proof would be stale: none is given.
-            prop_assert!(state.proof(&Address::with_last_byte(accounts[0].0), &[]).is_none());
-            let root = state.state_root();
+            prop_assert!(state.proof(&Address::with_last_byte(accounts[0].0), &[]).unwrap().is_none());
+            let root = state.state_root().unwrap();
             for (seed, slot) in probes {
                 let address = Address::with_last_byte(seed);
                 let slot = B256::from(U256::from(slot));
-                let proof = state.proof(&address, &[slot]).unwrap();
+                let proof = state.proof(&address, &[slot]).unwrap().unwrap();
                 let expected = state.account(&address).map(|_| {
                     alloy_rlp::encode(TrieAccount {
                         nonce: proof.nonce,
@@ -136,7 +169,7 @@ mod tests {
                 verify(root, keccak256(address), expected.clone(), &proof.account_proof);
                 if expected.is_some() {
                     let value = proof.storage[0].value;
-                    prop_assert_eq!(value, state.storage(&address, &U256::from_be_bytes(slot.0)));
+                    prop_assert_eq!(value, state.storage(&address, &U256::from_be_bytes(slot.0)).unwrap());
                     let encoded = (!value.is_zero()).then(|| alloy_rlp::encode(value));
                     verify(proof.storage_root, keccak256(slot), encoded, &proof.storage[0].proof);
                 } else {
@@ -149,8 +182,8 @@ mod tests {
     #[test]
     fn the_empty_state_proves_absence_with_no_nodes() {
         let mut state = WorldState::new();
-        let root = state.state_root();
-        let proof = state.proof(&Address::ZERO, &[B256::ZERO]).unwrap();
+        let root = state.state_root().unwrap();
+        let proof = state.proof(&Address::ZERO, &[B256::ZERO]).unwrap().unwrap();
         assert!(proof.account_proof.is_empty());
         verify(root, keccak256(Address::ZERO), None, &proof.account_proof);
     }

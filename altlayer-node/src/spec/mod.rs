@@ -478,12 +478,15 @@ mod tests {
         let stf = spec.genesis(std::path::Path::new(".")).unwrap();
         let state = stf.state();
         assert_eq!(
-            state.balance(&Address::with_last_byte(0xaa)),
+            state.balance(&Address::with_last_byte(0xaa)).unwrap(),
             U256::from(100)
         );
-        assert_eq!(state.nonce(&Address::with_last_byte(0xaa)), 3);
+        assert_eq!(state.nonce(&Address::with_last_byte(0xaa)).unwrap(), 3);
         let dev = altlayer_core::dev::DevAccount::new(1).address;
-        assert_eq!(state.balance(&dev), altlayer_core::dev::dev_balance());
+        assert_eq!(
+            state.balance(&dev).unwrap(),
+            altlayer_core::dev::dev_balance()
+        );
         assert_eq!(stf.config().chain_id, 1_337);
     }
 }

@@ -125,7 +125,7 @@ fn estimate(
     if call.tx.data.is_empty()
         && let TxKind::Call(to) = call.tx.kind
         && revm::Database::basic(&mut call.db, to)
-            .unwrap_or_else(|never| match never {})
+            .map_err(|e| RpcError::Internal(e.to_string()))?
             .is_none_or(|a| a.is_empty_code_hash())
         && let Ok(result) = evm::run(&call, MIN_TRANSACTION_GAS, cancel)
         && result.result.is_success()

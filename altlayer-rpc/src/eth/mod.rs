@@ -186,14 +186,19 @@ impl EthApiServer for Eth {
 
     async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         let state = self.state_at(block)?;
-        Ok(state.account(&address).map_or(U256::ZERO, |a| a.balance))
+        let account = state.account(&address).map_err(internal)?;
+        Ok(account.map_or(U256::ZERO, |a| a.balance))
     }
 
     async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
         let state = self.state_at(block)?;
-        let code = state
-            .account(&address)
-            .and_then(|a| a.code.or_else(|| state.code_by_hash(&a.code_hash)));
+        let code = match state.account(&address).map_err(internal)? {
+            Some(revm::state::AccountInfo {
+                code: Some(code), ..
+            }) => Some(code),
+            Some(account) => state.code_by_hash(&account.code_hash).map_err(internal)?,
+            None => None,
+        };
         Ok(code.map(|c| c.original_bytes()).unwrap_or_default())
     }
 
@@ -205,7 +210,9 @@ impl EthApiServer for Eth {
     ) -> RpcResult<B256> {
         let state = self.state_at(block)?;
         let slot = U256::from_be_bytes(slot.as_b256().0);
-        Ok(B256::from(state.storage(&address, &slot)))
+        Ok(B256::from(
+            state.storage(&address, &slot).map_err(internal)?,
+        ))
     }
 
     async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
@@ -215,7 +222,8 @@ impl EthApiServer for Eth {
             return Ok(U256::from(nonce));
         }
         let state = self.state_at(block)?;
-        Ok(U256::from(state.account(&address).map_or(0, |a| a.nonce)))
+        let account = state.account(&address).map_err(internal)?;
+        Ok(U256::from(account.map_or(0, |a| a.nonce)))
     }
 
     async fn proof(
@@ -236,6 +244,7 @@ impl EthApiServer for Eth {
         let keys: Vec<B256> = slots.iter().map(JsonStorageKey::as_b256).collect();
         let proof = state
             .proof(&address, &keys)
+            .map_err(internal)?
             .ok_or_else(|| RpcError::Internal("the state cannot prove".into()))?;
         Ok(EIP1186AccountProofResponse {
             address,
@@ -395,4 +404,10 @@ impl EthApiServer for Eth {
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         Ok(self.find_logs(&filter).await?)
     }
+}
+
+/// A store that failed under a state read: an internal error, as geth answers a database
+/// failure.
+fn internal(error: altlayer_core::storage::StorageError) -> RpcError {
+    RpcError::Internal(error.to_string())
 }

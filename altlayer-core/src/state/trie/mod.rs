@@ -23,8 +23,10 @@ use nybbles::Nibbles;
 use rayon::prelude::*;
 use std::sync::Arc;
 
+mod stored;
 mod witness;
 
+pub use stored::{LoadNode, NodeJournal};
 pub use witness::{NodeMap, PartialTrie, WitnessError, node_map};
 
 /// A node and its cached RLP reference (`None` when the node changed since it was last hashed).
@@ -76,6 +78,9 @@ fn empty_children() -> Box<[Option<Arc<Cell>>; 16]> {
 pub struct MerkleTrie {
     root: Cell,
     len: usize,
+    /// Node writes and deletions since they were last taken, by path, for a trie whose nodes
+    /// live in a store (`None` for a trie that lives in memory only, which records nothing).
+    journal: Option<Box<NodeJournal>>,
 }
 
 impl Default for MerkleTrie {
@@ -93,10 +98,12 @@ impl MerkleTrie {
         Self {
             root: Cell::new(Node::Empty),
             len: 0,
+            journal: None,
         }
     }
 
-    /// Number of keys in the trie.
+    /// Number of keys in the trie. A stored trie ([`MerkleTrie::stored`]) does not know its
+    /// size: it counts the keys added in memory, less those removed, from zero.
     pub const fn len(&self) -> usize {
         self.len
     }
@@ -114,7 +121,8 @@ impl MerkleTrie {
             return;
         }
         let path = Nibbles::unpack_array(&key.0);
-        // A `MerkleTrie` has no stubs (only a `PartialTrie` does), so nothing can be missing.
+        // A trie in memory has no stubs, and a stored trie loads the stubs on a key's path
+        // before it changes it (`MerkleTrie::load_path`), so nothing can be missing.
         if insert(&mut self.root, path, value, Nibbles::new()).unwrap_or(false) {
             self.len += 1;
         }
@@ -123,10 +131,16 @@ impl MerkleTrie {
     /// Removes the value under `key`; returns whether it was there.
     pub fn remove(&mut self, key: B256) -> bool {
         let path = Nibbles::unpack_array(&key.0);
-        // No stubs in a `MerkleTrie`: see `insert`.
-        let removed = remove(&mut self.root, path, Nibbles::new()).unwrap_or(false);
+        // Stubs on the way are loaded before (`MerkleTrie::load_path`), so nothing is missing.
+        let removed = remove(
+            &mut self.root,
+            path,
+            Nibbles::new(),
+            &mut Graveyard(self.journal.as_deref_mut()),
+        )
+        .unwrap_or(false);
         if removed {
-            self.len -= 1;
+            self.len = self.len.saturating_sub(1);
         }
         removed
     }
@@ -168,13 +182,36 @@ impl MerkleTrie {
                 .filter(|c| c.rlp.is_none())
                 .count();
             if dirty >= PARALLEL_HASH_MIN_DIRTY {
-                children.par_iter_mut().flatten().for_each(|child| {
-                    let mut buf = Vec::with_capacity(600);
-                    rlp_of(child, &mut buf);
-                });
+                let record = self.journal.is_some();
+                let written: Vec<Written> = children
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, child)| child.as_mut().map(|child| (i, child)))
+                    .map(|(i, child)| {
+                        let mut buf = Vec::with_capacity(600);
+                        let mut written = Vec::new();
+                        let path = Nibbles::from_nibbles_unchecked([i as u8]);
+                        rlp_of(child, &mut buf, path, record.then_some(&mut written));
+                        written
+                    })
+                    .collect();
+                if let Some(journal) = self.journal.as_deref_mut() {
+                    journal.written(written.into_iter().flatten());
+                }
             }
         }
-        root_hash(&mut self.root)
+        let mut written = Vec::new();
+        let root = root_hash(
+            &mut self.root,
+            self.journal.is_some().then_some(&mut written),
+        );
+        if let Some(journal) = self.journal.as_deref_mut() {
+            journal.written(written);
+            if matches!(self.root.node, Node::Empty) {
+                journal.removed(Nibbles::new());
+            }
+        }
+        root
     }
 
     /// The root hash as last computed, without hashing; `None` when a change has not been
@@ -195,12 +232,14 @@ impl MerkleTrie {
 
 /// The hash of the trie under `root` (always hashed, even when its encoding is shorter than
 /// 32 bytes), re-hashing only nodes whose cache was cleared.
-fn root_hash(root: &mut Cell) -> B256 {
+/// With `written`, every node hashed is recorded there with its path and encoding (the root
+/// always, other nodes only when referenced by hash: shorter ones travel inside their parent).
+fn root_hash(root: &mut Cell, written: Option<&mut Written>) -> B256 {
     match root.node {
         Node::Empty => EMPTY_ROOT_HASH,
         _ => {
             let mut buf = Vec::with_capacity(600);
-            let rlp = rlp_node(root, &mut buf);
+            let rlp = rlp_node(root, &mut buf, Nibbles::new(), written);
             rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()))
         }
     }
@@ -315,7 +354,12 @@ fn wrap_in_extension(prefix: Nibbles, node: Node) -> Node {
 /// the key was there. Fails when it meets a stub: on the way down, or as the one child left
 /// of a branch that must fold into it (the trie may then be half-changed: a `PartialTrie`
 /// applies updates to a copy).
-fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, MissingNode> {
+fn remove(
+    cell: &mut Cell,
+    path: Nibbles,
+    prefix: Nibbles,
+    grave: &mut Graveyard<'_>,
+) -> Result<bool, MissingNode> {
     let removed = match &mut cell.node {
         Node::Stub(_) => return Err(MissingNode { path: prefix }),
         Node::Empty => false,
@@ -324,6 +368,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
                 return Ok(false);
             }
             cell.node = Node::Empty;
+            grave.bury(prefix);
             true
         }
         Node::Extension { key, child } => {
@@ -332,13 +377,15 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
             }
             let key = *key;
             let child = Arc::make_mut(child);
-            if !remove(child, path.slice(key.len()..), prefix.join(&key))? {
+            if !remove(child, path.slice(key.len()..), prefix.join(&key), grave)? {
                 return Ok(false);
             }
             // The child was a branch; after the removal it may have collapsed into a leaf or an
             // extension, which the extension must absorb.
+            let absorbed = prefix.join(&key);
             match core::mem::replace(&mut child.node, Node::Empty) {
                 Node::Leaf { key: rest, value } => {
+                    grave.bury(absorbed);
                     cell.node = Node::Leaf {
                         key: key.join(&rest),
                         value,
@@ -348,6 +395,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
                     key: rest,
                     child: grandchild,
                 } => {
+                    grave.bury(absorbed);
                     cell.node = Node::Extension {
                         key: key.join(&rest),
                         child: grandchild,
@@ -364,7 +412,7 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
             };
             let mut below = prefix;
             below.push(index as u8);
-            if !remove(Arc::make_mut(child), path.slice(1..), below)? {
+            if !remove(Arc::make_mut(child), path.slice(1..), below, grave)? {
                 return Ok(false);
             }
             if matches!(child.node, Node::Empty) {
@@ -382,15 +430,23 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
                 if let Some(last) = children[only].take() {
                     let last = Arc::unwrap_or_clone(last);
                     let nibble = Nibbles::from_nibbles_unchecked([only as u8]);
+                    let mut absorbed = prefix;
+                    absorbed.push(only as u8);
                     cell.node = match last.node {
-                        Node::Leaf { key, value } => Node::Leaf {
-                            key: nibble.join(&key),
-                            value,
-                        },
-                        Node::Extension { key, child } => Node::Extension {
-                            key: nibble.join(&key),
-                            child,
-                        },
+                        Node::Leaf { key, value } => {
+                            grave.bury(absorbed);
+                            Node::Leaf {
+                                key: nibble.join(&key),
+                                value,
+                            }
+                        }
+                        Node::Extension { key, child } => {
+                            grave.bury(absorbed);
+                            Node::Extension {
+                                key: nibble.join(&key),
+                                child,
+                            }
+                        }
                         branch @ Node::Branch { .. } => Node::Extension {
                             key: nibble,
                             child: Arc::new(Cell {
@@ -411,29 +467,59 @@ fn remove(cell: &mut Cell, path: Nibbles, prefix: Nibbles) -> Result<bool, Missi
     Ok(removed)
 }
 
-/// A child's RLP reference: cached (the subtree may be shared with other tries, and is only
-/// copied when it must be re-hashed), or computed.
-fn rlp_of(child: &mut Arc<Cell>, buf: &mut Vec<u8>) -> RlpNode {
-    match &child.rlp {
-        Some(rlp) => rlp.clone(),
-        None => rlp_node(Arc::make_mut(child), buf),
+/// Nodes hashed, with their paths: the encoding of each node that stands alone (the root, and
+/// every node of 32 bytes or more), `None` for one embedded in its parent.
+pub(crate) type Written = Vec<(Nibbles, Option<Vec<u8>>)>;
+
+/// Where [`remove`] reports the paths whose node it destroyed, which a stored trie deletes.
+struct Graveyard<'a>(Option<&'a mut NodeJournal>);
+
+impl Graveyard<'_> {
+    fn bury(&mut self, path: Nibbles) {
+        if let Some(journal) = self.0.as_deref_mut() {
+            journal.removed(path);
+        }
     }
 }
 
-/// The node's RLP reference, computed from its children's (cached where clean).
-fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
+/// A child's RLP reference: cached (the subtree may be shared with other tries, and is only
+/// copied when it must be re-hashed), or computed.
+fn rlp_of(
+    child: &mut Arc<Cell>,
+    buf: &mut Vec<u8>,
+    path: Nibbles,
+    written: Option<&mut Written>,
+) -> RlpNode {
+    match &child.rlp {
+        Some(rlp) => rlp.clone(),
+        None => rlp_node(Arc::make_mut(child), buf, path, written),
+    }
+}
+
+/// The node's RLP reference, computed from its children's (cached where clean). The node sits
+/// at `path`; with `written`, each node hashed is recorded there.
+fn rlp_node(
+    cell: &mut Cell,
+    buf: &mut Vec<u8>,
+    path: Nibbles,
+    mut written: Option<&mut Written>,
+) -> RlpNode {
     if let Some(rlp) = &cell.rlp {
         return rlp.clone();
     }
     let rlp = match &mut cell.node {
-        Node::Stub(rlp) => rlp.clone(),
+        Node::Stub(rlp) => {
+            let rlp = rlp.clone();
+            cell.rlp = Some(rlp.clone());
+            return rlp;
+        }
         Node::Empty => RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
         Node::Leaf { key, value } => {
             buf.clear();
             LeafNodeRef::new(key, value).rlp(buf)
         }
         Node::Extension { key, child } => {
-            let child = rlp_of(child, buf);
+            let child = rlp_of(child, buf, path.join(key), written.as_deref_mut());
             buf.clear();
             ExtensionNodeRef::new(key, &child).rlp(buf)
         }
@@ -443,13 +529,20 @@ fn rlp_node(cell: &mut Cell, buf: &mut Vec<u8>) -> RlpNode {
             for (i, child) in children.iter_mut().enumerate() {
                 if let Some(child) = child {
                     mask.set_bit(i as u8);
-                    stack.push(rlp_of(child, buf));
+                    let mut below = path;
+                    below.push(i as u8);
+                    stack.push(rlp_of(child, buf, below, written.as_deref_mut()));
                 }
             }
             buf.clear();
             BranchNodeRef::new(&stack, mask).rlp(buf)
         }
     };
+    if let Some(written) = written {
+        // `rlp` left the node's full encoding in `buf`.
+        let stands_alone = path.is_empty() || rlp.as_hash().is_some();
+        written.push((path, stands_alone.then(|| buf.clone())));
+    }
     cell.rlp = Some(rlp.clone());
     rlp
 }

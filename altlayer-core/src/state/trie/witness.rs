@@ -22,21 +22,45 @@ impl MerkleTrie {
     /// removal needs that child). Applying the updates to it gives the same root as applying
     /// them here.
     pub fn witness(&mut self, reads: &[B256], updates: &[(B256, Option<Vec<u8>>)]) -> PartialTrie {
+        // Without a loader nothing can fail.
+        self.witness_loading(reads, updates, None)
+            .unwrap_or_else(|_| PartialTrie {
+                root: Cell::new(Node::Empty),
+            })
+    }
+
+    /// [`MerkleTrie::witness`] of a trie whose nodes are in a store: the nodes the witness
+    /// needs are loaded through `load` first.
+    pub fn witness_loading(
+        &mut self,
+        reads: &[B256],
+        updates: &[(B256, Option<Vec<u8>>)],
+        load: Option<&super::LoadNode<'_>>,
+    ) -> Result<PartialTrie, crate::storage::StorageError> {
         let keys: Vec<B256> = reads
             .iter()
             .copied()
             .chain(updates.iter().map(|(k, _)| *k))
             .collect();
+        if let Some(load) = load {
+            for key in &keys {
+                self.load_path(*key, false, load)?;
+            }
+        }
         let mut witness = self.prune(&keys);
-        // Each round expands one stub of a finite trie, so this ends.
+        // Each round expands one stub of a finite trie (loading it first if need be), so
+        // this ends.
         loop {
             let mut attempt = witness.clone();
             match attempt.apply(updates) {
-                Ok(()) => return witness,
+                Ok(()) => return Ok(witness),
                 Err(MissingNode { path }) => {
+                    if let Some(load) = load {
+                        super::stored::load_at(&mut self.root, &path, Nibbles::new(), load)?;
+                    }
                     if !expand(&mut witness.root, &self.root, path, Nibbles::new()) {
                         // The full trie cannot supply it either; nothing more to add.
-                        return witness;
+                        return Ok(witness);
                     }
                 }
             }
@@ -67,7 +91,7 @@ pub enum WitnessError {
 impl PartialTrie {
     /// The root hash.
     pub fn root(&mut self) -> B256 {
-        root_hash(&mut self.root)
+        root_hash(&mut self.root, None)
     }
 
     /// The value under `key`, `None` if it is provably absent, or the missing node.
@@ -113,7 +137,7 @@ impl PartialTrie {
                     insert(&mut root, path, value.clone(), Nibbles::new())?;
                 }
                 _ => {
-                    remove(&mut root, path, Nibbles::new())?;
+                    remove(&mut root, path, Nibbles::new(), &mut Graveyard(None))?;
                 }
             }
         }
@@ -218,7 +242,7 @@ pub(super) fn prune(cell: &Cell, paths: &[Nibbles]) -> Cell {
 /// as stubs); returns whether it found one to replace.
 pub(super) fn expand(partial: &mut Cell, full: &Cell, path: Nibbles, at: Nibbles) -> bool {
     if let Node::Stub(_) = partial.node {
-        if at != path {
+        if at != path || matches!(full.node, Node::Stub(_)) {
             return false;
         }
         // One level: the node itself, with its children as stubs.
@@ -289,32 +313,36 @@ pub(super) fn shallow(cell: &Cell) -> Cell {
     }
 }
 
-pub(super) fn collect_nodes(cell: &Cell, is_root: bool, out: &mut Vec<alloy_primitives::Bytes>) {
-    let encode = |cell: &Cell| -> Option<alloy_primitives::Bytes> {
-        let mut buf = Vec::new();
-        match &cell.node {
-            Node::Leaf { key, value } => {
-                LeafNodeRef::new(key, value).rlp(&mut buf);
-            }
-            Node::Extension { key, child } => {
-                let child = child.rlp.clone()?;
-                ExtensionNodeRef::new(key, &child).rlp(&mut buf);
-            }
-            Node::Branch { children } => {
-                let mut stack = Vec::with_capacity(16);
-                let mut mask = TrieMask::default();
-                for (i, child) in children.iter().enumerate() {
-                    if let Some(child) = child {
-                        mask.set_bit(i as u8);
-                        stack.push(child.rlp.clone()?);
-                    }
-                }
-                BranchNodeRef::new(&stack, mask).rlp(&mut buf);
-            }
-            Node::Empty | Node::Stub(_) => return None,
+/// The RLP of a node whose children are hashed; `None` for an empty trie, a stub, or a node
+/// with a child not hashed yet.
+pub(super) fn encode_node(cell: &Cell) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    match &cell.node {
+        Node::Leaf { key, value } => {
+            LeafNodeRef::new(key, value).rlp(&mut buf);
         }
-        Some(buf.into())
-    };
+        Node::Extension { key, child } => {
+            let child = child.rlp.clone()?;
+            ExtensionNodeRef::new(key, &child).rlp(&mut buf);
+        }
+        Node::Branch { children } => {
+            let mut stack = Vec::with_capacity(16);
+            let mut mask = TrieMask::default();
+            for (i, child) in children.iter().enumerate() {
+                if let Some(child) = child {
+                    mask.set_bit(i as u8);
+                    stack.push(child.rlp.clone()?);
+                }
+            }
+            BranchNodeRef::new(&stack, mask).rlp(&mut buf);
+        }
+        Node::Empty | Node::Stub(_) => return None,
+    }
+    Some(buf)
+}
+
+pub(super) fn collect_nodes(cell: &Cell, is_root: bool, out: &mut Vec<alloy_primitives::Bytes>) {
+    let encode = |cell: &Cell| encode_node(cell).map(alloy_primitives::Bytes::from);
     // A node shorter than 32 bytes is embedded in its parent (the root always stands alone).
     if let Some(bytes) = encode(cell)
         && (is_root || bytes.len() >= 32)

@@ -1,0 +1,260 @@
+//! A trie whose nodes live in a store: loaded on the paths an update walks, recorded by path
+//! when they change, and dropped from memory again below a depth.
+//!
+//! Nodes are stored by path (geth's path scheme, reth's layout): the node at a path is
+//! overwritten when it changes and deleted when it goes, so the store holds exactly one trie
+//! and needs no garbage collection. A stub in memory carries its node's hash, which a node
+//! loaded in its place must hash to: a store that answers with the wrong bytes is caught.
+
+use super::*;
+use crate::storage::StorageError;
+use alloy_primitives::map::HashMap;
+
+/// Node writes (`Some`: the node's encoding) and deletions (`None`) of a stored trie, by path,
+/// since they were last taken. Later changes to a path replace earlier ones.
+#[derive(Clone, Debug, Default)]
+pub struct NodeJournal {
+    changes: HashMap<Nibbles, Option<Vec<u8>>>,
+}
+
+impl NodeJournal {
+    pub(super) fn removed(&mut self, path: Nibbles) {
+        self.changes.insert(path, None);
+    }
+
+    pub(super) fn written(&mut self, nodes: impl IntoIterator<Item = (Nibbles, Option<Vec<u8>>)>) {
+        self.changes.extend(nodes);
+    }
+}
+
+/// How a stored trie loads a node: the node at a path, or `None` when the store has none.
+pub type LoadNode<'a> = dyn Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync + 'a;
+
+impl MerkleTrie {
+    /// The trie with root `root` whose nodes are in a store: only the root is known (as a
+    /// stub) until [`MerkleTrie::load_path`] brings in the nodes an update needs. Its changes
+    /// are recorded for [`MerkleTrie::take_node_changes`].
+    pub fn stored(root: B256) -> Self {
+        let cell = if root == EMPTY_ROOT_HASH {
+            Cell::new(Node::Empty)
+        } else {
+            let rlp = RlpNode::word_rlp(&root);
+            Cell {
+                node: Node::Stub(rlp.clone()),
+                rlp: Some(rlp),
+            }
+        };
+        Self {
+            root: cell,
+            len: 0,
+            journal: Some(Box::default()),
+        }
+    }
+
+    /// Whether the trie's nodes live in a store ([`MerkleTrie::stored`]).
+    pub const fn is_stored(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Loads every stub on `key`'s path, and for a removal the one sibling a branch may fold
+    /// into, so that inserting or removing `key` meets no stub. Nothing changes on an error.
+    pub fn load_path(
+        &mut self,
+        key: B256,
+        removal: bool,
+        load: &LoadNode<'_>,
+    ) -> Result<(), StorageError> {
+        let path = Nibbles::unpack_array(&key.0);
+        load_path(&mut self.root, path, Nibbles::new(), removal, load)
+    }
+
+    /// The node changes recorded since the last call, by path (`None`: delete the node). Call
+    /// after [`MerkleTrie::root`], which records the nodes it hashes.
+    pub fn take_node_changes(&mut self) -> Vec<(Nibbles, Option<Vec<u8>>)> {
+        self.journal
+            .as_deref_mut()
+            .map(|journal| journal.changes.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forgets recorded changes (a block that failed and was put back).
+    pub fn clear_node_changes(&mut self) {
+        if let Some(journal) = self.journal.as_deref_mut() {
+            journal.changes.clear();
+        }
+    }
+
+    /// Every node that stands alone (the root, and each node of 32 bytes or more) with its
+    /// path: what a store holds of this trie. Hashes the trie first; stubs are left out.
+    pub fn nodes_by_path(&mut self) -> Vec<(Nibbles, Vec<u8>)> {
+        self.root();
+        let mut out = Vec::new();
+        walk(&self.root, Nibbles::new(), &mut out);
+        out
+    }
+
+    /// Replaces every hashed subtree deeper than `keep` nibbles by a stub, so that memory
+    /// holds the top of the trie and the store the rest. Unhashed changes stay.
+    pub fn evict(&mut self, keep: usize) {
+        evict(&mut self.root, 0, keep);
+    }
+}
+
+/// Replaces the stub `cell` (at `prefix`) by the node the store holds there.
+fn load_stub(cell: &mut Cell, prefix: &Nibbles, load: &LoadNode<'_>) -> Result<(), StorageError> {
+    let Node::Stub(rlp) = &cell.node else {
+        return Ok(());
+    };
+    let rlp = rlp.clone();
+    let expected = rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()));
+    let bytes = load(prefix)?.ok_or_else(|| {
+        StorageError::Corrupt(format!(
+            "trie node {expected} at path {prefix:?} is missing"
+        ))
+    })?;
+    if keccak256(&bytes) != expected {
+        return Err(StorageError::Corrupt(format!(
+            "trie node at path {prefix:?} does not hash to {expected}"
+        )));
+    }
+    let mut loaded = witness::decode_cell(&bytes, &NodeMap::default(), prefix.len())
+        .map_err(|e| StorageError::Corrupt(format!("trie node at path {prefix:?}: {e}")))?;
+    loaded.rlp = Some(rlp);
+    *cell = loaded;
+    Ok(())
+}
+
+fn load_path(
+    cell: &mut Cell,
+    path: Nibbles,
+    prefix: Nibbles,
+    removal: bool,
+    load: &LoadNode<'_>,
+) -> Result<(), StorageError> {
+    load_stub(cell, &prefix, load)?;
+    match &mut cell.node {
+        Node::Extension { key, child } if path.starts_with(key) => {
+            // The update copies the nodes on its path anyway, so copying them here is free.
+            let below = prefix.join(key);
+            load_path(
+                Arc::make_mut(child),
+                path.slice(key.len()..),
+                below,
+                removal,
+                load,
+            )
+        }
+        Node::Branch { children } if !path.is_empty() => {
+            let nibble = path.get_unchecked(0) as usize;
+            if removal && children[nibble].is_some() {
+                // Removing the key may leave this branch one child, which it then folds into:
+                // that child must be known.
+                let mut others = (0..16).filter(|&i| i != nibble && children[i].is_some());
+                if let (Some(other), None) = (others.next(), others.next())
+                    && let Some(sibling) = children[other].as_mut()
+                    && matches!(sibling.node, Node::Stub(_))
+                {
+                    let mut at = prefix;
+                    at.push(other as u8);
+                    load_stub(Arc::make_mut(sibling), &at, load)?;
+                }
+            }
+            match children[nibble].as_mut() {
+                Some(child) => {
+                    let mut below = prefix;
+                    below.push(nibble as u8);
+                    load_path(Arc::make_mut(child), path.slice(1..), below, removal, load)
+                }
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Loads the stub at `target` (and every stub on the way to it) below `cell`, at `prefix`.
+pub(super) fn load_at(
+    cell: &mut Cell,
+    target: &Nibbles,
+    prefix: Nibbles,
+    load: &LoadNode<'_>,
+) -> Result<(), StorageError> {
+    load_stub(cell, &prefix, load)?;
+    if prefix.len() >= target.len() {
+        return Ok(());
+    }
+    match &mut cell.node {
+        Node::Extension { key, child } if target.slice(prefix.len()..).starts_with(key) => {
+            let below = prefix.join(key);
+            load_at(Arc::make_mut(child), target, below, load)
+        }
+        Node::Branch { children } => {
+            let nibble = target.get_unchecked(prefix.len());
+            match children[nibble as usize].as_mut() {
+                Some(child) => {
+                    let mut below = prefix;
+                    below.push(nibble);
+                    load_at(Arc::make_mut(child), target, below, load)
+                }
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn evict(cell: &mut Cell, depth: usize, keep: usize) {
+    let stub = |child: &mut Arc<Cell>, depth: usize| {
+        if depth > keep
+            && let Some(rlp) = &child.rlp
+            && rlp.as_hash().is_some()
+            && !matches!(child.node, Node::Stub(_))
+        {
+            *child = Arc::new(Cell {
+                node: Node::Stub(rlp.clone()),
+                rlp: Some(rlp.clone()),
+            });
+            return true;
+        }
+        false
+    };
+    match &mut cell.node {
+        Node::Extension { key, child } => {
+            let below = depth + key.len();
+            if !stub(child, below) && !matches!(child.node, Node::Stub(_)) {
+                evict(Arc::make_mut(child), below, keep);
+            }
+        }
+        Node::Branch { children } => {
+            for child in children.iter_mut().flatten() {
+                if !stub(child, depth + 1)
+                    && matches!(child.node, Node::Branch { .. } | Node::Extension { .. })
+                {
+                    evict(Arc::make_mut(child), depth + 1, keep);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn walk(cell: &Cell, path: Nibbles, out: &mut Vec<(Nibbles, Vec<u8>)>) {
+    if let Some(bytes) = witness::encode_node(cell)
+        && (path.is_empty() || bytes.len() >= 32)
+    {
+        out.push((path, bytes));
+    }
+    match &cell.node {
+        Node::Extension { key, child } => walk(child, path.join(key), out),
+        Node::Branch { children } => {
+            for (i, child) in children.iter().enumerate() {
+                if let Some(child) = child {
+                    let mut below = path;
+                    below.push(i as u8);
+                    walk(child, below, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,278 @@
+//! A world state over a store behaves as the same state in memory: same roots, same reads,
+//! at the head and as of older blocks, and after unwinding; and the EVM state transition over
+//! a store builds the same chain as in memory, and reopens from the store alone.
+
+use alloy_consensus::transaction::Recovered;
+use alloy_primitives::{Address, U256, map::AddressMap};
+use alloy_trie::KECCAK_EMPTY;
+use altlayer_core::{
+    EvmStateTransition, RollupConfig, StateTransition,
+    dev::{DevAccount, dev_state, dev_state_transition},
+    execution::{BlockAttributes, ExecuteOptions},
+    primitives::{Block, Header},
+    state::{AccountChange, StateChanges, WorldState},
+    storage::{BlockCommit, MemoryStore, StateStore, StorageError},
+};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+fn addr(i: u8) -> Address {
+    Address::with_last_byte(i)
+}
+
+/// One account's change in a block: new balance and nonce (or deletion), a wipe, slots.
+fn change() -> impl Strategy<Value = (u8, AccountChange)> {
+    (
+        0u8..40,
+        prop::option::weighted(0.9, (0u64..1_000, 0u64..5)),
+        prop::bool::weighted(0.05),
+        prop::collection::vec((0u8..16, prop_oneof![Just(0u64), 1u64..50]), 0..6),
+    )
+        .prop_map(|(a, info, cleared, slots)| {
+            (
+                a,
+                AccountChange {
+                    info: info.map(|(balance, nonce)| (nonce, U256::from(balance), KECCAK_EMPTY)),
+                    storage_cleared: cleared,
+                    storage: slots
+                        .into_iter()
+                        .map(|(s, v)| (U256::from(s), U256::from(v)))
+                        .collect(),
+                },
+            )
+        })
+}
+
+fn block_changes() -> impl Strategy<Value = StateChanges> {
+    prop::collection::vec(change(), 1..12).prop_map(|changes| {
+        let mut map = AddressMap::default();
+        for (a, change) in changes {
+            map.insert(addr(a), change);
+        }
+        map
+    })
+}
+
+/// Commits `state`'s changes as the block after `parent` and lets it stand on the store.
+fn commit(store: &MemoryStore, state: &mut WorldState, parent: &Header) -> Header {
+    let root = state.state_root().unwrap();
+    let header = Header {
+        height: parent.height + 1,
+        parent_hash: parent.hash(),
+        state_root: root,
+        ..Header::default()
+    };
+    let block = Block {
+        header: header.clone(),
+        transactions: vec![],
+    };
+    let diff = state.take_diff().unwrap();
+    store
+        .commit(BlockCommit {
+            block: &block,
+            hash: block.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &diff,
+        })
+        .unwrap();
+    state.stand_on(header.height);
+    header
+}
+
+fn assert_same_reads(memory: &WorldState, stored: &WorldState) {
+    for a in 0..40u8 {
+        let a = addr(a);
+        assert_eq!(memory.leaf(&a).unwrap(), stored.leaf(&a).unwrap(), "{a}");
+        for s in 0..16u8 {
+            let s = U256::from(s);
+            assert_eq!(
+                memory.storage(&a, &s).unwrap(),
+                stored.storage(&a, &s).unwrap(),
+                "{a} slot {s}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Blocks of random changes (creations, deletions, wipes, slots set and zeroed) give the
+    /// same root over the store as in memory; replicas kept at older blocks read the state
+    /// as of their block; unwinding puts the store back to an older block exactly.
+    #[test]
+    fn a_state_over_a_store_is_the_state_in_memory(
+        blocks in prop::collection::vec(block_changes(), 1..14),
+        unwind_to in any::<prop::sample::Index>(),
+    ) {
+        let store = Arc::new(MemoryStore::archive());
+        let mut memory = WorldState::new();
+        let genesis_root = memory.state_root().unwrap();
+        let genesis = Header { state_root: genesis_root, ..Header::default() };
+        let genesis_block = Block { header: genesis.clone(), transactions: vec![] };
+        store.commit(BlockCommit {
+            block: &genesis_block,
+            hash: genesis.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &memory.genesis_diff().unwrap(),
+        }).unwrap();
+        let mut stored = WorldState::stored(store.clone(), 0, genesis_root);
+        let mut head = genesis;
+        let mut history = vec![(head.clone(), memory.clone(), stored.clone())];
+        for changes in &blocks {
+            memory.apply(changes).unwrap();
+            stored.apply(changes).unwrap();
+            let root = memory.state_root().unwrap();
+            prop_assert_eq!(stored.state_root().unwrap(), root);
+            prop_assert_eq!(root, memory.state_root_from_scratch());
+            head = commit(&store, &mut stored, &head);
+            prop_assert_eq!(head.state_root, root);
+            assert_same_reads(&memory, &stored);
+            history.push((head.clone(), memory.clone(), stored.clone()));
+        }
+        // Replicas kept at every block still read their block's state, and their roots.
+        for (header, memory, stored) in &history {
+            assert_same_reads(memory, stored);
+            let mut reopened = WorldState::stored(store.clone(), header.height, header.state_root);
+            assert_same_reads(memory, &reopened);
+            prop_assert_eq!(reopened.state_root().unwrap(), header.state_root);
+        }
+        // A replica behind the store executes on its own, in memory, and agrees.
+        let (behind_header, mut behind_memory, mut behind) = history[0].clone();
+        prop_assert_eq!(behind_header.height, 0);
+        behind_memory.apply(&blocks[0]).unwrap();
+        behind.apply(&blocks[0]).unwrap();
+        prop_assert_eq!(behind.state_root().unwrap(), behind_memory.state_root().unwrap());
+        // Unwinding takes the store back to an older block, which then reads as it did.
+        let to = unwind_to.index(history.len());
+        store.unwind(to as u64).unwrap();
+        let (header, memory, _) = &history[to];
+        prop_assert_eq!(store.head().unwrap().map(|h| h.state_root), Some(header.state_root));
+        let mut back = WorldState::stored(store.clone(), header.height, header.state_root);
+        assert_same_reads(memory, &back);
+        prop_assert_eq!(back.state_root().unwrap(), header.state_root);
+    }
+}
+
+#[test]
+fn history_past_what_is_kept_is_an_error_not_a_wrong_answer() {
+    let store = Arc::new(MemoryStore::new(2));
+    let mut state = WorldState::new();
+    state.set_balance(addr(1), U256::from(1)).unwrap();
+    let root = state.state_root().unwrap();
+    let genesis = Header {
+        state_root: root,
+        ..Header::default()
+    };
+    let block = Block {
+        header: genesis.clone(),
+        transactions: vec![],
+    };
+    store
+        .commit(BlockCommit {
+            block: &block,
+            hash: genesis.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &state.genesis_diff().unwrap(),
+        })
+        .unwrap();
+    let mut stored = WorldState::stored(store.clone(), 0, root);
+    let old = stored.clone();
+    let mut head = genesis;
+    for i in 2..6u64 {
+        stored.set_balance(addr(1), U256::from(i)).unwrap();
+        head = commit(&store, &mut stored, &head);
+    }
+    assert_eq!(
+        old.balance(&addr(1)),
+        Err(StorageError::Pruned { at: 0, oldest: 2 })
+    );
+    assert!(matches!(store.unwind(1), Err(StorageError::Pruned { .. })));
+    assert_eq!(stored.balance(&addr(1)), Ok(U256::from(5)));
+    // A block that does not extend the head is refused and changes nothing.
+    let stray = Block {
+        header: Header {
+            height: 9,
+            ..Header::default()
+        },
+        transactions: vec![],
+    };
+    let refused = store.commit(BlockCommit {
+        block: &stray,
+        hash: stray.hash(),
+        senders: &[],
+        receipts: &[],
+        state: &Default::default(),
+    });
+    assert!(matches!(refused, Err(StorageError::NotNext { .. })));
+    assert_eq!(store.head().unwrap().map(|h| h.height), Some(4));
+}
+
+/// Transfers over a state on a store build the same blocks as in
+/// memory; a replica opened from the store alone continues the chain identically.
+#[test]
+fn the_evm_over_a_store_builds_the_chain_it_builds_in_memory_and_reopens() {
+    let config = RollupConfig::default();
+    let accounts = DevAccount::many(16);
+    let mut memory = dev_state_transition(config.clone(), 16);
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+    let mut stored =
+        EvmStateTransition::new(config.clone(), dev_state(16), 0, memory.head().base_fee)
+            .store_genesis(store.clone())
+            .unwrap();
+    assert_eq!(stored.head(), memory.head());
+    let chain_id = config.chain_id;
+    let mut nonces = vec![0u64; accounts.len()];
+    let build = |stf: &mut EvmStateTransition, height: u64, nonces: &mut Vec<u64>| {
+        let txs: Vec<_> = (0..8)
+            .map(|i| {
+                let from = (height as usize * 3 + i) % accounts.len();
+                let to = Address::with_last_byte((height * 8 + i as u64) as u8);
+                let tx = accounts[from].transfer(chain_id, nonces[from], to, U256::from(1_000 + i));
+                nonces[from] += 1;
+                Recovered::new_unchecked(tx, accounts[from].address)
+            })
+            .collect();
+        stf.build_block(
+            BlockAttributes {
+                timestamp: height,
+                ..BlockAttributes::default()
+            },
+            txs,
+            ExecuteOptions::default(),
+        )
+        .unwrap()
+    };
+    let mut memory_nonces = nonces.clone();
+    for height in 1..=6 {
+        let a = build(&mut memory, height, &mut memory_nonces);
+        let b = build(&mut stored, height, &mut nonces);
+        assert_eq!(a.block, b.block, "block {height}");
+        assert_eq!(a.outcome.receipts, b.outcome.receipts);
+    }
+    assert_eq!(store.head().unwrap().map(|h| h.height), Some(6));
+    // A replica opened from the store alone (a restart) continues the chain identically.
+    let mut reopened = EvmStateTransition::open(config, store.clone()).unwrap();
+    assert_eq!(reopened.head(), memory.head());
+    for height in 7..=9 {
+        let a = build(&mut memory, height, &mut memory_nonces);
+        let b = build(&mut reopened, height, &mut nonces);
+        assert_eq!(a.block, b.block, "block {height} after reopening");
+    }
+    assert_eq!(
+        reopened.nonce(&accounts[0].address).unwrap(),
+        memory.nonce(&accounts[0].address).unwrap()
+    );
+    let proof = reopened
+        .state()
+        .proof(&accounts[1].address, &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Some(proof),
+        memory.state().proof(&accounts[1].address, &[]).unwrap()
+    );
+}
