@@ -89,6 +89,10 @@ impl Clone for EvmStateTransition {
     }
 }
 
+/// What applying a run gives: the outcome, the transactions and their senders, and the undos
+/// (newest last) that put the state back.
+type Applied = (BlockOutcome, Vec<TxEnvelope>, Vec<Address>, Vec<Undo>);
+
 /// Everything a block run produced before it touches the state.
 struct Run {
     included: Vec<Recovered<TxEnvelope>>,
@@ -350,7 +354,7 @@ impl EvmStateTransition {
         header: &mut Header,
         run: Run,
         want_roots: bool,
-    ) -> Result<(BlockOutcome, Vec<TxEnvelope>, Vec<Address>, Vec<Undo>), ExecutionError> {
+    ) -> Result<Applied, ExecutionError> {
         let Run {
             included,
             receipts,

@@ -752,8 +752,7 @@ impl WorldState {
             .into_iter()
             .filter_map(|hash| Some((hash, self.code.get(&hash)?.original_bytes())))
             .collect();
-        diff.nodes
-            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        diff.nodes.sort_unstable_by_key(|node| (node.0, node.1));
         Ok(diff)
     }
 
@@ -814,8 +813,7 @@ impl WorldState {
             .collect();
         code.sort_unstable();
         diff.code = code;
-        diff.nodes
-            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        diff.nodes.sort_unstable_by_key(|node| (node.0, node.1));
         Ok(diff)
     }
 
