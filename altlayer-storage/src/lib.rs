@@ -1,0 +1,216 @@
+#![doc = include_str!("../README.md")]
+
+mod chain;
+mod state;
+mod tables;
+
+pub use chain::BlockBody;
+
+use alloy_primitives::B256;
+use altlayer_core::storage::{StorageError, StoredHead};
+use redb::{Database, ReadableDatabase};
+use std::path::{Path, PathBuf};
+use tables::{FORMAT, META, corrupt, u64_of};
+
+/// The database file inside a node's data directory.
+pub const DB_FILE: &str = "altlayer.redb";
+
+/// Blocks of history kept by default behind the head, as geth keeps 128 states.
+pub const DEFAULT_HISTORY: u64 = 128;
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Bytes of redb's page cache: the bounded cache every read goes through.
+    pub cache_bytes: usize,
+    /// Blocks of history kept behind the head (state at those blocks can be read, and they
+    /// can be unwound); `None` keeps all (an archive).
+    pub history: Option<u64>,
+}
+
+impl Default for StoreOptions {
+    /// 256 MiB of cache and 128 blocks of history.
+    fn default() -> Self {
+        Self {
+            cache_bytes: 256 << 20,
+            history: Some(DEFAULT_HISTORY),
+        }
+    }
+}
+
+/// Why a data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The directory could not be created or read (missing permission, a file in the way).
+    #[error("cannot use data directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// redb refused the file: not a redb database, damaged beyond repair, or open in another
+    /// process.
+    #[error("cannot open database {path}: {reason}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// redb's reason.
+        reason: String,
+    },
+    /// The database holds data this version cannot read, or data that does not decode.
+    #[error("database {path} is not an altlayer database this version can read: {reason}")]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The node's database: one redb file in the node's data directory holding the state (with
+/// recent history and the trie nodes by path), the blocks, receipts and their indexes.
+///
+/// It implements core's [`altlayer_core::storage::StateStore`]: a replica opened on it with
+/// [`altlayer_core::EvmStateTransition::open`] reads the state from it and commits each
+/// block to it in one durable write transaction (with redb's quick repair, so recovery after
+/// a crash does not scan the file).
+#[derive(Debug)]
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+    history: Option<u64>,
+}
+
+impl RedbStore {
+    /// Opens the database in `dir`, creating the directory and an empty database if there is
+    /// none. An existing file that is not an altlayer database is refused, never overwritten.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let exists = path.exists();
+        let mut builder = Database::builder();
+        builder.set_cache_size(options.cache_bytes);
+        let database = |e: &dyn std::fmt::Display| OpenError::Database {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let db = if exists {
+            builder.open(&path).map_err(|e| database(&e))?
+        } else {
+            builder.create(&path).map_err(|e| database(&e))?
+        };
+        let store = Self {
+            db,
+            path: path.clone(),
+            history: options.history,
+        };
+        let foreign = |e: StorageError| OpenError::Foreign {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        match store.meta_u64("format").map_err(foreign)? {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(OpenError::Foreign {
+                    path,
+                    reason: format!("format {other}, this version reads format {FORMAT}"),
+                });
+            }
+            None if altlayer_core::storage::StateStore::head(&store)
+                .map_err(foreign)?
+                .is_some() =>
+            {
+                return Err(OpenError::Foreign {
+                    path,
+                    reason: "no format recorded".into(),
+                });
+            }
+            None => store.init().map_err(foreign)?,
+        }
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Blocks of history kept behind the head (`None`: all).
+    pub const fn history(&self) -> Option<u64> {
+        self.history
+    }
+
+    /// The hash of the genesis block, once one is committed: what tells one chain's database
+    /// from another's.
+    pub fn genesis_hash(&self) -> Result<Option<B256>, StorageError> {
+        altlayer_core::storage::StateStore::block_hash(self, 0)
+    }
+
+    fn init(&self) -> Result<(), StorageError> {
+        let mut tx = self.db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
+        {
+            let mut meta = tx.open_table(META).map_err(backend)?;
+            meta.insert("format", FORMAT.to_be_bytes().as_slice())
+                .map_err(backend)?;
+        }
+        // Every table exists from the start, so readers never meet a missing one.
+        tables::create_all(&tx)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let meta = match tx.open_table(META) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(backend(e)),
+        };
+        meta.get(key)
+            .map_err(backend)?
+            .map(|v| u64_of(v.value()))
+            .transpose()
+    }
+
+    /// The stored head, read in `tx`.
+    pub(crate) fn head_in(tx: &redb::ReadTransaction) -> Result<Option<StoredHead>, StorageError> {
+        let meta = match tx.open_table(META) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(backend(e)),
+        };
+        let Some(bytes) = meta.get("head").map_err(backend)? else {
+            return Ok(None);
+        };
+        decode_head(bytes.value()).map(Some)
+    }
+}
+
+pub(crate) fn encode_head(head: &StoredHead) -> [u8; 72] {
+    let mut out = [0u8; 72];
+    out[..8].copy_from_slice(&head.height.to_be_bytes());
+    out[8..40].copy_from_slice(head.hash.as_slice());
+    out[40..].copy_from_slice(head.state_root.as_slice());
+    out
+}
+
+pub(crate) fn decode_head(bytes: &[u8]) -> Result<StoredHead, StorageError> {
+    if bytes.len() != 72 {
+        return Err(corrupt(format!("head of {} bytes", bytes.len())));
+    }
+    Ok(StoredHead {
+        height: u64_of(&bytes[..8])?,
+        hash: B256::from_slice(&bytes[8..40]),
+        state_root: B256::from_slice(&bytes[40..]),
+    })
+}
+
+/// A redb failure as core's storage error.
+pub(crate) fn backend(error: impl Into<redb::Error>) -> StorageError {
+    StorageError::Backend(error.into().to_string())
+}

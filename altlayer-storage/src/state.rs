@@ -1,0 +1,443 @@
+//! [`StateStore`] for [`RedbStore`]: reads as of a block, a block's commit in one write
+//! transaction, unwinding, and pruning history.
+
+use crate::{
+    RedbStore, backend, chain, encode_head,
+    tables::{
+        ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, Kind, META, NODE_HISTORY,
+        NODES, STORAGE, STORAGE_HISTORY, at_block, corrupt, decode_account, decode_changes,
+        decode_option, encode_account, encode_changes, encode_option, node_key, slot_key, u64_of,
+    },
+};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashSet};
+use altlayer_core::{
+    primitives::Header,
+    storage::{BlockCommit, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner},
+};
+use nybbles::Nibbles;
+use redb::{
+    ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
+};
+
+type Bin = TableDefinition<'static, &'static [u8], &'static [u8]>;
+
+impl RedbStore {
+    /// A read transaction and whether `at` is its head (read the tables) or an older block
+    /// (read history first).
+    fn read_at(&self, at: u64) -> Result<(ReadTransaction, bool), StorageError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let head = Self::head_in(&tx)?.map_or(0, |h| h.height);
+        if at > head {
+            return Err(StorageError::Ahead { at, head });
+        }
+        let oldest = oldest_in(&tx)?;
+        if at < oldest {
+            return Err(StorageError::Pruned { at, oldest });
+        }
+        Ok((tx, at == head))
+    }
+
+    /// The value of `key` in `table` as of block `at`, through `history` when `at` is not
+    /// the head.
+    fn value_at(
+        &self,
+        at: u64,
+        table: Bin,
+        history: Bin,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let (tx, at_head) = self.read_at(at)?;
+        if !at_head {
+            let history = open(&tx, history)?;
+            let from = at_block(key, at + 1);
+            let to = at_block(key, u64::MAX);
+            if let Some(entry) = history
+                .range(from.as_slice()..=to.as_slice())
+                .map_err(backend)?
+                .next()
+            {
+                let (_, value) = entry.map_err(backend)?;
+                return Ok(decode_option(value.value())?.map(<[u8]>::to_vec));
+            }
+        }
+        let table = open(&tx, table)?;
+        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+}
+
+fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &ReadTransaction,
+    table: TableDefinition<'_, K, V>,
+) -> Result<ReadOnlyTable<K, V>, StorageError> {
+    tx.open_table(table).map_err(backend)
+}
+
+fn oldest_in(tx: &ReadTransaction) -> Result<u64, StorageError> {
+    let meta = open(tx, META)?;
+    meta.get("oldest")
+        .map_err(backend)?
+        .map_or(Ok(0), |v| u64_of(v.value()))
+}
+
+impl StateStore for RedbStore {
+    fn head(&self) -> Result<Option<StoredHead>, StorageError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        Self::head_in(&tx)
+    }
+
+    fn block_hash(&self, height: u64) -> Result<Option<B256>, StorageError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let headers = open(&tx, HEADERS)?;
+        let Some(entry) = headers.get(height).map_err(backend)? else {
+            return Ok(None);
+        };
+        let bytes = entry.value();
+        if bytes.len() < 32 {
+            return Err(corrupt(format!("header {height} cut short")));
+        }
+        Ok(Some(B256::from_slice(&bytes[..32])))
+    }
+
+    fn header(&self, height: u64) -> Result<Option<Header>, StorageError> {
+        Ok(self.block_header(height)?.map(|(_, header)| header))
+    }
+
+    fn account(&self, at: u64, address: &Address) -> Result<Option<StoredAccount>, StorageError> {
+        self.value_at(at, ACCOUNTS, ACCOUNT_HISTORY, address.as_slice())?
+            .map(|bytes| decode_account(&bytes))
+            .transpose()
+    }
+
+    fn storage(&self, at: u64, address: &Address, slot: &U256) -> Result<U256, StorageError> {
+        let key = slot_key(address, slot);
+        Ok(self
+            .value_at(at, STORAGE, STORAGE_HISTORY, &key)?
+            .map(|bytes| U256::from_be_slice(&bytes))
+            .unwrap_or_default())
+    }
+
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, StorageError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let code = open(&tx, CODE)?;
+        Ok(code
+            .get(hash.as_slice())
+            .map_err(backend)?
+            .map(|v| Bytes::copy_from_slice(v.value())))
+    }
+
+    fn trie_node(
+        &self,
+        at: u64,
+        owner: &TrieOwner,
+        path: &Nibbles,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.value_at(at, NODES, NODE_HISTORY, &node_key(owner, path))
+    }
+
+    fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
+        let mut tx = self.db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
+        let header = &commit.block.header;
+        let height = header.height;
+        let head = {
+            let meta = tx.open_table(META).map_err(backend)?;
+            let head = meta.get("head").map_err(backend)?;
+            head.map(|v| crate::decode_head(v.value())).transpose()?
+        };
+        let extends = match head {
+            None => height == 0,
+            Some(head) => height == head.height + 1 && header.parent_hash == head.hash,
+        };
+        if !extends {
+            // Dropping the transaction aborts it: nothing is written.
+            return Err(StorageError::NotNext {
+                height,
+                hash: commit.hash,
+                head,
+            });
+        }
+        let genesis = head.is_none();
+        {
+            let mut writer = Writer::new(&tx, height, genesis)?;
+            writer.state(commit)?;
+            writer.finish()?;
+        }
+        chain::write_block(&tx, &commit)?;
+        {
+            let mut meta = tx.open_table(META).map_err(backend)?;
+            let head = StoredHead {
+                height,
+                hash: commit.hash,
+                state_root: header.state_root,
+            };
+            meta.insert("head", encode_head(&head).as_slice())
+                .map_err(backend)?;
+        }
+        if let Some(history) = self.history {
+            prune(&tx, height.saturating_sub(history))?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn unwind(&self, height: u64) -> Result<(), StorageError> {
+        let mut tx = self.db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
+        let (head, oldest) = {
+            let meta = tx.open_table(META).map_err(backend)?;
+            let head = meta
+                .get("head")
+                .map_err(backend)?
+                .map(|v| crate::decode_head(v.value()))
+                .transpose()?;
+            let oldest = meta
+                .get("oldest")
+                .map_err(backend)?
+                .map_or(Ok(0), |v| u64_of(v.value()))?;
+            (head, oldest)
+        };
+        let Some(head) = head else {
+            return Ok(());
+        };
+        if height >= head.height {
+            return Ok(());
+        }
+        if height < oldest {
+            return Err(StorageError::Pruned { at: height, oldest });
+        }
+        for block in ((height + 1)..=head.height).rev() {
+            undo_block(&tx, block)?;
+            chain::remove_block(&tx, block)?;
+        }
+        let restored = {
+            let headers = tx.open_table(HEADERS).map_err(backend)?;
+            let entry = headers
+                .get(height)
+                .map_err(backend)?
+                .ok_or_else(|| corrupt(format!("header {height} is missing")))?;
+            let (hash, header) = chain::decode_header(height, entry.value())?;
+            StoredHead {
+                height,
+                hash,
+                state_root: header.state_root,
+            }
+        };
+        {
+            let mut meta = tx.open_table(META).map_err(backend)?;
+            meta.insert("head", encode_head(&restored).as_slice())
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+}
+
+/// Writes one block's state changes, recording each key's value before the block once.
+struct Writer<'t> {
+    accounts: Table<'t, &'static [u8], &'static [u8]>,
+    storage: Table<'t, &'static [u8], &'static [u8]>,
+    code: Table<'t, &'static [u8], &'static [u8]>,
+    nodes: Table<'t, &'static [u8], &'static [u8]>,
+    account_history: Table<'t, &'static [u8], &'static [u8]>,
+    storage_history: Table<'t, &'static [u8], &'static [u8]>,
+    node_history: Table<'t, &'static [u8], &'static [u8]>,
+    changesets: Table<'t, u64, &'static [u8]>,
+    height: u64,
+    /// The genesis block has no history: nothing comes before it.
+    genesis: bool,
+    recorded: HashSet<Vec<u8>>,
+    changes: Vec<Changed>,
+}
+
+impl<'t> Writer<'t> {
+    fn new(
+        tx: &'t redb::WriteTransaction,
+        height: u64,
+        genesis: bool,
+    ) -> Result<Self, StorageError> {
+        Ok(Self {
+            accounts: tx.open_table(ACCOUNTS).map_err(backend)?,
+            storage: tx.open_table(STORAGE).map_err(backend)?,
+            code: tx.open_table(CODE).map_err(backend)?,
+            nodes: tx.open_table(NODES).map_err(backend)?,
+            account_history: tx.open_table(ACCOUNT_HISTORY).map_err(backend)?,
+            storage_history: tx.open_table(STORAGE_HISTORY).map_err(backend)?,
+            node_history: tx.open_table(NODE_HISTORY).map_err(backend)?,
+            changesets: tx.open_table(CHANGESETS).map_err(backend)?,
+            height,
+            genesis,
+            recorded: HashSet::default(),
+            changes: Vec::new(),
+        })
+    }
+
+    fn state(&mut self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
+        let diff = commit.state;
+        for address in &diff.wiped {
+            self.wipe(address)?;
+        }
+        for (address, account) in &diff.accounts {
+            let value = account.as_ref().map(encode_account);
+            self.put(
+                Kind::Account,
+                address.as_slice(),
+                value.as_ref().map(|v| &v[..]),
+            )?;
+        }
+        for (address, slot, value) in &diff.storage {
+            let bytes = value.to_be_bytes::<32>();
+            let value = (!value.is_zero()).then_some(&bytes[..]);
+            self.put(Kind::Slot, &slot_key(address, slot), value)?;
+        }
+        for (hash, code) in &diff.code {
+            if self.code.get(hash.as_slice()).map_err(backend)?.is_none() {
+                self.code
+                    .insert(hash.as_slice(), code.as_ref())
+                    .map_err(backend)?;
+            }
+        }
+        for (owner, path, node) in &diff.nodes {
+            self.put(Kind::Node, &node_key(owner, path), node.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an account's storage: its slots and its storage trie's nodes.
+    fn wipe(&mut self, address: &Address) -> Result<(), StorageError> {
+        let from = slot_key(address, &U256::ZERO);
+        let to = slot_key(address, &U256::MAX);
+        let slots: Vec<Vec<u8>> = self
+            .storage
+            .range(from.as_slice()..=to.as_slice())
+            .map_err(backend)?
+            .map(|entry| entry.map(|(k, _)| k.value().to_vec()).map_err(backend))
+            .collect::<Result<_, _>>()?;
+        for key in slots {
+            self.put(Kind::Slot, &key, None)?;
+        }
+        let owner = keccak256(address);
+        let mut to = owner.to_vec();
+        to.extend_from_slice(&[0xff; 66]);
+        let nodes: Vec<Vec<u8>> = self
+            .nodes
+            .range(owner.as_slice()..to.as_slice())
+            .map_err(backend)?
+            .map(|entry| entry.map(|(k, _)| k.value().to_vec()).map_err(backend))
+            .collect::<Result<_, _>>()?;
+        for key in nodes {
+            self.put(Kind::Node, &key, None)?;
+        }
+        Ok(())
+    }
+
+    /// Sets (`Some`) or deletes `key`, keeping its value before the block in history.
+    fn put(&mut self, kind: Kind, key: &[u8], value: Option<&[u8]>) -> Result<(), StorageError> {
+        let (table, history) = match kind {
+            Kind::Account => (&mut self.accounts, &mut self.account_history),
+            Kind::Slot => (&mut self.storage, &mut self.storage_history),
+            Kind::Node => (&mut self.nodes, &mut self.node_history),
+        };
+        let old = match value {
+            Some(value) => table.insert(key, value).map_err(backend)?,
+            None => table.remove(key).map_err(backend)?,
+        }
+        .map(|v| v.value().to_vec());
+        if !self.genesis && self.recorded.insert(key.to_vec()) {
+            history
+                .insert(
+                    at_block(key, self.height).as_slice(),
+                    encode_option(old.as_deref()).as_slice(),
+                )
+                .map_err(backend)?;
+            self.changes.push(Changed {
+                kind,
+                key: key.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), StorageError> {
+        if !self.genesis {
+            self.changesets
+                .insert(self.height, encode_changes(&self.changes).as_slice())
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+/// Puts back every key block `block` changed, from history, and forgets the block's history.
+fn undo_block(tx: &redb::WriteTransaction, block: u64) -> Result<(), StorageError> {
+    let changes = {
+        let mut changesets = tx.open_table(CHANGESETS).map_err(backend)?;
+        let entry = changesets
+            .remove(block)
+            .map_err(backend)?
+            .ok_or_else(|| corrupt(format!("the change set of block {block} is missing")))?;
+        decode_changes(entry.value())?
+    };
+    for kind in [Kind::Account, Kind::Slot, Kind::Node] {
+        let (table, history) = match kind {
+            Kind::Account => (ACCOUNTS, ACCOUNT_HISTORY),
+            Kind::Slot => (STORAGE, STORAGE_HISTORY),
+            Kind::Node => (NODES, NODE_HISTORY),
+        };
+        let mut table = tx.open_table(table).map_err(backend)?;
+        let mut history = tx.open_table(history).map_err(backend)?;
+        for change in changes.iter().filter(|c| c.kind == kind) {
+            let entry = history
+                .remove(at_block(&change.key, block).as_slice())
+                .map_err(backend)?
+                .ok_or_else(|| corrupt(format!("history of block {block} is missing a key")))?;
+            match decode_option(entry.value())? {
+                Some(before) => {
+                    table
+                        .insert(change.key.as_slice(), before)
+                        .map_err(backend)?;
+                }
+                None => {
+                    table.remove(change.key.as_slice()).map_err(backend)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops the history of blocks up to `oldest`, which then is the oldest block whose state
+/// can be read.
+pub(crate) fn prune(tx: &redb::WriteTransaction, oldest: u64) -> Result<(), StorageError> {
+    let current = {
+        let meta = tx.open_table(META).map_err(backend)?;
+        meta.get("oldest")
+            .map_err(backend)?
+            .map_or(Ok(0), |v| u64_of(v.value()))?
+    };
+    if oldest <= current {
+        return Ok(());
+    }
+    {
+        let mut changesets = tx.open_table(CHANGESETS).map_err(backend)?;
+        let mut account_history = tx.open_table(ACCOUNT_HISTORY).map_err(backend)?;
+        let mut storage_history = tx.open_table(STORAGE_HISTORY).map_err(backend)?;
+        let mut node_history = tx.open_table(NODE_HISTORY).map_err(backend)?;
+        for block in (current + 1)..=oldest {
+            let Some(entry) = changesets.remove(block).map_err(backend)? else {
+                continue;
+            };
+            for change in decode_changes(entry.value())? {
+                let history = match change.kind {
+                    Kind::Account => &mut account_history,
+                    Kind::Slot => &mut storage_history,
+                    Kind::Node => &mut node_history,
+                };
+                history
+                    .remove(at_block(&change.key, block).as_slice())
+                    .map_err(backend)?;
+            }
+        }
+    }
+    let mut meta = tx.open_table(META).map_err(backend)?;
+    meta.insert("oldest", oldest.to_be_bytes().as_slice())
+        .map_err(backend)?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! The redb store against core's in-memory store (the reference), the EVM over it with
+//! contracts, logs and a restart, and what it does with files that are not its own.
+
+use alloy_consensus::transaction::Recovered;
+use alloy_primitives::{Address, TxKind, U256, map::AddressMap};
+use alloy_trie::KECCAK_EMPTY;
+use altlayer_core::{
+    EvmStateTransition, RollupConfig,
+    dev::{DevAccount, counter_init_code, dev_state_transition, store_call, store_init_code},
+    execution::{BlockAttributes, ExecuteOptions},
+    primitives::{Block, Header},
+    state::{AccountChange, StateChanges, WorldState},
+    storage::{ACCOUNT_TRIE, BlockCommit, MemoryStore, StateStore, StorageError},
+};
+use altlayer_storage::{OpenError, RedbStore, StoreOptions};
+use nybbles::Nibbles;
+use proptest::prelude::*;
+use std::sync::Arc;
+
+fn addr(i: u8) -> Address {
+    Address::with_last_byte(i)
+}
+
+fn options(history: Option<u64>) -> StoreOptions {
+    StoreOptions {
+        cache_bytes: 4 << 20,
+        history,
+    }
+}
+
+fn block_changes() -> impl Strategy<Value = StateChanges> {
+    let change = (
+        0u8..30,
+        prop::option::weighted(0.9, (0u64..1_000, 0u64..5)),
+        prop::bool::weighted(0.05),
+        prop::collection::vec((0u8..12, prop_oneof![Just(0u64), 1u64..50]), 0..5),
+    )
+        .prop_map(|(a, info, cleared, slots)| {
+            (
+                addr(a),
+                AccountChange {
+                    info: info.map(|(b, n)| (n, U256::from(b), KECCAK_EMPTY)),
+                    storage_cleared: cleared,
+                    storage: slots
+                        .into_iter()
+                        .map(|(s, v)| (U256::from(s), U256::from(v)))
+                        .collect(),
+                },
+            )
+        });
+    prop::collection::vec(change, 1..10).prop_map(|c| c.into_iter().collect::<AddressMap<_>>())
+}
+
+/// Commits the changes of `state` as the block after `parent` to `store`.
+fn commit(store: &dyn StateStore, state: &mut WorldState, parent: &Header) -> Header {
+    let header = Header {
+        height: parent.height + 1,
+        parent_hash: parent.hash(),
+        state_root: state.state_root().unwrap(),
+        ..Header::default()
+    };
+    let block = Block {
+        header: header.clone(),
+        transactions: vec![],
+    };
+    let diff = state.take_diff().unwrap();
+    store
+        .commit(BlockCommit {
+            block: &block,
+            hash: block.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &diff,
+        })
+        .unwrap();
+    state.stand_on(header.height);
+    header
+}
+
+fn genesis(store: &dyn StateStore) -> Header {
+    let mut state = WorldState::new();
+    state.set_balance(addr(1), U256::from(7)).unwrap();
+    let header = Header {
+        state_root: state.state_root().unwrap(),
+        ..Header::default()
+    };
+    let block = Block {
+        header: header.clone(),
+        transactions: vec![],
+    };
+    store
+        .commit(BlockCommit {
+            block: &block,
+            hash: header.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &state.genesis_diff().unwrap(),
+        })
+        .unwrap();
+    header
+}
+
+/// Every key the test touches reads the same from both stores, as of `at`.
+fn same_reads(a: &dyn StateStore, b: &dyn StateStore, at: u64) {
+    for i in 0..30u8 {
+        assert_eq!(
+            a.account(at, &addr(i)),
+            b.account(at, &addr(i)),
+            "account {i} at {at}"
+        );
+        for s in 0..12u8 {
+            let s = U256::from(s);
+            assert_eq!(a.storage(at, &addr(i), &s), b.storage(at, &addr(i), &s));
+        }
+    }
+    assert_eq!(
+        a.trie_node(at, &ACCOUNT_TRIE, &Nibbles::new()),
+        b.trie_node(at, &ACCOUNT_TRIE, &Nibbles::new())
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The same blocks committed to redb and to the in-memory reference give the same head,
+    /// the same reads as of every block, the same unwinding, and the same after reopening
+    /// the file.
+    #[test]
+    fn redb_answers_as_the_reference_store(
+        blocks in prop::collection::vec(block_changes(), 1..10),
+        unwind in any::<prop::sample::Index>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let redb = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
+        let memory = Arc::new(MemoryStore::archive());
+        let g = genesis(&*redb);
+        prop_assert_eq!(genesis(&*memory), g.clone());
+        let mut on_redb = WorldState::stored(redb.clone(), 0, g.state_root);
+        let mut on_memory = WorldState::stored(memory.clone(), 0, g.state_root);
+        let (mut head_r, mut head_m) = (g.clone(), g);
+        for changes in &blocks {
+            on_redb.apply(changes).unwrap();
+            on_memory.apply(changes).unwrap();
+            head_r = commit(&*redb, &mut on_redb, &head_r);
+            head_m = commit(&*memory, &mut on_memory, &head_m);
+            prop_assert_eq!(&head_r, &head_m);
+        }
+        prop_assert_eq!(redb.head().unwrap(), memory.head().unwrap());
+        for at in 0..=head_r.height {
+            same_reads(&*redb, &*memory, at);
+        }
+        // Reopened from the file, it still answers the same.
+        drop(on_redb);
+        drop(redb);
+        let redb = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
+        for at in 0..=head_r.height {
+            same_reads(&*redb, &*memory, at);
+        }
+        let to = unwind.index(head_r.height as usize + 1) as u64;
+        redb.unwind(to).unwrap();
+        memory.unwind(to).unwrap();
+        prop_assert_eq!(redb.head().unwrap(), memory.head().unwrap());
+        same_reads(&*redb, &*memory, to);
+        let root = redb.head().unwrap().unwrap().state_root;
+        let mut state = WorldState::stored(redb.clone(), to, root);
+        prop_assert_eq!(state.state_root().unwrap(), root);
+    }
+}
+
+#[test]
+fn history_is_pruned_to_its_depth_and_older_reads_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path(), options(Some(3))).unwrap());
+    let mut head = genesis(&*store);
+    let mut state = WorldState::stored(store.clone(), 0, head.state_root);
+    for i in 0..6u64 {
+        state.set_balance(addr(1), U256::from(100 + i)).unwrap();
+        head = commit(&*store, &mut state, &head);
+    }
+    assert_eq!(head.height, 6);
+    assert_eq!(
+        store.account(3, &addr(1)).unwrap().map(|a| a.balance),
+        Some(U256::from(102))
+    );
+    assert_eq!(
+        store.account(2, &addr(1)),
+        Err(StorageError::Pruned { at: 2, oldest: 3 })
+    );
+    assert!(matches!(store.unwind(2), Err(StorageError::Pruned { .. })));
+    assert!(matches!(
+        store.account(7, &addr(1)),
+        Err(StorageError::Ahead { .. })
+    ));
+}
+
+/// Contracts with storage and logs over redb: the same blocks as in memory, the chain's
+/// blocks, receipts, transaction and log indexes read back, and a restart from the file.
+#[test]
+fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
+    let config = RollupConfig::default();
+    let chain_id = config.chain_id;
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = DevAccount::many(4);
+    let mut memory = dev_state_transition(config.clone(), 4);
+    let store = Arc::new(RedbStore::open(dir.path(), options(Some(128))).unwrap());
+    let mut stored = dev_state_transition(config.clone(), 4)
+        .store_genesis(store.clone())
+        .unwrap();
+    let counter = accounts[0].address.create(0);
+    let storer = accounts[0].address.create(1);
+    let mut nonce = 0u64;
+    let mut txs_for = |height: u64| -> Vec<Recovered<alloy_consensus::TxEnvelope>> {
+        let a = &accounts[0];
+        let calls = if height == 1 {
+            vec![
+                (TxKind::Create, counter_init_code(), 200_000),
+                (TxKind::Create, store_init_code(), 200_000),
+            ]
+        } else {
+            // Every other block sets 32 slots, the blocks between delete them again.
+            let value = U256::from(height % 2);
+            vec![
+                (TxKind::Call(counter), Default::default(), 100_000),
+                (
+                    TxKind::Call(storer),
+                    store_call(U256::from(height % 3), value),
+                    1_500_000,
+                ),
+            ]
+        };
+        calls
+            .into_iter()
+            .map(|(to, input, gas)| {
+                let tx = a.call(chain_id, nonce, to, input, gas);
+                nonce += 1;
+                Recovered::new_unchecked(tx, a.address)
+            })
+            .collect()
+    };
+    let mut hashes = Vec::new();
+    for height in 1..=8u64 {
+        let txs = txs_for(height);
+        let attributes = BlockAttributes {
+            timestamp: height,
+            ..BlockAttributes::default()
+        };
+        let a = memory
+            .build_block(attributes.clone(), txs.clone(), ExecuteOptions::default())
+            .unwrap();
+        let b = stored
+            .build_block(attributes, txs, ExecuteOptions::default())
+            .unwrap();
+        assert!(a.rejected.is_empty(), "{:?}", a.rejected);
+        assert_eq!(a.block, b.block, "block {height}");
+        hashes.push((b.block.clone(), b.outcome.receipts.clone()));
+    }
+    // The chain reads back as written.
+    for (block, receipts) in &hashes {
+        let height = block.header.height;
+        assert_eq!(store.block(height).unwrap().as_ref(), Some(block));
+        assert_eq!(store.receipts(height).unwrap().as_ref(), Some(receipts));
+        assert_eq!(store.block_height(&block.hash()).unwrap(), Some(height));
+        for (i, tx) in block.transactions.iter().enumerate() {
+            assert_eq!(
+                store.transaction_location(tx.tx_hash()).unwrap(),
+                Some((height, i))
+            );
+        }
+    }
+    // The counter logs every call from block 2 on, with the caller as its topic.
+    assert_eq!(
+        store.blocks_with_address(&counter, 0, 8).unwrap(),
+        (2..=8).collect::<Vec<_>>()
+    );
+    let caller = accounts[0].address.into_word();
+    assert_eq!(
+        store.blocks_with_topic(&caller, 4, 6).unwrap(),
+        vec![4, 5, 6]
+    );
+    assert!(store.blocks_with_address(&storer, 0, 8).unwrap().is_empty());
+    // A restart: drop everything, open the file, continue the chain identically.
+    let root = stored.state_root();
+    drop(stored);
+    drop(store);
+    let store = Arc::new(RedbStore::open(dir.path(), options(Some(128))).unwrap());
+    let mut reopened = EvmStateTransition::open(config, store.clone()).unwrap();
+    assert_eq!(reopened.state_root(), root);
+    assert_eq!(reopened.head(), memory.head());
+    for height in 9..=10u64 {
+        let txs = txs_for(height);
+        let attributes = BlockAttributes {
+            timestamp: height,
+            ..BlockAttributes::default()
+        };
+        let a = memory
+            .build_block(attributes.clone(), txs.clone(), ExecuteOptions::default())
+            .unwrap();
+        let b = reopened
+            .build_block(attributes, txs, ExecuteOptions::default())
+            .unwrap();
+        assert_eq!(a.block, b.block, "block {height} after the restart");
+    }
+    // Unwinding the last blocks takes the chain and its indexes back too.
+    let last = store.block(10).unwrap().unwrap();
+    store.unwind(8).unwrap();
+    assert!(store.block(10).unwrap().is_none());
+    assert_eq!(
+        store
+            .transaction_location(last.transactions[0].tx_hash())
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.blocks_with_address(&counter, 0, 10).unwrap(),
+        (2..=8).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store.head().unwrap().map(|h| (h.height, h.hash)),
+        Some((8, hashes[7].0.hash()))
+    );
+}
+
+#[test]
+fn a_file_that_is_not_an_altlayer_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(altlayer_storage::DB_FILE);
+    std::fs::write(&path, b"this is not a database, and must stay as it is").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let error = RedbStore::open(dir.path(), options(None)).unwrap_err();
+    assert!(matches!(error, OpenError::Database { .. }), "{error}");
+    assert!(!error.to_string().contains('\n'));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    // A real database cut short is refused too, and not rewritten.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RedbStore::open(dir.path(), options(None)).unwrap();
+        genesis(&store);
+    }
+    let path = dir.path().join(altlayer_storage::DB_FILE);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    let cut = std::fs::read(&path).unwrap();
+    let error = RedbStore::open(dir.path(), options(None)).unwrap_err();
+    assert!(!error.to_string().contains('\n'), "{error}");
+    assert_eq!(std::fs::read(&path).unwrap(), cut);
+}
