@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod chain;
+mod snapshot;
 mod state;
 mod tables;
 
@@ -9,7 +10,11 @@ pub use chain::BlockBody;
 use alloy_primitives::B256;
 use altlayer_core::storage::{StorageError, StoredHead};
 use redb::{Database, ReadableDatabase};
-use std::path::{Path, PathBuf};
+use snapshot::Snapshot;
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, PoisonError, RwLock},
+};
 use tables::{FORMAT, META, corrupt, u64_of};
 
 /// The database file inside a node's data directory.
@@ -81,6 +86,8 @@ pub struct RedbStore {
     db: Database,
     path: PathBuf,
     history: Option<u64>,
+    /// The state as of the last commit, which state reads go through.
+    snapshot: RwLock<Arc<Snapshot>>,
 }
 
 impl RedbStore {
@@ -104,14 +111,19 @@ impl RedbStore {
         } else {
             builder.create(&path).map_err(|e| database(&e))?
         };
+        let foreign = |e: StorageError| OpenError::Foreign {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        if !exists {
+            Self::init(&db).map_err(foreign)?;
+        }
+        let snapshot = Snapshot::take(&db).map_err(foreign)?;
         let store = Self {
             db,
             path: path.clone(),
             history: options.history,
-        };
-        let foreign = |e: StorageError| OpenError::Foreign {
-            path: path.clone(),
-            reason: e.to_string(),
+            snapshot: RwLock::new(Arc::new(snapshot)),
         };
         match store.meta_u64("format").map_err(foreign)? {
             Some(FORMAT) => {}
@@ -121,16 +133,12 @@ impl RedbStore {
                     reason: format!("format {other}, this version reads format {FORMAT}"),
                 });
             }
-            None if altlayer_core::storage::StateStore::head(&store)
-                .map_err(foreign)?
-                .is_some() =>
-            {
+            None => {
                 return Err(OpenError::Foreign {
                     path,
-                    reason: "no format recorded".into(),
+                    reason: "a redb database without altlayer's tables".into(),
                 });
             }
-            None => store.init().map_err(foreign)?,
         }
         Ok(store)
     }
@@ -151,8 +159,8 @@ impl RedbStore {
         altlayer_core::storage::StateStore::block_hash(self, 0)
     }
 
-    fn init(&self) -> Result<(), StorageError> {
-        let mut tx = self.db.begin_write().map_err(backend)?;
+    fn init(db: &Database) -> Result<(), StorageError> {
+        let mut tx = db.begin_write().map_err(backend)?;
         tx.set_quick_repair(true);
         {
             let mut meta = tx.open_table(META).map_err(backend)?;
@@ -175,6 +183,21 @@ impl RedbStore {
             .map_err(backend)?
             .map(|v| u64_of(v.value()))
             .transpose()
+    }
+
+    /// The snapshot state reads go through.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Takes a new snapshot after a commit or an unwind.
+    pub(crate) fn refresh(&self) -> Result<(), StorageError> {
+        let snapshot = Arc::new(Snapshot::take(&self.db)?);
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = snapshot;
+        Ok(())
     }
 
     /// The stored head, read in `tx`.

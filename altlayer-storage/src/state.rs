@@ -3,6 +3,7 @@
 
 use crate::{
     RedbStore, backend, chain, encode_head,
+    snapshot::Versioned,
     tables::{
         ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, Kind, META, NODE_HISTORY,
         NODES, STORAGE, STORAGE_HISTORY, at_block, corrupt, decode_account, decode_changes,
@@ -15,79 +16,16 @@ use altlayer_core::{
     storage::{BlockCommit, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner},
 };
 use nybbles::Nibbles;
-use redb::{
-    ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
-};
-
-type Bin = TableDefinition<'static, &'static [u8], &'static [u8]>;
-
-impl RedbStore {
-    /// A read transaction and whether `at` is its head (read the tables) or an older block
-    /// (read history first).
-    fn read_at(&self, at: u64) -> Result<(ReadTransaction, bool), StorageError> {
-        let tx = self.db.begin_read().map_err(backend)?;
-        let head = Self::head_in(&tx)?.map_or(0, |h| h.height);
-        if at > head {
-            return Err(StorageError::Ahead { at, head });
-        }
-        let oldest = oldest_in(&tx)?;
-        if at < oldest {
-            return Err(StorageError::Pruned { at, oldest });
-        }
-        Ok((tx, at == head))
-    }
-
-    /// The value of `key` in `table` as of block `at`, through `history` when `at` is not
-    /// the head.
-    fn value_at(
-        &self,
-        at: u64,
-        table: Bin,
-        history: Bin,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        let (tx, at_head) = self.read_at(at)?;
-        if !at_head {
-            let history = open(&tx, history)?;
-            let from = at_block(key, at + 1);
-            let to = at_block(key, u64::MAX);
-            if let Some(entry) = history
-                .range(from.as_slice()..=to.as_slice())
-                .map_err(backend)?
-                .next()
-            {
-                let (_, value) = entry.map_err(backend)?;
-                return Ok(decode_option(value.value())?.map(<[u8]>::to_vec));
-            }
-        }
-        let table = open(&tx, table)?;
-        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
-    }
-}
-
-fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
-    tx: &ReadTransaction,
-    table: TableDefinition<'_, K, V>,
-) -> Result<ReadOnlyTable<K, V>, StorageError> {
-    tx.open_table(table).map_err(backend)
-}
-
-fn oldest_in(tx: &ReadTransaction) -> Result<u64, StorageError> {
-    let meta = open(tx, META)?;
-    meta.get("oldest")
-        .map_err(backend)?
-        .map_or(Ok(0), |v| u64_of(v.value()))
-}
+use redb::{ReadableDatabase, ReadableTable, Table};
 
 impl StateStore for RedbStore {
     fn head(&self) -> Result<Option<StoredHead>, StorageError> {
-        let tx = self.db.begin_read().map_err(backend)?;
-        Self::head_in(&tx)
+        Ok(self.snapshot().head)
     }
 
     fn block_hash(&self, height: u64) -> Result<Option<B256>, StorageError> {
         let tx = self.db.begin_read().map_err(backend)?;
-        let headers = open(&tx, HEADERS)?;
+        let headers = tx.open_table(HEADERS).map_err(backend)?;
         let Some(entry) = headers.get(height).map_err(backend)? else {
             return Ok(None);
         };
@@ -103,7 +41,8 @@ impl StateStore for RedbStore {
     }
 
     fn account(&self, at: u64, address: &Address) -> Result<Option<StoredAccount>, StorageError> {
-        self.value_at(at, ACCOUNTS, ACCOUNT_HISTORY, address.as_slice())?
+        self.snapshot()
+            .value_at(at, Versioned::Account, address.as_slice())?
             .map(|bytes| decode_account(&bytes))
             .transpose()
     }
@@ -111,15 +50,16 @@ impl StateStore for RedbStore {
     fn storage(&self, at: u64, address: &Address, slot: &U256) -> Result<U256, StorageError> {
         let key = slot_key(address, slot);
         Ok(self
-            .value_at(at, STORAGE, STORAGE_HISTORY, &key)?
+            .snapshot()
+            .value_at(at, Versioned::Slot, &key)?
             .map(|bytes| U256::from_be_slice(&bytes))
             .unwrap_or_default())
     }
 
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        let tx = self.db.begin_read().map_err(backend)?;
-        let code = open(&tx, CODE)?;
-        Ok(code
+        Ok(self
+            .snapshot()
+            .code
             .get(hash.as_slice())
             .map_err(backend)?
             .map(|v| Bytes::copy_from_slice(v.value())))
@@ -131,7 +71,8 @@ impl StateStore for RedbStore {
         owner: &TrieOwner,
         path: &Nibbles,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.value_at(at, NODES, NODE_HISTORY, &node_key(owner, path))
+        self.snapshot()
+            .value_at(at, Versioned::Node, &node_key(owner, path))
     }
 
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
@@ -176,7 +117,8 @@ impl StateStore for RedbStore {
         if let Some(history) = self.history {
             prune(&tx, height.saturating_sub(history))?;
         }
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        self.refresh()
     }
 
     fn unwind(&self, height: u64) -> Result<(), StorageError> {
@@ -226,7 +168,8 @@ impl StateStore for RedbStore {
             meta.insert("head", encode_head(&restored).as_slice())
                 .map_err(backend)?;
         }
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        self.refresh()
     }
 }
 

@@ -1,0 +1,146 @@
+//! Where a durable block's time goes: prints, for blocks of 1,000 transfers over 100,000
+//! accounts, the time inside the store's reads and commits against the whole block.
+//! `cargo run --release -p altlayer-storage --example commit_cost`
+
+use alloy_consensus::transaction::Recovered;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use altlayer_core::{
+    EvmStateTransition, RollupConfig,
+    dev::DevAccount,
+    execution::{BlockAttributes, DEFAULT_INITIAL_BASE_FEE, ExecuteOptions},
+    primitives::Header,
+    state::WorldState,
+    storage::{BlockCommit, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner},
+};
+use altlayer_storage::{RedbStore, StoreOptions};
+use nybbles::Nibbles;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+#[derive(Debug)]
+struct Timed {
+    inner: RedbStore,
+    reads: Mutex<(u64, Duration)>,
+    commits: Mutex<Duration>,
+}
+
+impl Timed {
+    fn read<T>(&self, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        let mut r = self.reads.lock().unwrap();
+        r.0 += 1;
+        r.1 += start.elapsed();
+        out
+    }
+}
+
+impl StateStore for Timed {
+    fn head(&self) -> Result<Option<StoredHead>, StorageError> {
+        self.inner.head()
+    }
+    fn block_hash(&self, height: u64) -> Result<Option<B256>, StorageError> {
+        self.inner.block_hash(height)
+    }
+    fn header(&self, height: u64) -> Result<Option<Header>, StorageError> {
+        self.inner.header(height)
+    }
+    fn account(&self, at: u64, a: &Address) -> Result<Option<StoredAccount>, StorageError> {
+        self.read(|| self.inner.account(at, a))
+    }
+    fn storage(&self, at: u64, a: &Address, s: &U256) -> Result<U256, StorageError> {
+        self.read(|| self.inner.storage(at, a, s))
+    }
+    fn code(&self, h: &B256) -> Result<Option<Bytes>, StorageError> {
+        self.read(|| self.inner.code(h))
+    }
+    fn trie_node(
+        &self,
+        at: u64,
+        o: &TrieOwner,
+        p: &Nibbles,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.read(|| self.inner.trie_node(at, o, p))
+    }
+    fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
+        let start = Instant::now();
+        let out = self.inner.commit(commit);
+        *self.commits.lock().unwrap() += start.elapsed();
+        out
+    }
+    fn unwind(&self, height: u64) -> Result<(), StorageError> {
+        self.inner.unwind(height)
+    }
+}
+
+fn filler(i: usize) -> Address {
+    Address::from_slice(&keccak256((i as u64).to_be_bytes())[12..])
+}
+
+fn main() {
+    let config = RollupConfig {
+        block_gas_limit: 100_000_000,
+        ..RollupConfig::default()
+    };
+    let senders: Vec<DevAccount> = (0..1_000u64).map(DevAccount::new).collect();
+    let mut state = WorldState::new();
+    for s in &senders {
+        state
+            .set_balance(s.address, U256::from(10u64).pow(U256::from(24)))
+            .unwrap();
+    }
+    for i in 0..99_000 {
+        state.set_balance(filler(i), U256::from(1)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Timed {
+        inner: RedbStore::open(dir.path(), StoreOptions::default()).unwrap(),
+        reads: Mutex::new((0, Duration::ZERO)),
+        commits: Mutex::new(Duration::ZERO),
+    });
+    let mut stf = EvmStateTransition::new(config.clone(), state, 0, DEFAULT_INITIAL_BASE_FEE)
+        .store_genesis(store.clone())
+        .unwrap();
+    let size = |s: &Timed| std::fs::metadata(s.inner.path()).unwrap().len();
+    for nonce in 0..5u64 {
+        let txs: Vec<_> = senders
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let tx = s.transfer(
+                    config.chain_id,
+                    nonce,
+                    filler((i * 97 + nonce as usize * 13) % 99_000),
+                    U256::from(1),
+                );
+                Recovered::new_unchecked(tx, s.address)
+            })
+            .collect();
+        *store.reads.lock().unwrap() = (0, Duration::ZERO);
+        *store.commits.lock().unwrap() = Duration::ZERO;
+        let before = size(&store);
+        let start = Instant::now();
+        stf.build_block(
+            BlockAttributes {
+                timestamp: nonce + 1,
+                ..Default::default()
+            },
+            txs,
+            ExecuteOptions::default(),
+        )
+        .unwrap();
+        let total = start.elapsed();
+        let (reads, read_time) = *store.reads.lock().unwrap();
+        println!(
+            "block {}: {:?} total, {} reads in {:?}, commit {:?}, file +{} KiB",
+            nonce + 1,
+            total,
+            reads,
+            read_time,
+            *store.commits.lock().unwrap(),
+            (size(&store) as i64 - before as i64) / 1024
+        );
+    }
+}
