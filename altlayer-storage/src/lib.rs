@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod chain;
+mod layers;
 mod snapshot;
 mod state;
 mod tables;
@@ -9,13 +10,14 @@ pub use chain::BlockBody;
 
 use alloy_primitives::B256;
 use altlayer_core::storage::{StorageError, StoredHead};
+use layers::Layers;
 use redb::{Database, ReadableDatabase};
 use snapshot::Snapshot;
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, PoisonError, RwLock},
 };
-use tables::{FORMAT, META, corrupt, u64_of};
+use tables::{FORMAT, JOURNAL, META, corrupt, u64_of};
 
 /// The database file inside a node's data directory.
 pub const DB_FILE: &str = "altlayer.redb";
@@ -86,8 +88,12 @@ pub struct RedbStore {
     db: Database,
     path: PathBuf,
     history: Option<u64>,
-    /// The state as of the last commit, which state reads go through.
+    /// The state tables as of the last applied block, which state reads go through.
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Blocks committed to the journal and not applied to the state tables yet.
+    layers: RwLock<Layers>,
+    /// The last block committed.
+    head: RwLock<Option<StoredHead>>,
 }
 
 impl RedbStore {
@@ -119,11 +125,14 @@ impl RedbStore {
             Self::init(&db).map_err(foreign)?;
         }
         let snapshot = Snapshot::take(&db).map_err(foreign)?;
+        let (head, layers) = Self::recover(&db, snapshot.applied).map_err(foreign)?;
         let store = Self {
             db,
             path: path.clone(),
             history: options.history,
             snapshot: RwLock::new(Arc::new(snapshot)),
+            layers: RwLock::new(layers),
+            head: RwLock::new(head),
         };
         match store.meta_u64("format").map_err(foreign)? {
             Some(FORMAT) => {}
@@ -183,6 +192,53 @@ impl RedbStore {
             .map_err(backend)?
             .map(|v| u64_of(v.value()))
             .transpose()
+    }
+
+    /// The head and the journaled blocks after the applied one, as the file holds them.
+    fn recover(db: &Database, applied: u64) -> Result<(Option<StoredHead>, Layers), StorageError> {
+        let tx = db.begin_read().map_err(backend)?;
+        let head = Self::head_in(&tx)?;
+        let mut layers = Layers::default();
+        let journal = match tx.open_table(JOURNAL) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((head, layers)),
+            Err(e) => return Err(backend(e)),
+        };
+        let mut expected = applied + 1;
+        for entry in journal.range(0..).map_err(backend)? {
+            let (height, diff) = entry.map_err(backend)?;
+            let height = height.value();
+            if height != expected {
+                return Err(corrupt(format!(
+                    "journal holds block {height} where block {expected} was expected"
+                )));
+            }
+            layers.push(height, layers::decode_diff(diff.value())?);
+            expected += 1;
+        }
+        let head_height = head.map_or(0, |h| h.height);
+        if expected != head_height + 1 && head.is_some() {
+            return Err(corrupt(format!(
+                "journal ends at block {} but the head is block {head_height}",
+                expected - 1
+            )));
+        }
+        Ok((head, layers))
+    }
+
+    pub(crate) fn layers(&self) -> std::sync::RwLockReadGuard<'_, Layers> {
+        self.layers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn layers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Layers> {
+        self.layers.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn head_height(&self) -> u64 {
+        self.head
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map_or(0, |h| h.height)
     }
 
     /// The snapshot state reads go through.

@@ -1,4 +1,4 @@
-//! The state as of the last commit, opened once: what every state read goes through.
+//! The state tables as of the last applied block, opened once: what state reads go through.
 //!
 //! Opening a read transaction and its tables for each read would cost more than the read (a
 //! block reads thousands of accounts, slots and trie nodes). A snapshot holds the tables of
@@ -7,19 +7,19 @@
 //! consistent view: redb keeps its pages until the last snapshot on them goes.
 
 use crate::{
-    RedbStore, backend,
+    backend,
     tables::{
         ACCOUNT_HISTORY, ACCOUNTS, CODE, META, NODE_HISTORY, NODES, STORAGE, STORAGE_HISTORY,
         at_block, decode_option, u64_of,
     },
 };
-use altlayer_core::storage::{StorageError, StoredHead};
+use altlayer_core::storage::StorageError;
 use redb::{Database, ReadOnlyTable, ReadableDatabase};
 
 type Bin = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// Which of the versioned tables a read is for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Versioned {
     Account,
     Slot,
@@ -27,7 +27,8 @@ pub(crate) enum Versioned {
 }
 
 pub(crate) struct Snapshot {
-    pub(crate) head: Option<StoredHead>,
+    /// The block whose state the tables hold (blocks after it are in the journal).
+    pub(crate) applied: u64,
     pub(crate) oldest: u64,
     accounts: Bin,
     storage: Bin,
@@ -41,7 +42,7 @@ pub(crate) struct Snapshot {
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot")
-            .field("head", &self.head)
+            .field("applied", &self.applied)
             .field("oldest", &self.oldest)
             .finish_non_exhaustive()
     }
@@ -50,16 +51,16 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     pub(crate) fn take(db: &Database) -> Result<Self, StorageError> {
         let tx = db.begin_read().map_err(backend)?;
-        let head = RedbStore::head_in(&tx)?;
-        let oldest = tx
-            .open_table(META)
-            .map_err(backend)?
-            .get("oldest")
-            .map_err(backend)?
-            .map_or(Ok(0), |v| u64_of(v.value()))?;
+        let meta = tx.open_table(META).map_err(backend)?;
+        let number = |key: &str| -> Result<u64, StorageError> {
+            meta.get(key)
+                .map_err(backend)?
+                .map_or(Ok(0), |v| u64_of(v.value()))
+        };
+        let (applied, oldest) = (number("applied")?, number("oldest")?);
         let open = |t| tx.open_table(t).map_err(backend);
         Ok(Self {
-            head,
+            applied,
             oldest,
             accounts: open(ACCOUNTS)?,
             storage: open(STORAGE)?,
@@ -79,7 +80,7 @@ impl Snapshot {
         which: Versioned,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let head = self.head.map_or(0, |h| h.height);
+        let head = self.applied;
         if at > head {
             return Err(StorageError::Ahead { at, head });
         }

@@ -3,24 +3,63 @@
 
 use crate::{
     RedbStore, backend, chain, encode_head,
+    layers::{APPLY_EVERY, Found, encode_diff},
     snapshot::Versioned,
     tables::{
-        ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, Kind, META, NODE_HISTORY,
-        NODES, STORAGE, STORAGE_HISTORY, at_block, corrupt, decode_account, decode_changes,
-        decode_option, encode_account, encode_changes, encode_option, node_key, slot_key, u64_of,
+        ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, JOURNAL, Kind, META,
+        NODE_HISTORY, NODES, STORAGE, STORAGE_HISTORY, at_block, corrupt, decode_account,
+        decode_changes, decode_option, encode_account, encode_changes, encode_option, node_key,
+        slot_key, u64_of,
     },
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashSet};
 use altlayer_core::{
     primitives::Header,
-    storage::{BlockCommit, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner},
+    storage::{
+        BlockCommit, StateDiff, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner,
+    },
 };
 use nybbles::Nibbles;
 use redb::{ReadableDatabase, ReadableTable, Table};
+use std::sync::PoisonError;
+
+impl RedbStore {
+    /// The value of `key` as of block `at`: from the journaled blocks' layers, else the
+    /// tables (as of the last applied block), else history for older blocks.
+    fn read(&self, at: u64, which: Versioned, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let layers = self.layers();
+        let head = self.head_height();
+        if at > head {
+            return Err(StorageError::Ahead { at, head });
+        }
+        let oldest = self.oldest(head);
+        if at < oldest {
+            return Err(StorageError::Pruned { at, oldest });
+        }
+        // The snapshot is taken under the layers' lock: an apply swaps both together.
+        let snapshot = self.snapshot();
+        if at >= snapshot.applied {
+            if let Found::Value(value) = layers.get(at, which, key) {
+                return Ok(value);
+            }
+            return snapshot.value_at(snapshot.applied, which, key);
+        }
+        snapshot.value_at(at, which, key)
+    }
+
+    /// The oldest block whose state is kept, with `head` the head.
+    fn oldest(&self, head: u64) -> u64 {
+        let pruned = self.snapshot().oldest;
+        match self.history {
+            Some(history) => pruned.max(head.saturating_sub(history)),
+            None => pruned,
+        }
+    }
+}
 
 impl StateStore for RedbStore {
     fn head(&self) -> Result<Option<StoredHead>, StorageError> {
-        Ok(self.snapshot().head)
+        Ok(*self.head.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn block_hash(&self, height: u64) -> Result<Option<B256>, StorageError> {
@@ -41,8 +80,7 @@ impl StateStore for RedbStore {
     }
 
     fn account(&self, at: u64, address: &Address) -> Result<Option<StoredAccount>, StorageError> {
-        self.snapshot()
-            .value_at(at, Versioned::Account, address.as_slice())?
+        self.read(at, Versioned::Account, address.as_slice())?
             .map(|bytes| decode_account(&bytes))
             .transpose()
     }
@@ -50,13 +88,15 @@ impl StateStore for RedbStore {
     fn storage(&self, at: u64, address: &Address, slot: &U256) -> Result<U256, StorageError> {
         let key = slot_key(address, slot);
         Ok(self
-            .snapshot()
-            .value_at(at, Versioned::Slot, &key)?
+            .read(at, Versioned::Slot, &key)?
             .map(|bytes| U256::from_be_slice(&bytes))
             .unwrap_or_default())
     }
 
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, StorageError> {
+        if let Some(code) = self.layers().code(hash) {
+            return Ok(Some(code));
+        }
         Ok(self
             .snapshot()
             .code
@@ -71,83 +111,104 @@ impl StateStore for RedbStore {
         owner: &TrieOwner,
         path: &Nibbles,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.snapshot()
-            .value_at(at, Versioned::Node, &node_key(owner, path))
+        self.read(at, Versioned::Node, &node_key(owner, path))
     }
 
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
-        let mut tx = self.db.begin_write().map_err(backend)?;
-        tx.set_quick_repair(true);
+        let mut layers = self.layers_mut();
         let header = &commit.block.header;
         let height = header.height;
-        let head = {
-            let meta = tx.open_table(META).map_err(backend)?;
-            let head = meta.get("head").map_err(backend)?;
-            head.map(|v| crate::decode_head(v.value())).transpose()?
-        };
+        let head = self.head()?;
         let extends = match head {
             None => height == 0,
             Some(head) => height == head.height + 1 && header.parent_hash == head.hash,
         };
         if !extends {
-            // Dropping the transaction aborts it: nothing is written.
             return Err(StorageError::NotNext {
                 height,
                 hash: commit.hash,
                 head,
             });
         }
+        let mut tx = self.db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
         let genesis = head.is_none();
-        {
-            let mut writer = Writer::new(&tx, height, genesis)?;
-            writer.state(commit)?;
-            writer.finish()?;
-        }
-        chain::write_block(&tx, &commit)?;
-        {
-            let mut meta = tx.open_table(META).map_err(backend)?;
-            let head = StoredHead {
-                height,
-                hash: commit.hash,
-                state_root: header.state_root,
-            };
-            meta.insert("head", encode_head(&head).as_slice())
+        // Genesis goes straight into the tables; later blocks into the journal, and into the
+        // tables with the journaled blocks before them every `APPLY_EVERY` blocks.
+        let apply = genesis || layers.blocks.len() + 1 >= APPLY_EVERY;
+        if apply {
+            let mut blocks: Vec<(u64, &StateDiff)> =
+                layers.blocks.iter().map(|(h, d)| (*h, d)).collect();
+            blocks.push((height, commit.state));
+            let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
+            for (block, diff) in blocks {
+                let mut writer = Writer::new(&tx, block, genesis)?;
+                writer.state(diff)?;
+                writer.finish()?;
+                journal.remove(block).map_err(backend)?;
+            }
+        } else {
+            tx.open_table(JOURNAL)
+                .map_err(backend)?
+                .insert(height, encode_diff(commit.state).as_slice())
                 .map_err(backend)?;
         }
-        if let Some(history) = self.history {
+        chain::write_block(&tx, &commit)?;
+        let new_head = StoredHead {
+            height,
+            hash: commit.hash,
+            state_root: header.state_root,
+        };
+        {
+            let mut meta = tx.open_table(META).map_err(backend)?;
+            meta.insert("head", encode_head(&new_head).as_slice())
+                .map_err(backend)?;
+            if apply {
+                meta.insert("applied", height.to_be_bytes().as_slice())
+                    .map_err(backend)?;
+            }
+        }
+        if apply && let Some(history) = self.history {
             prune(&tx, height.saturating_sub(history))?;
         }
         tx.commit().map_err(backend)?;
-        self.refresh()
+        if apply {
+            layers.take_through(height);
+            self.refresh()?;
+        } else {
+            layers.push(height, commit.state.clone());
+        }
+        *self.head.write().unwrap_or_else(PoisonError::into_inner) = Some(new_head);
+        Ok(())
     }
 
     fn unwind(&self, height: u64) -> Result<(), StorageError> {
-        let mut tx = self.db.begin_write().map_err(backend)?;
-        tx.set_quick_repair(true);
-        let (head, oldest) = {
-            let meta = tx.open_table(META).map_err(backend)?;
-            let head = meta
-                .get("head")
-                .map_err(backend)?
-                .map(|v| crate::decode_head(v.value()))
-                .transpose()?;
-            let oldest = meta
-                .get("oldest")
-                .map_err(backend)?
-                .map_or(Ok(0), |v| u64_of(v.value()))?;
-            (head, oldest)
-        };
-        let Some(head) = head else {
+        let mut layers = self.layers_mut();
+        let Some(head) = self.head()? else {
             return Ok(());
         };
         if height >= head.height {
             return Ok(());
         }
+        let oldest = self.oldest(head.height);
         if height < oldest {
             return Err(StorageError::Pruned { at: height, oldest });
         }
+        let applied = self.snapshot().applied;
+        let mut tx = self.db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
+        {
+            let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
+            for block in layers.blocks.keys().filter(|b| **b > height) {
+                journal.remove(*block).map_err(backend)?;
+            }
+        }
+        if height < applied {
+            for block in ((height + 1)..=applied).rev() {
+                undo_block(&tx, block)?;
+            }
+        }
         for block in ((height + 1)..=head.height).rev() {
-            undo_block(&tx, block)?;
             chain::remove_block(&tx, block)?;
         }
         let restored = {
@@ -167,9 +228,16 @@ impl StateStore for RedbStore {
             let mut meta = tx.open_table(META).map_err(backend)?;
             meta.insert("head", encode_head(&restored).as_slice())
                 .map_err(backend)?;
+            if height < applied {
+                meta.insert("applied", height.to_be_bytes().as_slice())
+                    .map_err(backend)?;
+            }
         }
         tx.commit().map_err(backend)?;
-        self.refresh()
+        layers.drop_after(height);
+        self.refresh()?;
+        *self.head.write().unwrap_or_else(PoisonError::into_inner) = Some(restored);
+        Ok(())
     }
 }
 
@@ -212,8 +280,7 @@ impl<'t> Writer<'t> {
         })
     }
 
-    fn state(&mut self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
-        let diff = commit.state;
+    fn state(&mut self, diff: &StateDiff) -> Result<(), StorageError> {
         for address in &diff.wiped {
             self.wipe(address)?;
         }

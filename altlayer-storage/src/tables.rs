@@ -45,6 +45,8 @@ pub(crate) const STORAGE_HISTORY: TableDefinition<'_, &[u8], &[u8]> =
 /// Node key ++ block → the node before the block (absent or present).
 pub(crate) const NODE_HISTORY: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("node_history");
+/// Block → its state changes, for blocks committed and not yet applied to the state tables.
+pub(crate) const JOURNAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("journal");
 /// Block → the keys it changed, to unwind it and to prune its history.
 pub(crate) const CHANGESETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("changesets");
 
@@ -231,5 +233,6 @@ pub(crate) fn create_all(tx: &redb::WriteTransaction) -> Result<(), StorageError
     tx.open_table(STORAGE_HISTORY).map_err(e)?;
     tx.open_table(NODE_HISTORY).map_err(e)?;
     tx.open_table(CHANGESETS).map_err(e)?;
+    tx.open_table(JOURNAL).map_err(e)?;
     Ok(())
 }

@@ -127,7 +127,8 @@ proptest! {
     /// the file.
     #[test]
     fn redb_answers_as_the_reference_store(
-        blocks in prop::collection::vec(block_changes(), 1..10),
+        // Up to 40 blocks: the journal is applied to the tables every 16.
+        blocks in prop::collection::vec(block_changes(), 1..40),
         unwind in any::<prop::sample::Index>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
@@ -238,7 +239,7 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
             .collect()
     };
     let mut hashes = Vec::new();
-    for height in 1..=8u64 {
+    for height in 1..=18u64 {
         let txs = txs_for(height);
         let attributes = BlockAttributes {
             timestamp: height,
@@ -269,15 +270,20 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     }
     // The counter logs every call from block 2 on, with the caller as its topic.
     assert_eq!(
-        store.blocks_with_address(&counter, 0, 8).unwrap(),
-        (2..=8).collect::<Vec<_>>()
+        store.blocks_with_address(&counter, 0, 18).unwrap(),
+        (2..=18).collect::<Vec<_>>()
     );
     let caller = accounts[0].address.into_word();
     assert_eq!(
         store.blocks_with_topic(&caller, 4, 6).unwrap(),
         vec![4, 5, 6]
     );
-    assert!(store.blocks_with_address(&storer, 0, 8).unwrap().is_empty());
+    assert!(
+        store
+            .blocks_with_address(&storer, 0, 18)
+            .unwrap()
+            .is_empty()
+    );
     // A restart: drop everything, open the file, continue the chain identically.
     let root = stored.state_root();
     drop(stored);
@@ -286,7 +292,7 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     let mut reopened = EvmStateTransition::open(config, store.clone()).unwrap();
     assert_eq!(reopened.state_root(), root);
     assert_eq!(reopened.head(), memory.head());
-    for height in 9..=10u64 {
+    for height in 19..=20u64 {
         let txs = txs_for(height);
         let attributes = BlockAttributes {
             timestamp: height,
@@ -301,9 +307,10 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
         assert_eq!(a.block, b.block, "block {height} after the restart");
     }
     // Unwinding the last blocks takes the chain and its indexes back too.
-    let last = store.block(10).unwrap().unwrap();
+    // Back to block 8: through the journal (blocks 17-20) and the tables (blocks 9-16).
+    let last = store.block(20).unwrap().unwrap();
     store.unwind(8).unwrap();
-    assert!(store.block(10).unwrap().is_none());
+    assert!(store.block(20).unwrap().is_none());
     assert_eq!(
         store
             .transaction_location(last.transactions[0].tx_hash())
@@ -311,13 +318,24 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
         None
     );
     assert_eq!(
-        store.blocks_with_address(&counter, 0, 10).unwrap(),
+        store.blocks_with_address(&counter, 0, 20).unwrap(),
         (2..=8).collect::<Vec<_>>()
     );
     assert_eq!(
         store.head().unwrap().map(|h| (h.height, h.hash)),
         Some((8, hashes[7].0.hash()))
     );
+    // The state is block 8's: a replica opened on it has block 8's root, and so does the
+    // store after reopening the file.
+    drop(reopened);
+    let at_eight = EvmStateTransition::open(RollupConfig::default(), store.clone()).unwrap();
+    assert_eq!(at_eight.state_root(), hashes[7].0.header.state_root);
+    drop(at_eight);
+    drop(store);
+    let store = Arc::new(RedbStore::open(dir.path(), options(Some(128))).unwrap());
+    let mut state = WorldState::stored(store.clone(), 8, hashes[7].0.header.state_root);
+    assert_eq!(state.state_root().unwrap(), hashes[7].0.header.state_root);
+    assert_eq!(store.head().unwrap().map(|h| h.height), Some(8));
 }
 
 #[test]

@@ -1,0 +1,251 @@
+//! Blocks committed to the journal and not yet applied to the state tables, held in memory
+//! as diff layers over the tables.
+//!
+//! A block's commit appends its state changes to the journal (one sequential write) with the
+//! block itself, durably; every [`APPLY_EVERY`] blocks the journaled changes go into the state
+//! tables together, in one transaction. Rewriting the tables' B-tree pages for each block was
+//! what made a durable block cost ten times the block in memory: a block's keys are spread
+//! over the whole key space, so each commit rewrote nearly every leaf page. Applied together,
+//! the pages the blocks share are written once. geth's path database keeps its recent diff
+//! layers the same way.
+
+use crate::tables::{
+    corrupt, decode_account, decode_items, encode_account, encode_items, node_key, slot_key,
+};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
+use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
+use nybbles::Nibbles;
+use std::collections::BTreeMap;
+
+/// Journaled blocks are applied to the state tables this many at a time.
+pub(crate) const APPLY_EVERY: usize = 16;
+
+use crate::snapshot::Versioned;
+
+/// The journaled blocks' changes, by key, for reads.
+#[derive(Debug, Default)]
+pub(crate) struct Layers {
+    /// The journaled blocks, by height.
+    pub(crate) blocks: BTreeMap<u64, StateDiff>,
+    /// Per key, its value after each journaled block that wrote it (`None`: deleted).
+    values: HashMap<(Versioned, Vec<u8>), BTreeMap<u64, Option<Vec<u8>>>>,
+    /// Per account, the journaled blocks that wiped its storage.
+    wiped_slots: HashMap<Address, Vec<u64>>,
+    /// Per storage trie owner, the journaled blocks that wiped its nodes.
+    wiped_nodes: HashMap<B256, Vec<u64>>,
+}
+
+/// What the layers say of a key as of a block.
+pub(crate) enum Found {
+    /// A journaled block set it (`None`: deleted it).
+    Value(Option<Vec<u8>>),
+    /// No journaled block up to the block touched it: the tables have it.
+    Tables,
+}
+
+impl Layers {
+    pub(crate) fn push(&mut self, height: u64, diff: StateDiff) {
+        for address in &diff.wiped {
+            self.wiped_slots.entry(*address).or_default().push(height);
+            self.wiped_nodes
+                .entry(keccak256(address))
+                .or_default()
+                .push(height);
+        }
+        let mut set = |which, key: Vec<u8>, value: Option<Vec<u8>>| {
+            self.values
+                .entry((which, key))
+                .or_default()
+                .insert(height, value);
+        };
+        for (address, account) in &diff.accounts {
+            set(
+                Versioned::Account,
+                address.to_vec(),
+                account.as_ref().map(|a| encode_account(a).to_vec()),
+            );
+        }
+        for (address, slot, value) in &diff.storage {
+            let bytes = (!value.is_zero()).then(|| value.to_be_bytes::<32>().to_vec());
+            set(Versioned::Slot, slot_key(address, slot).to_vec(), bytes);
+        }
+        for (owner, path, node) in &diff.nodes {
+            set(Versioned::Node, node_key(owner, path), node.clone());
+        }
+        self.blocks.insert(height, diff);
+    }
+
+    /// Code the journaled blocks added.
+    pub(crate) fn code(&self, hash: &B256) -> Option<Bytes> {
+        self.blocks
+            .values()
+            .flat_map(|diff| diff.code.iter())
+            .find(|(h, _)| h == hash)
+            .map(|(_, code)| code.clone())
+    }
+
+    /// The value of `key` as of block `at`, if a journaled block up to `at` decides it.
+    /// `wiped` names the account or trie owner whose wipe deletes the key.
+    pub(crate) fn get(&self, at: u64, which: Versioned, key: &[u8]) -> Found {
+        let written = self
+            .values
+            .get(&(which, key.to_vec()))
+            .and_then(|by_block| by_block.range(..=at).next_back())
+            .map(|(h, v)| (*h, v));
+        let wiped = match which {
+            Versioned::Account => None,
+            Versioned::Slot => Address::try_from(&key[..20])
+                .ok()
+                .and_then(|a| self.wiped_slots.get(&a)),
+            Versioned::Node => self.wiped_nodes.get(&B256::from_slice(&key[..32])),
+        }
+        .and_then(|heights| heights.iter().rev().find(|h| **h <= at).copied());
+        match (written, wiped) {
+            // A block wipes before it writes: a write in the wiping block stands.
+            (Some((h, value)), Some(w)) if h >= w => Found::Value(value.clone()),
+            (_, Some(_)) => Found::Value(None),
+            (Some((_, value)), None) => Found::Value(value.clone()),
+            (None, None) => Found::Tables,
+        }
+    }
+
+    /// Takes the journaled blocks up to `height` out (they are being applied).
+    pub(crate) fn take_through(&mut self, height: u64) -> Vec<(u64, StateDiff)> {
+        let kept = self.blocks.split_off(&(height + 1));
+        let taken = std::mem::replace(&mut self.blocks, kept);
+        self.reindex();
+        taken.into_iter().collect()
+    }
+
+    /// Drops the journaled blocks after `height` (unwound).
+    pub(crate) fn drop_after(&mut self, height: u64) {
+        self.blocks.split_off(&(height + 1));
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
+        let blocks = std::mem::take(&mut self.blocks);
+        *self = Self::default();
+        for (height, diff) in blocks {
+            self.push(height, diff);
+        }
+    }
+}
+
+/// A state diff as the journal keeps it.
+pub(crate) fn encode_diff(diff: &StateDiff) -> Vec<u8> {
+    let accounts: Vec<Vec<u8>> = diff
+        .accounts
+        .iter()
+        .map(|(address, account)| {
+            let mut out = address.to_vec();
+            if let Some(account) = account {
+                out.extend_from_slice(&encode_account(account));
+            }
+            out
+        })
+        .collect();
+    let wiped: Vec<&[u8]> = diff.wiped.iter().map(|a| a.as_slice()).collect();
+    let storage: Vec<Vec<u8>> = diff
+        .storage
+        .iter()
+        .map(|(address, slot, value)| {
+            let mut out = slot_key(address, slot).to_vec();
+            out.extend_from_slice(&value.to_be_bytes::<32>());
+            out
+        })
+        .collect();
+    let code: Vec<Vec<u8>> = diff
+        .code
+        .iter()
+        .map(|(hash, code)| [hash.as_slice(), code.as_ref()].concat())
+        .collect();
+    let nodes: Vec<Vec<u8>> = diff
+        .nodes
+        .iter()
+        .map(|(owner, path, node)| {
+            let key = node_key(owner, path);
+            let mut out = Vec::with_capacity(1 + key.len() + node.as_ref().map_or(0, Vec::len));
+            out.push(key.len() as u8);
+            out.extend_from_slice(&key);
+            if let Some(node) = node {
+                out.extend_from_slice(node);
+            }
+            out
+        })
+        .collect();
+    let mut out = Vec::new();
+    for list in [
+        encode_items(accounts.iter().map(Vec::as_slice)),
+        encode_items(wiped.into_iter()),
+        encode_items(storage.iter().map(Vec::as_slice)),
+        encode_items(code.iter().map(Vec::as_slice)),
+        encode_items(nodes.iter().map(Vec::as_slice)),
+    ] {
+        out.extend_from_slice(&list);
+    }
+    out
+}
+
+pub(crate) fn decode_diff(bytes: &[u8]) -> Result<StateDiff, StorageError> {
+    let bad = |what: &str| corrupt(format!("journal entry: {what}"));
+    let (accounts, rest) = decode_items(bytes)?;
+    let (wiped, rest) = decode_items(rest)?;
+    let (storage, rest) = decode_items(rest)?;
+    let (code, rest) = decode_items(rest)?;
+    let (nodes, rest) = decode_items(rest)?;
+    if !rest.is_empty() {
+        return Err(bad("trailing bytes"));
+    }
+    let address = |b: &[u8]| Address::try_from(b).map_err(|_| bad("an address"));
+    let mut diff = StateDiff::default();
+    for item in accounts {
+        let account: Option<StoredAccount> = match item.len() {
+            20 => None,
+            124 => Some(decode_account(&item[20..])?),
+            _ => return Err(bad("an account")),
+        };
+        diff.accounts
+            .push((address(item.get(..20).unwrap_or_default())?, account));
+    }
+    for item in wiped {
+        diff.wiped.push(address(item)?);
+    }
+    for item in storage {
+        if item.len() != 84 {
+            return Err(bad("a slot"));
+        }
+        diff.storage.push((
+            address(&item[..20])?,
+            U256::from_be_slice(&item[20..52]),
+            U256::from_be_slice(&item[52..]),
+        ));
+    }
+    for item in code {
+        if item.len() < 32 {
+            return Err(bad("code"));
+        }
+        diff.code.push((
+            B256::from_slice(&item[..32]),
+            Bytes::copy_from_slice(&item[32..]),
+        ));
+    }
+    for item in nodes {
+        let Some((&len, rest)) = item.split_first() else {
+            return Err(bad("a trie node"));
+        };
+        let len = len as usize;
+        if len < 33 || rest.len() < len || rest[32] as usize != len - 33 || len - 33 > 64 {
+            return Err(bad("a trie node's key"));
+        }
+        let owner = B256::from_slice(&rest[..32]);
+        let nibbles = &rest[33..len];
+        if nibbles.iter().any(|n| *n > 0xf) {
+            return Err(bad("a trie node's path"));
+        }
+        let path = Nibbles::from_nibbles(nibbles);
+        let node = (rest.len() > len).then(|| rest[len..].to_vec());
+        diff.nodes.push((owner, path, node));
+    }
+    Ok(diff)
+}
