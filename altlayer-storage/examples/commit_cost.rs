@@ -104,7 +104,7 @@ fn main() {
         .store_genesis(store.clone())
         .unwrap();
     let size = |s: &Timed| std::fs::metadata(s.inner.path()).unwrap().len();
-    for nonce in 0..20u64 {
+    for nonce in 0..200u64 {
         let txs: Vec<_> = senders
             .iter()
             .enumerate()

@@ -17,18 +17,18 @@ use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
 use nybbles::Nibbles;
 use std::collections::BTreeMap;
 
-/// Journaled blocks are applied to the state tables this many at a time.
-pub(crate) const APPLY_EVERY: usize = 16;
-
 use crate::snapshot::Versioned;
+
+/// A key's value after each block that wrote it (`None`: deleted), by height.
+type ByBlock = BTreeMap<u64, Option<Vec<u8>>>;
 
 /// The journaled blocks' changes, by key, for reads.
 #[derive(Debug, Default)]
 pub(crate) struct Layers {
     /// The journaled blocks, by height.
     pub(crate) blocks: BTreeMap<u64, StateDiff>,
-    /// Per key, its value after each journaled block that wrote it (`None`: deleted).
-    values: HashMap<(Versioned, Vec<u8>), BTreeMap<u64, Option<Vec<u8>>>>,
+    /// Per key, its value after each journaled block that wrote it.
+    values: HashMap<(Versioned, Vec<u8>), ByBlock>,
     /// Per account, the journaled blocks that wiped its storage.
     wiped_slots: HashMap<Address, Vec<u64>>,
     /// Per storage trie owner, the journaled blocks that wiped its nodes.

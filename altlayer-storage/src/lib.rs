@@ -33,14 +33,20 @@ pub struct StoreOptions {
     /// Blocks of history kept behind the head (state at those blocks can be read, and they
     /// can be unwound); `None` keeps all (an archive).
     pub history: Option<u64>,
+    /// Blocks whose state changes go into the state tables together. Blocks wait in the
+    /// journal (on disk, and in memory as diff layers) until `history + apply_every` are
+    /// there; then the oldest `apply_every` are applied in one transaction. More blocks
+    /// per apply write the tables' pages less often, at the cost of memory.
+    pub apply_every: usize,
 }
 
 impl Default for StoreOptions {
-    /// 256 MiB of cache and 128 blocks of history.
+    /// 256 MiB of cache, 128 blocks of history, 64 blocks per apply.
     fn default() -> Self {
         Self {
             cache_bytes: 256 << 20,
             history: Some(DEFAULT_HISTORY),
+            apply_every: 64,
         }
     }
 }
@@ -88,6 +94,7 @@ pub struct RedbStore {
     db: Database,
     path: PathBuf,
     history: Option<u64>,
+    apply_every: usize,
     /// The state tables as of the last applied block, which state reads go through.
     snapshot: RwLock<Arc<Snapshot>>,
     /// Blocks committed to the journal and not applied to the state tables yet.
@@ -130,6 +137,7 @@ impl RedbStore {
             db,
             path: path.clone(),
             history: options.history,
+            apply_every: options.apply_every.max(1),
             snapshot: RwLock::new(Arc::new(snapshot)),
             layers: RwLock::new(layers),
             head: RwLock::new(head),

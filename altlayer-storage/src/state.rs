@@ -3,13 +3,13 @@
 
 use crate::{
     RedbStore, backend, chain, encode_head,
-    layers::{APPLY_EVERY, Found, encode_diff},
+    layers::{Found, encode_diff},
     snapshot::Versioned,
     tables::{
         ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, JOURNAL, Kind, META,
         NODE_HISTORY, NODES, STORAGE, STORAGE_HISTORY, at_block, corrupt, decode_account,
         decode_changes, decode_option, encode_account, encode_changes, encode_option, node_key,
-        slot_key, u64_of,
+        slot_key,
     },
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashSet};
@@ -21,7 +21,7 @@ use altlayer_core::{
 };
 use nybbles::Nibbles;
 use redb::{ReadableDatabase, ReadableTable, Table};
-use std::sync::PoisonError;
+use std::{collections::BTreeMap, sync::PoisonError};
 
 impl RedbStore {
     /// The value of `key` as of block `at`: from the journaled blocks' layers, else the
@@ -133,25 +133,49 @@ impl StateStore for RedbStore {
         let mut tx = self.db.begin_write().map_err(backend)?;
         tx.set_quick_repair(true);
         let genesis = head.is_none();
-        // Genesis goes straight into the tables; later blocks into the journal, and into the
-        // tables with the journaled blocks before them every `APPLY_EVERY` blocks.
-        let apply = genesis || layers.blocks.len() + 1 >= APPLY_EVERY;
-        if apply {
-            let mut blocks: Vec<(u64, &StateDiff)> =
-                layers.blocks.iter().map(|(h, d)| (*h, d)).collect();
-            blocks.push((height, commit.state));
-            let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
-            for (block, diff) in blocks {
-                let mut writer = Writer::new(&tx, block, genesis)?;
-                writer.state(diff)?;
-                writer.finish()?;
-                journal.remove(block).map_err(backend)?;
-            }
+        // Genesis goes straight into the tables; later blocks into the journal. With N blocks
+        // of history, the journal keeps the last N blocks (every read and unwind the store
+        // answers falls in them, so the tables need no history of their own) and the oldest
+        // `apply_every` blocks beyond go into the tables together; an archive applies every
+        // `apply_every` blocks and keeps history in the tables.
+        let window = self.history.map_or(0, |h| h as usize);
+        let (apply, through) = if genesis {
+            (true, height)
+        } else if layers.blocks.len() + 1 >= window + self.apply_every {
+            (true, height.saturating_sub(window as u64))
         } else {
+            (false, 0)
+        };
+        let record = self.history.is_none() && !genesis;
+        if !genesis {
             tx.open_table(JOURNAL)
                 .map_err(backend)?
                 .insert(height, encode_diff(commit.state).as_slice())
                 .map_err(backend)?;
+        }
+        if apply {
+            let mut blocks: Vec<(u64, &StateDiff)> = layers
+                .blocks
+                .range(..=through)
+                .map(|(h, d)| (*h, d))
+                .collect();
+            if through == height {
+                blocks.push((height, commit.state));
+            }
+            if genesis || blocks.iter().any(|(_, diff)| !diff.wiped.is_empty()) {
+                // A wipe deletes what the blocks before it wrote: block by block.
+                for (block, diff) in &blocks {
+                    let mut writer = Writer::new(&tx, *block, record)?;
+                    writer.state(diff)?;
+                    writer.finish()?;
+                }
+            } else {
+                apply_merged(&tx, &blocks, record)?;
+            }
+            let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
+            for (block, _) in &blocks {
+                journal.remove(*block).map_err(backend)?;
+            }
         }
         chain::write_block(&tx, &commit)?;
         let new_head = StoredHead {
@@ -164,19 +188,17 @@ impl StateStore for RedbStore {
             meta.insert("head", encode_head(&new_head).as_slice())
                 .map_err(backend)?;
             if apply {
-                meta.insert("applied", height.to_be_bytes().as_slice())
+                meta.insert("applied", through.to_be_bytes().as_slice())
                     .map_err(backend)?;
             }
         }
-        if apply && let Some(history) = self.history {
-            prune(&tx, height.saturating_sub(history))?;
-        }
         tx.commit().map_err(backend)?;
-        if apply {
-            layers.take_through(height);
-            self.refresh()?;
-        } else {
+        if !genesis {
             layers.push(height, commit.state.clone());
+        }
+        if apply {
+            layers.take_through(through);
+            self.refresh()?;
         }
         *self.head.write().unwrap_or_else(PoisonError::into_inner) = Some(new_head);
         Ok(())
@@ -252,8 +274,9 @@ struct Writer<'t> {
     node_history: Table<'t, &'static [u8], &'static [u8]>,
     changesets: Table<'t, u64, &'static [u8]>,
     height: u64,
-    /// The genesis block has no history: nothing comes before it.
-    genesis: bool,
+    /// Whether history is kept in the tables (an archive; not for the genesis block, which
+    /// nothing comes before).
+    record: bool,
     recorded: HashSet<Vec<u8>>,
     changes: Vec<Changed>,
 }
@@ -262,7 +285,7 @@ impl<'t> Writer<'t> {
     fn new(
         tx: &'t redb::WriteTransaction,
         height: u64,
-        genesis: bool,
+        record: bool,
     ) -> Result<Self, StorageError> {
         Ok(Self {
             accounts: tx.open_table(ACCOUNTS).map_err(backend)?,
@@ -274,7 +297,7 @@ impl<'t> Writer<'t> {
             node_history: tx.open_table(NODE_HISTORY).map_err(backend)?,
             changesets: tx.open_table(CHANGESETS).map_err(backend)?,
             height,
-            genesis,
+            record,
             recorded: HashSet::default(),
             changes: Vec::new(),
         })
@@ -350,7 +373,7 @@ impl<'t> Writer<'t> {
             None => table.remove(key).map_err(backend)?,
         }
         .map(|v| v.value().to_vec());
-        if !self.genesis && self.recorded.insert(key.to_vec()) {
+        if self.record && self.recorded.insert(key.to_vec()) {
             history
                 .insert(
                     at_block(key, self.height).as_slice(),
@@ -366,13 +389,107 @@ impl<'t> Writer<'t> {
     }
 
     fn finish(mut self) -> Result<(), StorageError> {
-        if !self.genesis {
+        if self.record {
             self.changesets
                 .insert(self.height, encode_changes(&self.changes).as_slice())
                 .map_err(backend)?;
         }
         Ok(())
     }
+}
+
+/// Applies journaled blocks (none of them wiping storage) together: each key is written to
+/// its table once, with its final value, and history gets the value each block found (the
+/// table's before the first block that wrote the key, then each write's). Keys go in in
+/// order, so the B-tree pages they share are rewritten once.
+fn apply_merged(
+    tx: &redb::WriteTransaction,
+    blocks: &[(u64, &StateDiff)],
+    record: bool,
+) -> Result<(), StorageError> {
+    type Writes = BTreeMap<Vec<u8>, Vec<(u64, Option<Vec<u8>>)>>;
+    let mut by_kind: [Writes; 3] = Default::default();
+    let mut code = Vec::new();
+    for (height, diff) in blocks {
+        for (address, account) in &diff.accounts {
+            by_kind[0].entry(address.to_vec()).or_default().push((
+                *height,
+                account.as_ref().map(|a| encode_account(a).to_vec()),
+            ));
+        }
+        for (address, slot, value) in &diff.storage {
+            let bytes = (!value.is_zero()).then(|| value.to_be_bytes::<32>().to_vec());
+            by_kind[1]
+                .entry(slot_key(address, slot).to_vec())
+                .or_default()
+                .push((*height, bytes));
+        }
+        for (owner, path, node) in &diff.nodes {
+            by_kind[2]
+                .entry(node_key(owner, path))
+                .or_default()
+                .push((*height, node.clone()));
+        }
+        code.extend(diff.code.iter());
+    }
+    let mut changes: BTreeMap<u64, Vec<Changed>> =
+        blocks.iter().map(|(h, _)| (*h, Vec::new())).collect();
+    for (writes, kind) in by_kind.iter().zip([Kind::Account, Kind::Slot, Kind::Node]) {
+        let (table, history) = match kind {
+            Kind::Account => (ACCOUNTS, ACCOUNT_HISTORY),
+            Kind::Slot => (STORAGE, STORAGE_HISTORY),
+            Kind::Node => (NODES, NODE_HISTORY),
+        };
+        let mut table = tx.open_table(table).map_err(backend)?;
+        let mut history = tx.open_table(history).map_err(backend)?;
+        for (key, writes) in writes {
+            let Some((_, last)) = writes.last() else {
+                continue;
+            };
+            let mut before = match last {
+                Some(value) => table.insert(key.as_slice(), value.as_slice()),
+                None => table.remove(key.as_slice()),
+            }
+            .map_err(backend)?
+            .map(|v| v.value().to_vec());
+            if !record {
+                continue;
+            }
+            for (height, value) in writes {
+                history
+                    .insert(
+                        at_block(key, *height).as_slice(),
+                        encode_option(before.as_deref()).as_slice(),
+                    )
+                    .map_err(backend)?;
+                before.clone_from(value);
+                if let Some(list) = changes.get_mut(height) {
+                    list.push(Changed {
+                        kind,
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let mut code_table = tx.open_table(CODE).map_err(backend)?;
+    for (hash, bytes) in code {
+        if code_table.get(hash.as_slice()).map_err(backend)?.is_none() {
+            code_table
+                .insert(hash.as_slice(), bytes.as_ref())
+                .map_err(backend)?;
+        }
+    }
+    if !record {
+        return Ok(());
+    }
+    let mut changesets = tx.open_table(CHANGESETS).map_err(backend)?;
+    for (height, list) in changes {
+        changesets
+            .insert(height, encode_changes(&list).as_slice())
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Puts back every key block `block` changed, from history, and forgets the block's history.
@@ -410,44 +527,5 @@ fn undo_block(tx: &redb::WriteTransaction, block: u64) -> Result<(), StorageErro
             }
         }
     }
-    Ok(())
-}
-
-/// Drops the history of blocks up to `oldest`, which then is the oldest block whose state
-/// can be read.
-pub(crate) fn prune(tx: &redb::WriteTransaction, oldest: u64) -> Result<(), StorageError> {
-    let current = {
-        let meta = tx.open_table(META).map_err(backend)?;
-        meta.get("oldest")
-            .map_err(backend)?
-            .map_or(Ok(0), |v| u64_of(v.value()))?
-    };
-    if oldest <= current {
-        return Ok(());
-    }
-    {
-        let mut changesets = tx.open_table(CHANGESETS).map_err(backend)?;
-        let mut account_history = tx.open_table(ACCOUNT_HISTORY).map_err(backend)?;
-        let mut storage_history = tx.open_table(STORAGE_HISTORY).map_err(backend)?;
-        let mut node_history = tx.open_table(NODE_HISTORY).map_err(backend)?;
-        for block in (current + 1)..=oldest {
-            let Some(entry) = changesets.remove(block).map_err(backend)? else {
-                continue;
-            };
-            for change in decode_changes(entry.value())? {
-                let history = match change.kind {
-                    Kind::Account => &mut account_history,
-                    Kind::Slot => &mut storage_history,
-                    Kind::Node => &mut node_history,
-                };
-                history
-                    .remove(at_block(&change.key, block).as_slice())
-                    .map_err(backend)?;
-            }
-        }
-    }
-    let mut meta = tx.open_table(META).map_err(backend)?;
-    meta.insert("oldest", oldest.to_be_bytes().as_slice())
-        .map_err(backend)?;
     Ok(())
 }

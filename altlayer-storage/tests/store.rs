@@ -21,18 +21,27 @@ fn addr(i: u8) -> Address {
     Address::with_last_byte(i)
 }
 
+/// Small batches, so that the tests go through applying the journal to the tables.
 fn options(history: Option<u64>) -> StoreOptions {
     StoreOptions {
         cache_bytes: 4 << 20,
         history,
+        apply_every: 4,
     }
 }
 
-fn block_changes() -> impl Strategy<Value = StateChanges> {
+/// One block's changes; without `wipes`, accounts are (all but never) deleted or wiped, so
+/// the journal goes into the tables merged, key by key (proptest's weights must be below 1).
+fn block_changes(wipes: bool) -> impl Strategy<Value = StateChanges> {
+    let (deletions, cleared) = if wipes {
+        (0.9, 0.05)
+    } else {
+        (0.999_999, 0.000_001)
+    };
     let change = (
         0u8..30,
-        prop::option::weighted(0.9, (0u64..1_000, 0u64..5)),
-        prop::bool::weighted(0.05),
+        prop::option::weighted(deletions, (0u64..1_000, 0u64..5)),
+        prop::bool::weighted(cleared),
         prop::collection::vec((0u8..12, prop_oneof![Just(0u64), 1u64..50]), 0..5),
     )
         .prop_map(|(a, info, cleared, slots)| {
@@ -123,17 +132,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// The same blocks committed to redb and to the in-memory reference give the same head,
-    /// the same reads as of every block, the same unwinding, and the same after reopening
-    /// the file.
+    /// the same reads as of every block kept (archive, or 5 blocks of history), the same
+    /// unwinding, and the same after reopening the file.
     #[test]
     fn redb_answers_as_the_reference_store(
-        // Up to 40 blocks: the journal is applied to the tables every 16.
-        blocks in prop::collection::vec(block_changes(), 1..40),
+        // Up to 40 blocks: the journal goes into the tables every 4 beyond the history.
+        blocks in any::<bool>().prop_flat_map(|wipes| prop::collection::vec(block_changes(wipes), 1..40)),
+        history in prop_oneof![Just(None), Just(Some(5u64))],
         unwind in any::<prop::sample::Index>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let redb = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
-        let memory = Arc::new(MemoryStore::archive());
+        let redb = Arc::new(RedbStore::open(dir.path(), options(history)).unwrap());
+        let memory = Arc::new(history.map_or_else(MemoryStore::archive, MemoryStore::new));
         let g = genesis(&*redb);
         prop_assert_eq!(genesis(&*memory), g.clone());
         let mut on_redb = WorldState::stored(redb.clone(), 0, g.state_root);
@@ -147,17 +157,25 @@ proptest! {
             prop_assert_eq!(&head_r, &head_m);
         }
         prop_assert_eq!(redb.head().unwrap(), memory.head().unwrap());
-        for at in 0..=head_r.height {
+        let head = head_r.height;
+        let oldest = history.map_or(0, |h| head.saturating_sub(h));
+        for at in oldest..=head {
             same_reads(&*redb, &*memory, at);
         }
-        // Reopened from the file, it still answers the same.
+        if oldest > 0 {
+            prop_assert_eq!(
+                redb.account(oldest - 1, &addr(1)),
+                Err(StorageError::Pruned { at: oldest - 1, oldest })
+            );
+        }
+        // Reopened from the file (the journal replayed), it still answers the same.
         drop(on_redb);
         drop(redb);
-        let redb = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
-        for at in 0..=head_r.height {
+        let redb = Arc::new(RedbStore::open(dir.path(), options(history)).unwrap());
+        for at in oldest..=head {
             same_reads(&*redb, &*memory, at);
         }
-        let to = unwind.index(head_r.height as usize + 1) as u64;
+        let to = oldest + unwind.index((head - oldest) as usize + 1) as u64;
         redb.unwind(to).unwrap();
         memory.unwind(to).unwrap();
         prop_assert_eq!(redb.head().unwrap(), memory.head().unwrap());
@@ -165,6 +183,10 @@ proptest! {
         let root = redb.head().unwrap().unwrap().state_root;
         let mut state = WorldState::stored(redb.clone(), to, root);
         prop_assert_eq!(state.state_root().unwrap(), root);
+        // And it goes on from there.
+        let header = redb.header(to).unwrap().unwrap();
+        state.apply(&blocks[0]).unwrap();
+        commit(&*redb, &mut state, &header);
     }
 }
 
@@ -203,7 +225,9 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let accounts = DevAccount::many(4);
     let mut memory = dev_state_transition(config.clone(), 4);
-    let store = Arc::new(RedbStore::open(dir.path(), options(Some(128))).unwrap());
+    // An archive applying the journal every 4 blocks: the unwind below goes through the
+    // tables' history.
+    let store = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
     let mut stored = dev_state_transition(config.clone(), 4)
         .store_genesis(store.clone())
         .unwrap();
@@ -288,7 +312,7 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     let root = stored.state_root();
     drop(stored);
     drop(store);
-    let store = Arc::new(RedbStore::open(dir.path(), options(Some(128))).unwrap());
+    let store = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
     let mut reopened = EvmStateTransition::open(config, store.clone()).unwrap();
     assert_eq!(reopened.state_root(), root);
     assert_eq!(reopened.head(), memory.head());
@@ -307,7 +331,7 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
         assert_eq!(a.block, b.block, "block {height} after the restart");
     }
     // Unwinding the last blocks takes the chain and its indexes back too.
-    // Back to block 8: through the journal (blocks 17-20) and the tables (blocks 9-16).
+    // Back to block 8: the tables' history takes back what the journal applied.
     let last = store.block(20).unwrap().unwrap();
     store.unwind(8).unwrap();
     assert!(store.block(20).unwrap().is_none());
@@ -332,7 +356,7 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     assert_eq!(at_eight.state_root(), hashes[7].0.header.state_root);
     drop(at_eight);
     drop(store);
-    let store = Arc::new(RedbStore::open(dir.path(), options(Some(128))).unwrap());
+    let store = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
     let mut state = WorldState::stored(store.clone(), 8, hashes[7].0.header.state_root);
     assert_eq!(state.state_root().unwrap(), hashes[7].0.header.state_root);
     assert_eq!(store.head().unwrap().map(|h| h.height), Some(8));
