@@ -1,0 +1,159 @@
+//! What a state over a store hands to it: the changes of a block, or a whole genesis, and
+//! letting go of memory once the store holds them.
+
+use super::{
+    ACCOUNT_TRIE, Address, Arc, B256, Bytes, EMPTY_ROOT_HASH, RESIDENT_DEPTH, StateDiff,
+    StorageError, StoredAccount, U256, WorldState, keccak256,
+};
+
+impl WorldState {
+    /// What changed since the store's block, for the store to commit as the next block: the
+    /// accounts, slots, code and trie nodes. Takes the state root first. Over no store, an
+    /// empty diff.
+    pub fn take_diff(&mut self) -> Result<StateDiff, StorageError> {
+        self.state_root()?;
+        let Some(b) = self.backing.as_mut() else {
+            return Ok(StateDiff::default());
+        };
+        let mut diff = StateDiff::default();
+        let mut changed: Vec<Address> = b.changed.drain().collect();
+        changed.sort_unstable();
+        for address in changed {
+            let Some(account) = self.accounts.get_mut(&address) else {
+                continue;
+            };
+            let account = Arc::make_mut(account);
+            let Some(stored) = account.stored.as_deref_mut() else {
+                continue;
+            };
+            if stored.deleted {
+                diff.accounts.push((address, None));
+                diff.wiped.push(address);
+                stored.written.clear();
+                continue;
+            }
+            if stored.wiped {
+                diff.wiped.push(address);
+                stored.wiped = false;
+            }
+            let mut written: Vec<U256> = stored.written.drain().collect();
+            written.sort_unstable();
+            for slot in written {
+                let value = account.storage.get(&slot).copied().unwrap_or_default();
+                diff.storage.push((address, slot, value));
+            }
+            let owner = keccak256(address);
+            diff.nodes.extend(
+                account
+                    .storage_trie
+                    .take_node_changes()
+                    .into_iter()
+                    .map(|(path, node)| (owner, path, node)),
+            );
+            diff.accounts.push((
+                address,
+                Some(StoredAccount {
+                    nonce: account.nonce,
+                    balance: account.balance,
+                    code_hash: account.code_hash,
+                    storage_root: account
+                        .storage_trie
+                        .hashed_root()
+                        .unwrap_or(EMPTY_ROOT_HASH),
+                }),
+            ));
+        }
+        diff.nodes.extend(
+            self.trie
+                .take_node_changes()
+                .into_iter()
+                .map(|(path, node)| (ACCOUNT_TRIE, path, node)),
+        );
+        let mut code: Vec<B256> = b.new_code.drain().collect();
+        code.sort_unstable();
+        diff.code = code
+            .into_iter()
+            .filter_map(|hash| Some((hash, self.code.get(&hash)?.original_bytes())))
+            .collect();
+        diff.nodes.sort_unstable_by_key(|node| (node.0, node.1));
+        Ok(diff)
+    }
+
+    /// Everything in this state as one diff, for a store to commit as its genesis block: every
+    /// account, slot and code, and every trie node. For a state in memory (over a store,
+    /// [`WorldState::take_diff`] gives what changed).
+    pub fn genesis_diff(&mut self) -> Result<StateDiff, StorageError> {
+        self.state_root()?;
+        let mut diff = StateDiff::default();
+        let mut addresses: Vec<Address> = self.accounts.keys().copied().collect();
+        addresses.sort_unstable();
+        for address in addresses {
+            let Some(account) = self.accounts.get_mut(&address) else {
+                continue;
+            };
+            if account.is_deleted() {
+                continue;
+            }
+            let account = Arc::make_mut(account);
+            let owner = keccak256(address);
+            let mut slots: Vec<(U256, U256)> = account
+                .storage_slots()
+                .map(|(slot, value)| (*slot, *value))
+                .collect();
+            slots.sort_unstable();
+            diff.storage.extend(
+                slots
+                    .into_iter()
+                    .map(|(slot, value)| (address, slot, value)),
+            );
+            diff.nodes.extend(
+                account
+                    .storage_trie
+                    .nodes_by_path()
+                    .into_iter()
+                    .map(|(path, node)| (owner, path, Some(node))),
+            );
+            diff.accounts.push((
+                address,
+                Some(StoredAccount {
+                    nonce: account.nonce,
+                    balance: account.balance,
+                    code_hash: account.code_hash,
+                    storage_root: account.storage_trie.root(),
+                }),
+            ));
+        }
+        diff.nodes.extend(
+            self.trie
+                .nodes_by_path()
+                .into_iter()
+                .map(|(path, node)| (ACCOUNT_TRIE, path, Some(node))),
+        );
+        let mut code: Vec<(B256, Bytes)> = self
+            .code
+            .iter()
+            .map(|(hash, code)| (*hash, code.original_bytes()))
+            .collect();
+        code.sort_unstable();
+        diff.code = code;
+        diff.nodes.sort_unstable_by_key(|node| (node.0, node.1));
+        Ok(diff)
+    }
+
+    /// The store now holds this state as block `at` (it was committed from
+    /// [`WorldState::take_diff`], or is a block the store already had): memory lets go of
+    /// everything but the top of the account trie, and reads go to the store at `at`.
+    pub fn stand_on(&mut self, at: u64) {
+        let Some(b) = self.backing.as_mut() else {
+            return;
+        };
+        b.at = at;
+        b.changed.clear();
+        b.new_code.clear();
+        self.accounts.clear();
+        self.code.clear();
+        self.dirty.clear();
+        self.trie.clear_node_changes();
+        self.trie.evict(RESIDENT_DEPTH);
+    }
+}
