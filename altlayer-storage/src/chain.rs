@@ -13,7 +13,7 @@ use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
     primitives::{Block, Header, Receipt},
-    storage::{BlockCommit, StorageError},
+    storage::{BlockCommit, ChainStore, LogKey, StorageError, StoredBlock},
 };
 use redb::ReadableDatabase;
 
@@ -35,12 +35,18 @@ pub(crate) fn decode_header(height: u64, bytes: &[u8]) -> Result<(B256, Header),
     Ok((B256::from_slice(&bytes[..32]), header))
 }
 
-fn log_key(kind: u8, id: &[u8], height: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + id.len() + 8);
-    key.push(kind);
-    key.extend_from_slice(id);
-    key.extend_from_slice(&height.to_be_bytes());
-    key
+/// The log index key: the kind (0 an address, 1 a topic), the id, the height big-endian (so a
+/// range of heights is a range of keys).
+fn log_key(key: &LogKey, height: u64) -> Vec<u8> {
+    let (kind, id) = match key {
+        LogKey::Address(address) => (0, address.as_slice()),
+        LogKey::Topic(topic) => (1, topic.as_slice()),
+    };
+    let mut bytes = Vec::with_capacity(1 + id.len() + 8);
+    bytes.push(kind);
+    bytes.extend_from_slice(id);
+    bytes.extend_from_slice(&height.to_be_bytes());
+    bytes
 }
 
 /// The log index keys of a block's receipts: one per address and per topic named.
@@ -48,14 +54,8 @@ fn log_keys(height: u64, receipts: &[Receipt]) -> Vec<Vec<u8>> {
     let mut keys: Vec<Vec<u8>> = receipts
         .iter()
         .flat_map(|r| r.logs())
-        .flat_map(|log| {
-            std::iter::once(log_key(0, log.address.as_slice(), height)).chain(
-                log.data
-                    .topics()
-                    .iter()
-                    .map(move |topic| log_key(1, topic.as_slice(), height)),
-            )
-        })
+        .flat_map(LogKey::of)
+        .map(|key| log_key(&key, height))
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -188,16 +188,6 @@ impl RedbStore {
             .transpose()
     }
 
-    /// The height of the block with hash `hash`.
-    pub fn block_height(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
-        let tx = self.db.begin_read().map_err(backend)?;
-        let hashes = tx.open_table(HASHES).map_err(backend)?;
-        Ok(hashes
-            .get(hash.as_slice())
-            .map_err(backend)?
-            .map(|v| v.value()))
-    }
-
     /// The transactions and senders of the block at `height`.
     pub fn block_body(&self, height: u64) -> Result<Option<BlockBody>, StorageError> {
         let tx = self.db.begin_read().map_err(backend)?;
@@ -223,19 +213,6 @@ impl RedbStore {
         }))
     }
 
-    /// The block at `height`: header and transactions.
-    pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
-        let (Some((_, header)), Some(body)) =
-            (self.block_header(height)?, self.block_body(height)?)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Block {
-            header,
-            transactions: body.transactions,
-        }))
-    }
-
     /// The receipts of the block at `height`.
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError> {
         let tx = self.db.begin_read().map_err(backend)?;
@@ -246,9 +223,38 @@ impl RedbStore {
             .map(|v| decode_receipts(height, v.value()))
             .transpose()
     }
+}
 
-    /// Where a transaction is: its block's height and its index in the block.
-    pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StorageError> {
+impl ChainStore for RedbStore {
+    fn block(&self, height: u64) -> Result<Option<StoredBlock>, StorageError> {
+        let (Some((hash, header)), Some(body), Some(receipts)) = (
+            self.block_header(height)?,
+            self.block_body(height)?,
+            self.receipts(height)?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(StoredBlock {
+            block: Block {
+                header,
+                transactions: body.transactions,
+            },
+            hash,
+            senders: body.senders,
+            receipts,
+        }))
+    }
+
+    fn block_height(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let hashes = tx.open_table(HASHES).map_err(backend)?;
+        Ok(hashes
+            .get(hash.as_slice())
+            .map_err(backend)?
+            .map(|v| v.value()))
+    }
+
+    fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StorageError> {
         let tx = self.db.begin_read().map_err(backend)?;
         let index = tx.open_table(TX_INDEX).map_err(backend)?;
         let Some(entry) = index.get(hash.as_slice()).map_err(backend)? else {
@@ -266,40 +272,13 @@ impl RedbStore {
         )))
     }
 
-    /// The heights in `from..=to` of blocks with a log emitted by `address`, in order.
-    pub fn blocks_with_address(
-        &self,
-        address: &Address,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<u64>, StorageError> {
-        self.log_heights(0, address.as_slice(), from, to)
-    }
-
-    /// The heights in `from..=to` of blocks with a log carrying `topic` (in any position),
-    /// in order.
-    pub fn blocks_with_topic(
-        &self,
-        topic: &B256,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<u64>, StorageError> {
-        self.log_heights(1, topic.as_slice(), from, to)
-    }
-
-    fn log_heights(
-        &self,
-        kind: u8,
-        id: &[u8],
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<u64>, StorageError> {
+    fn log_heights(&self, key: &LogKey, from: u64, to: u64) -> Result<Vec<u64>, StorageError> {
         if from > to {
             return Ok(Vec::new());
         }
         let tx = self.db.begin_read().map_err(backend)?;
         let logs = tx.open_table(LOG_INDEX).map_err(backend)?;
-        let (start, end) = (log_key(kind, id, from), log_key(kind, id, to));
+        let (start, end) = (log_key(key, from), log_key(key, to));
         logs.range(start.as_slice()..=end.as_slice())
             .map_err(backend)?
             .map(|entry| {

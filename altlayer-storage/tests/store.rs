@@ -10,7 +10,9 @@ use altlayer_core::{
     execution::{BlockAttributes, ExecuteOptions},
     primitives::{Block, Header},
     state::{AccountChange, StateChanges, WorldState},
-    storage::{ACCOUNT_TRIE, BlockCommit, MemoryStore, StateStore, StorageError},
+    storage::{
+        ACCOUNT_TRIE, BlockCommit, ChainStore, LogKey, MemoryStore, StateStore, StorageError,
+    },
 };
 use altlayer_storage::{OpenError, RedbStore, StoreOptions};
 use nybbles::Nibbles;
@@ -224,7 +226,11 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     let chain_id = config.chain_id;
     let dir = tempfile::tempdir().unwrap();
     let accounts = DevAccount::many(4);
-    let mut memory = dev_state_transition(config.clone(), 4);
+    // The same chain over the in-memory store: the reference for every chain read.
+    let reference = Arc::new(MemoryStore::archive());
+    let mut memory = dev_state_transition(config.clone(), 4)
+        .store_genesis(reference.clone())
+        .unwrap();
     // An archive applying the journal every 4 blocks: the unwind below goes through the
     // tables' history.
     let store = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
@@ -282,8 +288,12 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     // The chain reads back as written.
     for (block, receipts) in &hashes {
         let height = block.header.height;
-        assert_eq!(store.block(height).unwrap().as_ref(), Some(block));
-        assert_eq!(store.receipts(height).unwrap().as_ref(), Some(receipts));
+        let stored = store.block(height).unwrap().unwrap();
+        assert_eq!(&stored.block, block);
+        assert_eq!(stored.hash, block.hash());
+        assert_eq!(&stored.receipts, receipts);
+        assert_eq!(stored.senders.len(), block.transactions.len());
+        assert_eq!(Some(stored), reference.block(height).unwrap());
         assert_eq!(store.block_height(&block.hash()).unwrap(), Some(height));
         for (i, tx) in block.transactions.iter().enumerate() {
             assert_eq!(
@@ -292,19 +302,34 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
             );
         }
     }
+    // The log index answers as the reference's does, for every key and range.
+    for key in [
+        LogKey::Address(counter),
+        LogKey::Address(storer),
+        LogKey::Topic(accounts[0].address.into_word()),
+        LogKey::Topic(alloy_primitives::B256::ZERO),
+    ] {
+        for (from, to) in [(0, 18), (3, 3), (5, 2), (17, 40)] {
+            assert_eq!(
+                store.log_heights(&key, from, to).unwrap(),
+                reference.log_heights(&key, from, to).unwrap(),
+                "{key:?} {from}..={to}"
+            );
+        }
+    }
     // The counter logs every call from block 2 on, with the caller as its topic.
     assert_eq!(
-        store.blocks_with_address(&counter, 0, 18).unwrap(),
+        store.log_heights(&LogKey::Address(counter), 0, 18).unwrap(),
         (2..=18).collect::<Vec<_>>()
     );
     let caller = accounts[0].address.into_word();
     assert_eq!(
-        store.blocks_with_topic(&caller, 4, 6).unwrap(),
+        store.log_heights(&LogKey::Topic(caller), 4, 6).unwrap(),
         vec![4, 5, 6]
     );
     assert!(
         store
-            .blocks_with_address(&storer, 0, 18)
+            .log_heights(&LogKey::Address(storer), 0, 18)
             .unwrap()
             .is_empty()
     );
@@ -337,12 +362,12 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     assert!(store.block(20).unwrap().is_none());
     assert_eq!(
         store
-            .transaction_location(last.transactions[0].tx_hash())
+            .transaction_location(last.block.transactions[0].tx_hash())
             .unwrap(),
         None
     );
     assert_eq!(
-        store.blocks_with_address(&counter, 0, 20).unwrap(),
+        store.log_heights(&LogKey::Address(counter), 0, 20).unwrap(),
         (2..=8).collect::<Vec<_>>()
     );
     assert_eq!(

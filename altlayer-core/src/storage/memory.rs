@@ -7,8 +7,8 @@ use std::{
 };
 
 /// A [`StateStore`] in memory, keeping the history of the last `history` blocks (all of it
-/// with [`MemoryStore::archive`]). It stores state, not blocks: of each block it keeps the
-/// header.
+/// with [`MemoryStore::archive`]), and the blocks with their receipts and indexes (a
+/// [`ChainStore`]).
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
@@ -25,8 +25,11 @@ enum Before {
 #[derive(Debug, Default)]
 struct Inner {
     head: Option<StoredHead>,
-    /// Block hashes and headers by height.
-    blocks: BTreeMap<u64, (B256, Header)>,
+    /// The blocks by height, and the indexes over them.
+    blocks: BTreeMap<u64, StoredBlock>,
+    by_hash: std::collections::HashMap<B256, u64>,
+    transactions: std::collections::HashMap<B256, (u64, usize)>,
+    logs: std::collections::BTreeSet<(LogKey, u64)>,
     accounts: BTreeMap<Address, StoredAccount>,
     slots: BTreeMap<(Address, U256), U256>,
     code: BTreeMap<B256, Bytes>,
@@ -110,7 +113,7 @@ impl StateStore for MemoryStore {
     }
 
     fn block_hash(&self, height: u64) -> Result<Option<B256>, StorageError> {
-        Ok(self.read().blocks.get(&height).map(|(hash, _)| *hash))
+        Ok(self.read().blocks.get(&height).map(|b| b.hash))
     }
 
     fn header(&self, height: u64) -> Result<Option<Header>, StorageError> {
@@ -118,7 +121,7 @@ impl StateStore for MemoryStore {
             .read()
             .blocks
             .get(&height)
-            .map(|(_, header)| header.clone()))
+            .map(|b| b.block.header.clone()))
     }
 
     fn account(&self, at: u64, address: &Address) -> Result<Option<StoredAccount>, StorageError> {
@@ -254,9 +257,7 @@ impl StateStore for MemoryStore {
             }
             inner.changes.insert(height, before);
         }
-        inner
-            .blocks
-            .insert(height, (commit.hash, commit.block.header.clone()));
+        inner.insert_block(&commit);
         inner.head = Some(StoredHead {
             height,
             hash: commit.hash,
@@ -311,12 +312,12 @@ impl StateStore for MemoryStore {
                     }
                 }
             }
-            inner.blocks.remove(&block);
+            inner.remove_block(block);
         }
         let hash = inner
             .blocks
             .get(&height)
-            .map(|(hash, _)| *hash)
+            .map(|b| b.hash)
             .unwrap_or_default();
         let state_root = inner
             .nodes
@@ -331,7 +332,70 @@ impl StateStore for MemoryStore {
     }
 }
 
+impl ChainStore for MemoryStore {
+    fn block(&self, height: u64) -> Result<Option<StoredBlock>, StorageError> {
+        Ok(self.read().blocks.get(&height).cloned())
+    }
+
+    fn block_height(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
+        Ok(self.read().by_hash.get(hash).copied())
+    }
+
+    fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StorageError> {
+        Ok(self.read().transactions.get(hash).copied())
+    }
+
+    fn log_heights(&self, key: &LogKey, from: u64, to: u64) -> Result<Vec<u64>, StorageError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .read()
+            .logs
+            .range((*key, from)..=(*key, to))
+            .map(|(_, height)| *height)
+            .collect())
+    }
+}
+
 impl Inner {
+    fn insert_block(&mut self, commit: &BlockCommit<'_>) {
+        let height = commit.block.header.height;
+        self.by_hash.insert(commit.hash, height);
+        for (index, tx) in commit.block.transactions.iter().enumerate() {
+            self.transactions.insert(*tx.tx_hash(), (height, index));
+        }
+        for log in commit.receipts.iter().flat_map(|r| r.logs()) {
+            for key in LogKey::of(log) {
+                self.logs.insert((key, height));
+            }
+        }
+        self.blocks.insert(
+            height,
+            StoredBlock {
+                block: commit.block.clone(),
+                hash: commit.hash,
+                senders: commit.senders.to_vec(),
+                receipts: commit.receipts.to_vec(),
+            },
+        );
+    }
+
+    fn remove_block(&mut self, height: u64) {
+        let Some(block) = self.blocks.remove(&height) else {
+            return;
+        };
+        self.by_hash.remove(&block.hash);
+        for tx in &block.block.transactions {
+            self.transactions.remove(tx.tx_hash());
+        }
+        for log in block.receipts.iter().flat_map(|r| r.logs()) {
+            for key in LogKey::of(log) {
+                self.logs.remove(&(key, height));
+            }
+        }
+    }
+
     /// Drops the history of blocks up to `oldest`: the state can then be read at `oldest` and
     /// later only.
     fn prune(&mut self, oldest: u64) {

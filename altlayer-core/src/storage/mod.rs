@@ -13,12 +13,17 @@
 //! back. A block and its state changes are written in one [`StateStore::commit`], all or
 //! nothing.
 //!
+//! A [`ChainStore`] keeps the blocks too, with their receipts and indexes, committed and unwound
+//! with the state.
+//!
 //! [`MemoryStore`] is the in-memory implementation: the reference the database-backed one
 //! (`altlayer-storage`, on redb) is tested against, and what tests and embedders without a
 //! database use.
 
+mod chain;
 mod memory;
 
+pub use chain::{ChainStore, LogKey, StoredBlock};
 pub use memory::MemoryStore;
 
 use crate::primitives::{Block, Header, Receipt};
