@@ -33,6 +33,17 @@ pub struct ChainBlock {
     pub receipts: Vec<Receipt>,
 }
 
+impl From<altlayer_core::storage::StoredBlock> for ChainBlock {
+    fn from(stored: altlayer_core::storage::StoredBlock) -> Self {
+        Self {
+            block: stored.block,
+            hash: stored.hash,
+            senders: stored.senders,
+            receipts: stored.receipts,
+        }
+    }
+}
+
 impl ChainBlock {
     /// A produced block.
     pub fn from_built(built: &BuiltBlock, hash: B256) -> Self {

@@ -4,6 +4,11 @@
 //! the canonical blocks with their receipts, the transaction and log indexes, the states after
 //! the most recent blocks, the finality of every block, the batches and the alerts. A revert
 //! takes everything after the last valid block out of every index at once.
+//!
+//! Over a [`ChainStore`] ([`MemoryChain::stored`]) the blocks, receipts and indexes are the
+//! store's, written with each block's state: the chain keeps only the most recent blocks in
+//! memory, reads older ones from the store, and starts again from the store's head after a
+//! restart.
 
 use crate::provider::{
     AlertInfo, BatchInfo, BatchStatus, BlockFinality, ChainBlock, ChainEvent, ChainReader,
@@ -14,14 +19,22 @@ use alloy_primitives::{
     map::{AddressMap, B256Map},
 };
 use altlayer_core::{
-    EvmStateTransition, RollupConfig, evidence::Service, execution::ExecuteOptions,
-    rollup::RollupEvent, settlement::bisection::Party,
+    EvmStateTransition, RollupConfig,
+    evidence::Service,
+    execution::ExecuteOptions,
+    rollup::RollupEvent,
+    settlement::bisection::Party,
+    storage::{ChainStore, StorageError},
 };
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, VecDeque},
     sync::{Arc, RwLock},
 };
 use tokio::sync::broadcast;
+
+mod store;
+
+use store::{intersect, store_log_blocks, stored};
 
 /// How much a [`MemoryChain`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +59,10 @@ impl Default for MemoryChainOptions {
     }
 }
 
+/// Blocks a chain over a store keeps in memory at least: the most recent, which the RPC and
+/// subscriptions read most.
+const MIN_WINDOW: usize = 256;
+
 #[derive(Clone, Debug, Default)]
 struct Record {
     soft: Option<B256>,
@@ -56,8 +73,13 @@ struct Record {
 
 #[derive(Debug)]
 struct Inner {
-    /// Block `n` at index `n`.
-    blocks: Vec<Arc<ChainBlock>>,
+    /// The blocks from height `first` to the head (all of them without a store; the most
+    /// recent over one).
+    blocks: VecDeque<Arc<ChainBlock>>,
+    first: u64,
+    head: u64,
+    /// Blocks kept in memory over a store (`None`: all, and indexed here).
+    window: Option<usize>,
     by_hash: B256Map<u64>,
     transactions: B256Map<(u64, usize)>,
     states: BTreeMap<u64, Arc<EvmStateTransition>>,
@@ -77,6 +99,7 @@ struct Inner {
 pub struct MemoryChain {
     config: RollupConfig,
     options: MemoryChainOptions,
+    store: Option<Arc<dyn ChainStore>>,
     inner: RwLock<Inner>,
     events: broadcast::Sender<ChainEvent>,
 }
@@ -84,9 +107,53 @@ pub struct MemoryChain {
 impl MemoryChain {
     /// A chain holding the genesis block and state.
     pub fn new(genesis: &EvmStateTransition, options: MemoryChainOptions) -> Self {
-        let block = Arc::new(ChainBlock::genesis(genesis));
+        Self::with_head(
+            genesis,
+            Arc::new(ChainBlock::genesis(genesis)),
+            options,
+            None,
+        )
+    }
+
+    /// A chain over `store`, whose head is `head`'s (a replica opened on the store): blocks,
+    /// receipts and indexes are read from the store, only the most recent blocks (at least
+    /// `options.states`) are kept in memory.
+    pub fn stored(
+        head: &EvmStateTransition,
+        store: Arc<dyn ChainStore>,
+        options: MemoryChainOptions,
+    ) -> Result<Self, StorageError> {
+        let height = head.head().height;
+        let block = store.block(height)?.ok_or_else(|| {
+            StorageError::Corrupt(format!("block {height}, the replica's head, is not stored"))
+        })?;
+        if block.hash != head.head().hash() {
+            return Err(StorageError::Corrupt(format!(
+                "block {height} is stored with hash {}, the replica's head is {}",
+                block.hash,
+                head.head().hash()
+            )));
+        }
+        Ok(Self::with_head(
+            head,
+            Arc::new(block.into()),
+            options,
+            Some(store),
+        ))
+    }
+
+    fn with_head(
+        head: &EvmStateTransition,
+        block: Arc<ChainBlock>,
+        options: MemoryChainOptions,
+        store: Option<Arc<dyn ChainStore>>,
+    ) -> Self {
+        let height = block.number();
         let mut inner = Inner {
-            blocks: Vec::new(),
+            blocks: VecDeque::new(),
+            first: height,
+            head: height,
+            window: store.as_ref().map(|_| options.states.max(MIN_WINDOW)),
             by_hash: B256Map::default(),
             transactions: B256Map::default(),
             states: BTreeMap::new(),
@@ -100,10 +167,11 @@ impl MemoryChain {
             operators: BTreeMap::new(),
         };
         inner.push(block);
-        inner.states.insert(0, Arc::new(genesis.clone()));
+        inner.states.insert(height, Arc::new(head.clone()));
         Self {
-            config: genesis.config().clone(),
+            config: head.config().clone(),
             options,
+            store,
             inner: RwLock::new(inner),
             events: broadcast::channel(options.event_capacity.max(1)).0,
         }
@@ -144,7 +212,7 @@ impl MemoryChain {
                 inner.apply(event, &mut out);
             }
             let height = head.head().height;
-            if inner.blocks.last().is_some_and(|b| b.number() == height)
+            if inner.blocks.back().is_some_and(|b| b.number() == height)
                 && inner.states.get(&height).map(|s| s.head().hash()) != Some(head.head().hash())
             {
                 inner.states.insert(height, Arc::new(head.clone()));
@@ -157,7 +225,7 @@ impl MemoryChain {
             for state in rebuilt {
                 // Only if the block is still the one there (no revert in between).
                 let number = state.head().height;
-                if inner.blocks.get(number as usize).map(|b| b.hash) == Some(state.head().hash()) {
+                if inner.get(number).map(|b| b.hash) == Some(state.head().hash()) {
                     inner
                         .states
                         .entry(number)
@@ -200,7 +268,13 @@ fn rebuild_states(
 
 impl Inner {
     fn head(&self) -> u64 {
-        self.blocks.len() as u64 - 1
+        self.head
+    }
+
+    /// Block `number`, if it is in memory.
+    fn get(&self, number: u64) -> Option<&Arc<ChainBlock>> {
+        let index = number.checked_sub(self.first)?;
+        self.blocks.get(usize::try_from(index).ok()?)
     }
 
     /// The blocks below `height` (within the `keep` most recent) whose states are missing
@@ -217,7 +291,7 @@ impl Inner {
         // Up to the next held state: the blocks after `first` without one, in a row.
         let blocks = (first..height)
             .take_while(|n| !self.states.contains_key(n))
-            .filter_map(|n| self.blocks.get(n as usize).cloned())
+            .filter_map(|n| self.get(n).cloned())
             .collect();
         Some((base, blocks))
     }
@@ -225,26 +299,46 @@ impl Inner {
     fn push(&mut self, block: Arc<ChainBlock>) {
         let height = block.number();
         self.by_hash.insert(block.hash, height);
-        for (index, tx) in block.block.transactions.iter().enumerate() {
-            self.transactions.insert(*tx.tx_hash(), (height, index));
-        }
-        for log in block.receipts.iter().flat_map(|r| r.logs()) {
-            self.addresses
-                .entry(log.address)
-                .or_default()
-                .insert(height);
-            for topic in log.topics() {
-                self.topics.entry(*topic).or_default().insert(height);
+        if self.window.is_none() {
+            for (index, tx) in block.block.transactions.iter().enumerate() {
+                self.transactions.insert(*tx.tx_hash(), (height, index));
+            }
+            for log in block.receipts.iter().flat_map(|r| r.logs()) {
+                self.addresses
+                    .entry(log.address)
+                    .or_default()
+                    .insert(height);
+                for topic in log.topics() {
+                    self.topics.entry(*topic).or_default().insert(height);
+                }
             }
         }
         self.records.entry(height).or_default();
-        self.blocks.push(block);
+        self.blocks.push_back(block);
+        self.head = height;
+        if let Some(window) = self.window {
+            while self.blocks.len() > window {
+                if let Some(old) = self.blocks.pop_front() {
+                    self.by_hash.remove(&old.hash);
+                    self.first += 1;
+                }
+            }
+        }
     }
 
-    /// Takes every block above `height` out; returns them, oldest first.
+    /// Takes every block above `height` out; returns those held in memory, oldest first
+    /// (over a store, a revert deeper than the memory window removes older ones too, which
+    /// the store has already unwound).
     fn truncate(&mut self, height: u64) -> Vec<Arc<ChainBlock>> {
-        let keep = (height + 1).min(self.blocks.len() as u64) as usize;
-        let removed = self.blocks.split_off(keep);
+        let mut removed = Vec::new();
+        while self.blocks.back().is_some_and(|b| b.number() > height) {
+            removed.extend(self.blocks.pop_back());
+        }
+        removed.reverse();
+        if self.blocks.is_empty() {
+            self.first = self.first.min(height + 1);
+        }
+        self.head = self.head.min(height);
         for block in &removed {
             let number = block.number();
             self.by_hash.remove(&block.hash);
@@ -261,13 +355,14 @@ impl Inner {
                     }
                 }
             }
-            self.records.remove(&number);
-            for alert in &mut self.alerts {
-                if alert.number == number && alert.hash == block.hash {
-                    alert.active = false;
-                }
+        }
+        // Every alert above the height was on a removed block.
+        for alert in &mut self.alerts {
+            if alert.number > height {
+                alert.active = false;
             }
         }
+        drop(self.records.split_off(&(height + 1)));
         self.states.retain(|h, _| *h <= height);
         self.fast = self.fast.min(height);
         self.finalized = self.finalized.min(height);
@@ -479,18 +574,37 @@ impl ChainReader for MemoryChain {
     }
 
     fn block(&self, number: u64) -> Option<Arc<ChainBlock>> {
-        self.read()
-            .blocks
-            .get(usize::try_from(number).ok()?)
-            .cloned()
+        let (head, held) = {
+            let inner = self.read();
+            (inner.head(), inner.get(number).cloned())
+        };
+        if number > head {
+            return None;
+        }
+        held.or_else(|| {
+            let store = self.store.as_ref()?;
+            Some(Arc::new(stored(store.block(number))?.into()))
+        })
     }
 
     fn block_number(&self, hash: &B256) -> Option<u64> {
-        self.read().by_hash.get(hash).copied()
+        let (head, held) = {
+            let inner = self.read();
+            (inner.head(), inner.by_hash.get(hash).copied())
+        };
+        held.or_else(|| {
+            let number = stored(self.store.as_ref()?.block_height(hash))?;
+            (number <= head).then_some(number)
+        })
     }
 
     fn transaction_location(&self, hash: &B256) -> Option<(u64, usize)> {
-        self.read().transactions.get(hash).copied()
+        let Some(store) = &self.store else {
+            return self.read().transactions.get(hash).copied();
+        };
+        // The store may hold a block the chain has not taken in yet: not above the head.
+        let head = self.read().head();
+        stored(store.transaction_location(hash)).filter(|(number, _)| *number <= head)
     }
 
     fn state(&self, number: u64) -> Option<Arc<dyn StateView>> {
@@ -503,6 +617,9 @@ impl ChainReader for MemoryChain {
     fn log_blocks(&self, criteria: &LogCriteria, from: u64, to: u64) -> Option<Vec<u64>> {
         if from > to {
             return Some(Vec::new());
+        }
+        if let Some(store) = &self.store {
+            return store_log_blocks(store.as_ref(), criteria, from, to.min(self.tip().latest));
         }
         let inner = self.read();
         // Each non-empty criterion gives the heights that may match it; a block must be in
@@ -530,22 +647,13 @@ impl ChainReader for MemoryChain {
                 ));
             }
         }
-        sets.sort_by_key(BTreeSet::len);
-        let mut sets = sets.into_iter();
-        let first = sets.next()?;
-        let rest: Vec<BTreeSet<u64>> = sets.collect();
-        Some(
-            first
-                .into_iter()
-                .filter(|h| rest.iter().all(|set| set.contains(h)))
-                .collect(),
-        )
+        intersect(sets)
     }
 
     fn finality(&self, number: u64) -> Option<BlockFinality> {
         let tip = self.tip();
+        let block = self.block(number)?;
         let inner = self.read();
-        let block = inner.blocks.get(usize::try_from(number).ok()?)?;
         let record = inner.records.get(&number).cloned().unwrap_or_default();
         let tier = if record.alert.is_some() {
             Tier::Alerted
@@ -588,6 +696,7 @@ impl ChainReader for MemoryChain {
 mod tests {
     use super::*;
     use altlayer_core::{
+        StateTransition,
         dev::dev_state_transition,
         execution::{BlockAttributes, ExecuteOptions},
     };
@@ -635,6 +744,104 @@ mod tests {
             hash: hash_of(chain, height),
             alert: B256::repeat_byte(0xaa),
         }
+    }
+
+    /// A chain over a store keeps only its window in memory, reads the rest (blocks, their
+    /// transactions, the log index) from the store, answers nothing above its head, follows
+    /// a revert the store made, and starts again from the store after a restart.
+    #[test]
+    fn a_chain_over_a_store_reads_what_is_not_in_memory_from_it() {
+        use alloy_primitives::TxKind;
+        use altlayer_core::{
+            dev::{DevAccount, counter_init_code},
+            storage::{MemoryStore, StateStore},
+        };
+        let config = RollupConfig::default();
+        let store = Arc::new(MemoryStore::new(1_000));
+        let mut state = dev_state_transition(config.clone(), 1)
+            .store_genesis(store.clone())
+            .unwrap();
+        let chain =
+            MemoryChain::stored(&state, store.clone(), MemoryChainOptions::default()).unwrap();
+        let account = DevAccount::many(1).remove(0);
+        let counter = account.address.create(0);
+        let blocks = MIN_WINDOW as u64 + 20;
+        let mut hashes = vec![state.head().hash()];
+        for t in 1..=blocks {
+            // A call to the counter (which logs) in every tenth block.
+            let txs = match t {
+                1 => vec![(TxKind::Create, counter_init_code())],
+                t if t % 10 == 0 => vec![(TxKind::Call(counter), Default::default())],
+                _ => Vec::new(),
+            };
+            let txs = txs
+                .into_iter()
+                .map(|(to, input)| {
+                    let nonce = state.nonce(&account.address).unwrap();
+                    let tx = account.call(config.chain_id, nonce, to, input, 200_000);
+                    alloy_consensus::transaction::Recovered::new_unchecked(tx, account.address)
+                })
+                .collect();
+            let attrs = BlockAttributes {
+                timestamp: t,
+                ..Default::default()
+            };
+            let built = state
+                .build_block(attrs, txs, ExecuteOptions::default())
+                .unwrap();
+            let hash = built.block.header.hash();
+            hashes.push(hash);
+            chain.apply(
+                &[RollupEvent::Block {
+                    built: Box::new(built),
+                    hash,
+                }],
+                &state,
+            );
+        }
+        assert_eq!(chain.tip().latest, blocks);
+        assert!(chain.read().blocks.len() <= MIN_WINDOW);
+        // Below the window: from the store, the same blocks.
+        for number in [0, 1, 10, blocks - MIN_WINDOW as u64 - 1, blocks] {
+            let block = chain.block(number).unwrap();
+            assert_eq!(block.hash, hashes[number as usize]);
+            assert_eq!(chain.block_number(&block.hash), Some(number));
+        }
+        let call = chain.block(10).unwrap().block.transactions[0].clone();
+        assert_eq!(chain.transaction_location(call.tx_hash()), Some((10, 0)));
+        let criteria = LogCriteria {
+            addresses: vec![counter],
+            ..Default::default()
+        };
+        assert_eq!(
+            chain.log_blocks(&criteria, 0, blocks),
+            Some((1..=blocks / 10).map(|i| i * 10).collect())
+        );
+        assert_eq!(chain.log_blocks(&criteria, 21, 29), Some(Vec::new()));
+        // A revert below the window: the store unwinds first (the replica becomes the head
+        // again), then the chain hears of it.
+        store.unwind(15).unwrap();
+        chain.apply(
+            &[RollupEvent::Rewound {
+                from_batch: 0,
+                height: 15,
+                state_root: B256::ZERO,
+                kept: 0,
+                requeued: 0,
+            }],
+            &state,
+        );
+        assert_eq!(chain.tip().latest, 15);
+        assert!(chain.block(16).is_none());
+        assert_eq!(chain.block(15).unwrap().hash, hashes[15]);
+        assert_eq!(chain.log_blocks(&criteria, 0, blocks), Some(vec![10]));
+        // A restart: a replica opened on the store, the chain over it.
+        let reopened = EvmStateTransition::open(config, store.clone()).unwrap();
+        let chain = MemoryChain::stored(&reopened, store, MemoryChainOptions::default()).unwrap();
+        assert_eq!(chain.tip().latest, 15);
+        assert_eq!(chain.block(10).unwrap().hash, hashes[10]);
+        assert_eq!(chain.transaction_location(call.tx_hash()), Some((10, 0)));
+        assert!(chain.state(15).is_some());
     }
 
     #[test]
