@@ -77,7 +77,54 @@ pub enum Command {
         /// spec's `[rpc] http`.
         #[arg(long, value_name = "ADDR")]
         http: Option<std::net::SocketAddr>,
+        /// Where the node keeps its data, over the spec's `[storage]`.
+        #[command(flatten)]
+        storage: StorageArgs,
     },
+}
+
+/// Storage flags of `altlayer launch` and `altlayer devnet`, over the spec's `[storage]`.
+#[derive(Debug, Default, clap::Args)]
+pub struct StorageArgs {
+    /// Keep the chain and its state in a database in this directory (created if missing);
+    /// without one the node runs in memory.
+    #[arg(long, value_name = "DIR")]
+    pub datadir: Option<PathBuf>,
+    /// MiB of the database's page cache.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub cache_mb: Option<u64>,
+    /// Blocks of state history kept behind the head.
+    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "archive")]
+    pub history: Option<u64>,
+    /// Keep all history (every past state) instead.
+    #[arg(long)]
+    pub archive: bool,
+}
+
+impl StorageArgs {
+    /// Puts the flags given over `storage`; `--datadir` is relative to the working
+    /// directory, so it is made absolute (the spec's is relative to the spec file).
+    pub fn apply(&self, storage: &mut crate::spec::StorageSection) -> Result<(), CliError> {
+        if let Some(dir) = &self.datadir {
+            storage.datadir = Some(std::path::absolute(dir).map_err(|e| {
+                CliError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("--datadir {}: {e}", dir.display()),
+                ))
+            })?);
+        }
+        if let Some(cache_mb) = self.cache_mb {
+            storage.cache_mb = cache_mb;
+        }
+        if let Some(history) = self.history {
+            storage.history = history;
+            storage.archive = false;
+        }
+        if self.archive {
+            storage.archive = true;
+        }
+        Ok(())
+    }
 }
 
 /// Spec tools.
@@ -139,6 +186,9 @@ pub struct DevnetArgs {
     /// funded accounts a wallet can use, with their keys.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
+    /// Where the node keeps its data.
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// Why a command failed.
@@ -292,6 +342,11 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                     parts => Some(parts.join(":").parse().map_err(CliError::Fault)?),
                 },
                 http: args.http,
+                storage: {
+                    let mut storage = crate::spec::StorageSection::default();
+                    args.storage.apply(&mut storage)?;
+                    storage
+                },
             };
             runtime()?.block_on(devnet::run(config, out, ctrl_c()))?;
         }
@@ -323,8 +378,17 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
                 .map_err(|e| CliError::Io(std::io::Error::other(e.to_string())))?;
             write!(out, "{text}")?;
         }
-        Command::Launch { file, http } => {
-            let spec = load_spec(&file)?;
+        Command::Launch {
+            file,
+            http,
+            storage,
+        } => {
+            let mut spec = load_spec(&file)?;
+            storage.apply(&mut spec.storage)?;
+            spec.validate().map_err(|error| CliError::Spec {
+                file: file.display().to_string(),
+                error,
+            })?;
             let base = file
                 .parent()
                 .map(std::path::Path::to_path_buf)

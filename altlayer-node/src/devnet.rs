@@ -136,6 +136,8 @@ pub struct DevnetConfig {
     pub fault: Option<Fault>,
     /// Where to serve the JSON-RPC (`None`: no RPC).
     pub http: Option<std::net::SocketAddr>,
+    /// Where the node keeps its data (`datadir: None`: in memory).
+    pub storage: crate::spec::StorageSection,
 }
 
 impl Default for DevnetConfig {
@@ -151,6 +153,7 @@ impl Default for DevnetConfig {
             mach_operators: 4,
             fault: None,
             http: None,
+            storage: crate::spec::StorageSection::default(),
         }
     }
 }
@@ -256,6 +259,7 @@ impl DevnetConfig {
                 cors: true,
                 ..Default::default()
             },
+            storage: self.storage.clone(),
             ..Default::default()
         };
         spec.validate().map_err(|e| config(e.to_string()))?;

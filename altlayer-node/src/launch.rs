@@ -12,6 +12,7 @@ use crate::{
     rpc::{NodePool, PoolCommand},
     runner,
     spec::{DaKind, SequencingMode, Spec, SpecError},
+    storage::{NodeStore, NodeStoreError},
 };
 use alloy_primitives::{Bytes, U256};
 use altlayer_avs::{
@@ -96,6 +97,9 @@ pub enum LaunchError {
     /// The rollup cannot go on.
     #[error(transparent)]
     Rollup(#[from] RollupError),
+    /// The node's database cannot be used.
+    #[error(transparent)]
+    Storage(#[from] NodeStoreError),
     /// DA could not be opened.
     #[error("data availability: {0}")]
     Da(#[from] DaError),
@@ -176,6 +180,11 @@ pub async fn run(
 ) -> Result<Summary, LaunchError> {
     spec.validate()?;
     let genesis = spec.genesis(base)?;
+    let node_store = NodeStore::open(spec, base)?;
+    let genesis = match &node_store {
+        Some(store) => store.genesis(genesis)?,
+        None => genesis,
+    };
     let faults = options.faults;
     let squad = spec.sequencing.mode == SequencingMode::Squad;
     let restaked = Restaked::dev(&RestakedConfig {
@@ -206,14 +215,20 @@ pub async fn run(
         Some(addr) => Some(addr),
         None => spec.rpc_addr()?,
     };
-    let chain = Arc::new(MemoryChain::new(
-        &genesis,
-        MemoryChainOptions {
-            states: spec.rpc.states,
-            fast_finality: spec.avs.mach.operators > 0,
-            ..Default::default()
-        },
-    ));
+    let chain_options = MemoryChainOptions {
+        states: spec.rpc.states,
+        fast_finality: spec.avs.mach.operators > 0,
+        ..Default::default()
+    };
+    let chain = Arc::new(match &node_store {
+        Some(store) => MemoryChain::stored(&genesis, store.store.clone(), chain_options).map_err(
+            |error| NodeStoreError::Storage {
+                dir: store.dir.clone(),
+                error,
+            },
+        )?,
+        None => MemoryChain::new(&genesis, chain_options),
+    });
     for set in crate::rpc::operator_sets(&restaked, spec.avs.mach.threshold) {
         chain.set_operators(set);
     }
@@ -282,6 +297,7 @@ pub async fn run(
         .da(da);
     let mut report = Report::new(out, spec.avs.mach.threshold);
     report.line(&header)?;
+    report.line(NodeStore::describe(node_store.as_ref(), spec))?;
     let rpc = match rpc_addr {
         Some(addr) => Some(serve(spec, addr, chain.clone()).await?),
         None => None,

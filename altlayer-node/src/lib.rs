@@ -8,3 +8,4 @@ pub mod report;
 pub mod rpc;
 pub mod runner;
 pub mod spec;
+pub mod storage;

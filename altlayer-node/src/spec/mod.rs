@@ -17,6 +17,12 @@ mod sections;
 
 pub use sections::*;
 
+/// The largest `storage.cache_mb`: 1 TiB.
+const MAX_CACHE_MB: u64 = 1 << 20;
+
+/// The least `storage.history`.
+const MIN_HISTORY: u64 = 16;
+
 /// Seconds in a day.
 pub(crate) const DAY: u64 = 86_400;
 
@@ -45,6 +51,9 @@ pub struct Spec {
     /// Where batches are committed and challenged.
     #[serde(default)]
     pub settlement: SettlementSection,
+    /// The node's database.
+    #[serde(default)]
+    pub storage: StorageSection,
     /// The Ethereum JSON-RPC.
     #[serde(default)]
     pub rpc: RpcSection,
@@ -321,6 +330,26 @@ impl Spec {
         }
         if rpc.gas_cap < 21_000 {
             return Err(invalid("rpc.gas_cap", "must hold a transfer (21000 gas)"));
+        }
+        let storage = &self.storage;
+        if !(1..=MAX_CACHE_MB).contains(&storage.cache_mb) {
+            return Err(invalid(
+                "storage.cache_mb",
+                format!("must be from 1 to {MAX_CACHE_MB}"),
+            ));
+        }
+        // Replicas re-executing a batch, and the RPC's recent states, read the state as of
+        // blocks behind the head: history must reach back that far.
+        let needed = (self.rollup.blocks_per_batch.saturating_mul(2))
+            .max(rpc.states as u64)
+            .max(MIN_HISTORY);
+        if storage.datadir.is_some() && !storage.archive && storage.history < needed {
+            return Err(invalid(
+                "storage.history",
+                format!(
+                    "must be at least {needed} (two batches, rpc.states and {MIN_HISTORY}), or archive = true"
+                ),
+            ));
         }
         self.staking_params()?;
         Ok(())

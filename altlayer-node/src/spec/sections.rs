@@ -309,6 +309,34 @@ pub struct LifetimeSection {
     pub secs: Option<u64>,
 }
 
+/// `[storage]`: the node's database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// The data directory (relative to the spec file) holding the database; none: the node
+    /// runs in memory and loses everything when it stops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datadir: Option<PathBuf>,
+    /// MiB of the database's page cache, which every state read goes through.
+    pub cache_mb: u64,
+    /// Blocks of history kept behind the head: the states calls at past blocks can read and
+    /// the blocks a revert can take back.
+    pub history: u64,
+    /// Keep all history (every past state can be read) instead of `history` blocks.
+    pub archive: bool,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            datadir: None,
+            cache_mb: 256,
+            history: 128,
+            archive: false,
+        }
+    }
+}
+
 /// `[rpc]`: the Ethereum JSON-RPC (HTTP and WebSocket on one port).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
