@@ -68,6 +68,13 @@ pub enum Command {
         #[command(subcommand)]
         command: SpecCommand,
     },
+    /// A node's database: what it holds, whether it is whole, pruning it (with the node
+    /// stopped).
+    Db {
+        /// The tool.
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Run the rollup a spec file describes in this process, until Ctrl-C (or the end of its
     /// lifetime).
     Launch {
@@ -125,6 +132,30 @@ impl StorageArgs {
         }
         Ok(())
     }
+}
+
+/// Database tools.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Sizes, heights and counts.
+    Stats {
+        /// The node's data directory.
+        dir: PathBuf,
+    },
+    /// Recompute the state root from the stored state and from the stored trie, compare
+    /// both with the head's, and check the indexes against the blocks.
+    Check {
+        /// The node's data directory.
+        dir: PathBuf,
+    },
+    /// Delete the state history older than the last blocks and give the space back.
+    Prune {
+        /// The node's data directory.
+        dir: PathBuf,
+        /// Blocks of history to keep behind the head.
+        #[arg(long, default_value_t = 128)]
+        history: u64,
+    },
 }
 
 /// Spec tools.
@@ -220,6 +251,9 @@ pub enum CliError {
     /// The launched rollup stopped with an error.
     #[error(transparent)]
     Launch(#[from] launch::LaunchError),
+    /// A database tool failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -353,6 +387,11 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
         Command::Spec {
             command: SpecCommand::Init,
         } => write!(out, "{TEMPLATE}")?,
+        Command::Db { command } => match command {
+            DbCommand::Stats { dir } => crate::db::stats(&dir, out)?,
+            DbCommand::Check { dir } => crate::db::check(&dir, out)?,
+            DbCommand::Prune { dir, history } => crate::db::prune(&dir, history, out)?,
+        },
         Command::Spec {
             command: SpecCommand::Check { file },
         } => {

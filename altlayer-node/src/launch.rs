@@ -220,15 +220,15 @@ pub async fn run(
         fast_finality: spec.avs.mach.operators > 0,
         ..Default::default()
     };
-    let chain = Arc::new(match &node_store {
-        Some(store) => MemoryChain::stored(&genesis, store.store.clone(), chain_options).map_err(
-            |error| NodeStoreError::Storage {
-                dir: store.dir.clone(),
-                error,
-            },
-        )?,
-        None => MemoryChain::new(&genesis, chain_options),
-    });
+    let chain =
+        Arc::new(match &node_store {
+            Some(store) => MemoryChain::stored(&genesis, store.store.clone(), chain_options)
+                .map_err(|error| NodeStoreError::Storage {
+                    dir: store.dir.clone(),
+                    error,
+                })?,
+            None => MemoryChain::new(&genesis, chain_options),
+        });
     for set in crate::rpc::operator_sets(&restaked, spec.avs.mach.threshold) {
         chain.set_operators(set);
     }

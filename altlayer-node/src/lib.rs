@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod da;
+pub mod db;
 pub mod devnet;
 pub mod launch;
 pub mod report;

@@ -97,7 +97,11 @@ impl NodeStore {
                 .store_genesis(self.store.clone())
                 .map_err(|error| failed(execution_storage(error)));
         };
-        let stored = self.store.genesis_hash().map_err(failed)?.unwrap_or_default();
+        let stored = self
+            .store
+            .genesis_hash()
+            .map_err(failed)?
+            .unwrap_or_default();
         if stored != expected {
             return Err(NodeStoreError::ForeignChain {
                 dir: self.dir.clone(),

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod chain;
 mod layers;
 mod snapshot;
 mod state;
 mod tables;
 
+pub use admin::{CheckReport, PruneReport, StoreStats, TableStats};
 pub use chain::BlockBody;
 
 use alloy_primitives::B256;
@@ -62,6 +64,12 @@ pub enum OpenError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// There is no database in the directory (and it was to be opened, not created).
+    #[error("no altlayer database in {path}")]
+    Missing {
+        /// The database file looked for.
+        path: PathBuf,
     },
     /// redb refused the file: not a redb database, damaged beyond repair, or open in another
     /// process.
@@ -158,6 +166,20 @@ impl RedbStore {
             }
         }
         Ok(store)
+    }
+
+    /// Opens the database in `dir`, which must exist: for tools looking at a node's data,
+    /// which must not create a database where there is none.
+    pub fn open_existing(dir: &Path, options: StoreOptions) -> Result<Self, OpenError> {
+        let path = dir.join(DB_FILE);
+        match std::fs::metadata(&path) {
+            Ok(_) => Self::open(dir, options),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(OpenError::Missing { path }),
+            Err(source) => Err(OpenError::Directory {
+                path: dir.to_owned(),
+                source,
+            }),
+        }
     }
 
     /// The database file.

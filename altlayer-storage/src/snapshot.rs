@@ -30,8 +30,8 @@ pub(crate) struct Snapshot {
     /// The block whose state the tables hold (blocks after it are in the journal).
     pub(crate) applied: u64,
     pub(crate) oldest: u64,
-    accounts: Bin,
-    storage: Bin,
+    pub(crate) accounts: Bin,
+    pub(crate) storage: Bin,
     nodes: Bin,
     pub(crate) code: Bin,
     account_history: Bin,

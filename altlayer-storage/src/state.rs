@@ -48,7 +48,7 @@ impl RedbStore {
     }
 
     /// The oldest block whose state is kept, with `head` the head.
-    fn oldest(&self, head: u64) -> u64 {
+    pub(crate) fn oldest(&self, head: u64) -> u64 {
         let pruned = self.snapshot().oldest;
         match self.history {
             Some(history) => pruned.max(head.saturating_sub(history)),
@@ -190,6 +190,12 @@ impl StateStore for RedbStore {
             if apply {
                 meta.insert("applied", through.to_be_bytes().as_slice())
                     .map_err(backend)?;
+                // Without history in the tables, the applied blocks' states are gone: said
+                // in the file, so that opening it later as an archive does not read them.
+                if !record && !genesis {
+                    meta.insert("oldest", through.to_be_bytes().as_slice())
+                        .map_err(backend)?;
+                }
             }
         }
         tx.commit().map_err(backend)?;
@@ -435,11 +441,7 @@ fn apply_merged(
     let mut changes: BTreeMap<u64, Vec<Changed>> =
         blocks.iter().map(|(h, _)| (*h, Vec::new())).collect();
     for (writes, kind) in by_kind.iter().zip([Kind::Account, Kind::Slot, Kind::Node]) {
-        let (table, history) = match kind {
-            Kind::Account => (ACCOUNTS, ACCOUNT_HISTORY),
-            Kind::Slot => (STORAGE, STORAGE_HISTORY),
-            Kind::Node => (NODES, NODE_HISTORY),
-        };
+        let (table, history) = kind.tables();
         let mut table = tx.open_table(table).map_err(backend)?;
         let mut history = tx.open_table(history).map_err(backend)?;
         for (key, writes) in writes {
@@ -503,11 +505,7 @@ fn undo_block(tx: &redb::WriteTransaction, block: u64) -> Result<(), StorageErro
         decode_changes(entry.value())?
     };
     for kind in [Kind::Account, Kind::Slot, Kind::Node] {
-        let (table, history) = match kind {
-            Kind::Account => (ACCOUNTS, ACCOUNT_HISTORY),
-            Kind::Slot => (STORAGE, STORAGE_HISTORY),
-            Kind::Node => (NODES, NODE_HISTORY),
-        };
+        let (table, history) = kind.tables();
         let mut table = tx.open_table(table).map_err(backend)?;
         let mut history = tx.open_table(history).map_err(backend)?;
         for change in changes.iter().filter(|c| c.kind == kind) {

@@ -58,7 +58,19 @@ pub(crate) enum Kind {
     Node = 2,
 }
 
+/// A table of keys, or its history.
+pub(crate) type BytesTable = TableDefinition<'static, &'static [u8], &'static [u8]>;
+
 impl Kind {
+    /// The table holding this kind of key, and its history table.
+    pub(crate) const fn tables(self) -> (BytesTable, BytesTable) {
+        match self {
+            Self::Account => (ACCOUNTS, ACCOUNT_HISTORY),
+            Self::Slot => (STORAGE, STORAGE_HISTORY),
+            Self::Node => (NODES, NODE_HISTORY),
+        }
+    }
+
     fn from_byte(byte: u8) -> Result<Self, StorageError> {
         match byte {
             0 => Ok(Self::Account),

@@ -216,6 +216,27 @@ fn history_is_pruned_to_its_depth_and_older_reads_are_refused() {
         store.account(7, &addr(1)),
         Err(StorageError::Ahead { .. })
     ));
+    // Past the journal's window the oldest blocks go into the tables without history: their
+    // states are gone, and the file says so, so that opening it as an archive refuses them
+    // instead of answering with a later state.
+    for i in 6..10u64 {
+        state.set_balance(addr(1), U256::from(100 + i)).unwrap();
+        head = commit(&*store, &mut state, &head);
+    }
+    drop(state);
+    drop(store);
+    let archive = RedbStore::open(dir.path(), options(None)).unwrap();
+    let oldest = match archive.account(1, &addr(1)) {
+        Err(StorageError::Pruned { oldest, .. }) => oldest,
+        other => panic!("{other:?}"),
+    };
+    assert!(oldest > 1);
+    for at in oldest..=head.height {
+        assert_eq!(
+            archive.account(at, &addr(1)).unwrap().map(|a| a.balance),
+            Some(U256::from(99 + at))
+        );
+    }
 }
 
 /// Contracts with storage and logs over redb: the same blocks as in memory, the chain's
