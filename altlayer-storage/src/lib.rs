@@ -3,6 +3,7 @@
 mod admin;
 mod chain;
 mod layers;
+mod protocol;
 mod snapshot;
 mod state;
 mod tables;

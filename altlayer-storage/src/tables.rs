@@ -50,6 +50,9 @@ pub(crate) const JOURNAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new
 /// Block → the keys it changed, to unwind it and to prune its history.
 pub(crate) const CHANGESETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("changesets");
 
+/// Protocol record name → its bytes (batches, finality, ledger, signing state).
+pub(crate) const PROTOCOL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("protocol");
+
 /// Which history table a changed key belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -246,5 +249,6 @@ pub(crate) fn create_all(tx: &redb::WriteTransaction) -> Result<(), StorageError
     tx.open_table(NODE_HISTORY).map_err(e)?;
     tx.open_table(CHANGESETS).map_err(e)?;
     tx.open_table(JOURNAL).map_err(e)?;
+    tx.open_table(PROTOCOL).map_err(e)?;
     Ok(())
 }

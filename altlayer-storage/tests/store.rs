@@ -432,3 +432,33 @@ fn a_file_that_is_not_an_altlayer_database_is_refused_and_left_alone() {
     assert!(!error.to_string().contains('\n'), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), cut);
 }
+
+#[test]
+fn protocol_records_are_written_together_and_read_back_after_a_reopen() {
+    use altlayer_core::storage::ProtocolStore;
+    let dir = tempfile::tempdir().unwrap();
+    let reference = MemoryStore::default();
+    let writes: [&[(&str, Option<&[u8]>)]; 3] = [
+        &[("rollup", Some(b"one")), ("squad/0", Some(b"locked"))],
+        &[("rollup", Some(b"two")), ("mach/1", Some(b""))],
+        &[("squad/0", None), ("absent", None)],
+    ];
+    {
+        let store = RedbStore::open(dir.path(), options(None)).unwrap();
+        for records in writes {
+            store.write_records(records).unwrap();
+            reference.write_records(records).unwrap();
+        }
+    }
+    let store = RedbStore::open(dir.path(), options(None)).unwrap();
+    for name in ["rollup", "squad/0", "mach/1", "absent", ""] {
+        assert_eq!(
+            store.record(name).unwrap(),
+            reference.record(name).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(store.record("rollup").unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(store.record("mach/1").unwrap().as_deref(), Some(&b""[..]));
+    assert_eq!(store.record("squad/0").unwrap(), None);
+}

@@ -30,6 +30,8 @@ struct Inner {
     by_hash: std::collections::HashMap<B256, u64>,
     transactions: std::collections::HashMap<B256, (u64, usize)>,
     logs: std::collections::BTreeSet<(LogKey, u64)>,
+    /// Protocol records by name.
+    records: BTreeMap<String, Vec<u8>>,
     accounts: BTreeMap<Address, StoredAccount>,
     slots: BTreeMap<(Address, U256), U256>,
     code: BTreeMap<B256, Bytes>,
@@ -328,6 +330,23 @@ impl StateStore for MemoryStore {
             hash,
             state_root,
         });
+        Ok(())
+    }
+}
+
+impl ProtocolStore for MemoryStore {
+    fn record(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.read().records.get(name).cloned())
+    }
+
+    fn write_records(&self, records: &[(&str, Option<&[u8]>)]) -> Result<(), StorageError> {
+        let mut inner = self.write();
+        for (name, value) in records {
+            match value {
+                Some(value) => inner.records.insert((*name).to_owned(), value.to_vec()),
+                None => inner.records.remove(*name),
+            };
+        }
         Ok(())
     }
 }

@@ -16,15 +16,19 @@
 //! A [`ChainStore`] keeps the blocks too, with their receipts and indexes, committed and unwound
 //! with the state.
 //!
+//! A [`ProtocolStore`] keeps the records the protocol state machines resume from.
+//!
 //! [`MemoryStore`] is the in-memory implementation: the reference the database-backed one
 //! (`altlayer-storage`, on redb) is tested against, and what tests and embedders without a
 //! database use.
 
 mod chain;
 mod memory;
+mod protocol;
 
 pub use chain::{ChainStore, LogKey, StoredBlock};
 pub use memory::MemoryStore;
+pub use protocol::ProtocolStore;
 
 use crate::primitives::{Block, Header, Receipt};
 use alloy_primitives::{Address, B256, Bytes, U256};
