@@ -54,6 +54,21 @@ pub trait DataAvailability: Send + Sync {
 
     /// Retrieves the batch at a reference, checking it against the reference's commitment.
     async fn retrieve(&self, reference: &DaRef) -> Result<Batch, DaError>;
+    /// The runtime state as a record, to resume from after a restart (see
+    /// [`crate::persist`]). The default cannot.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Puts back what `persist` wrote, into a component built afresh from the same
+    /// configuration; changes nothing on error.
+    fn restore(&self, _record: &[u8]) -> Result<(), crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 /// A fault the in-memory DA layer injects, for tests.
@@ -161,6 +176,26 @@ impl InMemoryDa {
 
 #[async_trait]
 impl DataAvailability for InMemoryDa {
+    /// Every blob: DA in the node's memory is kept with the node's records.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        let blobs: Vec<(B256, alloy_primitives::Bytes)> = self
+            .lock()
+            .blobs
+            .iter()
+            .map(|(hash, bytes)| (*hash, bytes.clone().into()))
+            .collect();
+        crate::persist::encode("da", &blobs)
+    }
+
+    fn restore(&self, record: &[u8]) -> Result<(), crate::persist::PersistError> {
+        let blobs: Vec<(B256, alloy_primitives::Bytes)> = crate::persist::decode("da", record)?;
+        self.lock().blobs = blobs
+            .into_iter()
+            .map(|(hash, bytes)| (hash, bytes.to_vec()))
+            .collect();
+        Ok(())
+    }
+
     async fn publish(&self, batch: &Batch) -> Result<DaRef, DaError> {
         self.publish_now(batch)
     }

@@ -189,10 +189,30 @@ pub trait FinalityGadget {
 
     /// Settlement time advanced to `now`; returns the new finalized height if it moved.
     fn on_settlement_time(&mut self, now: u64) -> Option<u64>;
+
+    /// The runtime state as a record, to resume from after a restart (see
+    /// [`crate::persist`]). The default cannot.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Puts back what `persist` wrote, into a component built afresh from the same
+    /// configuration; changes nothing on error.
+    fn restore(
+        &mut self,
+        _record: &[u8],
+        _replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 /// Finality after an L1 challenge window, the optimistic-rollup rule.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ChallengeWindowFinality {
     window: u64,
     produced: Option<u64>,
@@ -306,5 +326,18 @@ impl FinalityGadget for ChallengeWindowFinality {
         (self.finalized != before)
             .then_some(self.finalized)
             .flatten()
+    }
+
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        crate::persist::encode("finality", self)
+    }
+
+    fn restore(
+        &mut self,
+        record: &[u8],
+        _replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError> {
+        *self = crate::persist::decode("finality", record)?;
+        Ok(())
     }
 }

@@ -179,6 +179,26 @@ pub trait RollupLedger {
     ) -> Result<Vec<LedgerEvent>, Self::Error> {
         Ok(Vec::new())
     }
+
+    /// The runtime state as a record, to resume from after a restart (see
+    /// [`crate::persist`]). The default cannot.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Puts back what `persist` wrote, into a component built afresh from the same
+    /// configuration; changes nothing on error.
+    fn restore(
+        &mut self,
+        _record: &[u8],
+        _replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 /// A rollup without a token: nothing is charged, locked or slashed.
@@ -187,4 +207,17 @@ pub struct NoLedger;
 
 impl RollupLedger for NoLedger {
     type Error = std::convert::Infallible;
+
+    /// Nothing to keep.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Ok(Vec::new())
+    }
+
+    fn restore(
+        &mut self,
+        _record: &[u8],
+        _replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError> {
+        Ok(())
+    }
 }

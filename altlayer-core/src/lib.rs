@@ -11,6 +11,7 @@ pub mod finality;
 pub mod genesis;
 pub mod ledger;
 pub mod params;
+pub mod persist;
 pub mod primitives;
 pub mod rollup;
 pub mod sequencer;

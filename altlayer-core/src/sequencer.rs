@@ -172,6 +172,29 @@ pub trait Sequencer {
     fn next_wake(&self) -> Option<u64> {
         None
     }
+
+    /// The sequencer's runtime state as a record, to resume from after a restart (see
+    /// [`crate::persist`]). The default cannot.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Puts back what [`Sequencer::persist`] wrote, into a sequencer built afresh from the
+    /// same configuration; changes nothing on error.
+    fn restore(
+        &mut self,
+        _record: &[u8],
+        _replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError>
+    where
+        Self::Transition: crate::persist::Reopen,
+    {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 /// Settings of the [`SingleSequencer`].
@@ -351,6 +374,14 @@ impl Mempool {
     }
 }
 
+/// [`SingleSequencer`]'s record.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SingleRecord {
+    head: crate::persist::ReplicaRef,
+    next_block_ms: Option<u64>,
+    da_ref: DaRef,
+}
+
 /// One operator ordering transactions by arrival and producing a block every `block_time_ms`.
 #[derive(Debug)]
 pub struct SingleSequencer<S> {
@@ -446,6 +477,35 @@ impl<S: StateTransition + Clone> Sequencer for SingleSequencer<S> {
 
     fn state_transition(&self) -> &S {
         &self.stf
+    }
+
+    /// The head it builds on, when the next block is due and the DA reference; pooled
+    /// transactions are not kept (as geth's pool without its journal: a client sends again
+    /// what a restart lost).
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        crate::persist::encode(
+            "sequencer",
+            &SingleRecord {
+                head: crate::persist::ReplicaRef::of(&self.stf),
+                next_block_ms: self.next_block_ms,
+                da_ref: self.da_ref,
+            },
+        )
+    }
+
+    fn restore(
+        &mut self,
+        record: &[u8],
+        replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError>
+    where
+        S: crate::persist::Reopen,
+    {
+        let record: SingleRecord = crate::persist::decode("sequencer", record)?;
+        self.stf = S::reopen(replicas, record.head)?;
+        self.next_block_ms = record.next_block_ms;
+        self.da_ref = record.da_ref;
+        Ok(())
     }
 
     fn rewind(&mut self, to: S, reverted: Vec<Block>) -> Vec<PoolError> {

@@ -135,6 +135,26 @@ pub trait Verifier {
 
     /// Batch `index` is final.
     fn on_final(&mut self, _index: u64) {}
+
+    /// The runtime state as a record, to resume from after a restart (see
+    /// [`crate::persist`]). The default cannot.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Puts back what `persist` wrote, into a component built afresh from the same
+    /// configuration; changes nothing on error.
+    fn restore(
+        &mut self,
+        _record: &[u8],
+        _replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 /// The default verifier: re-execution on its own replica, honest challenges, truthful moves
@@ -326,7 +346,72 @@ impl ReExecutionVerifier {
     }
 }
 
+/// [`ReExecutionVerifier`]'s record.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct VerifierRecord {
+    replicas: BTreeMap<u64, crate::persist::ReplicaRef>,
+    checked: Vec<(u64, alloy_primitives::Bytes, Vec<B256>)>,
+    games: BTreeMap<DisputeId, u64>,
+    proofs: BTreeMap<DisputeId, u32>,
+    challenged: BTreeSet<u64>,
+}
+
 impl Verifier for ReExecutionVerifier {
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        crate::persist::encode(
+            "verifier",
+            &VerifierRecord {
+                replicas: self
+                    .replicas
+                    .iter()
+                    .map(|(index, r)| (*index, crate::persist::ReplicaRef::of(r)))
+                    .collect(),
+                checked: self
+                    .checked
+                    .iter()
+                    .map(|(index, (batch, roots))| {
+                        (*index, alloy_rlp::encode(batch).into(), roots.clone())
+                    })
+                    .collect(),
+                games: self.games.clone(),
+                proofs: self.proofs.clone(),
+                challenged: self.challenged.clone(),
+            },
+        )
+    }
+
+    fn restore(
+        &mut self,
+        record: &[u8],
+        replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError> {
+        let record: VerifierRecord = crate::persist::decode("verifier", record)?;
+        let opened = record
+            .replicas
+            .into_iter()
+            .map(|(index, at)| Ok((index, replicas.reopen(at)?)))
+            .collect::<Result<_, crate::persist::PersistError>>()?;
+        let checked = record
+            .checked
+            .into_iter()
+            .map(|(index, bytes, roots)| {
+                let batch = alloy_rlp::decode_exact(&bytes).map_err(|e| {
+                    crate::persist::PersistError::Decode {
+                        what: "verifier",
+                        reason: format!("batch {index}: {e}"),
+                    }
+                })?;
+                Ok((index, (batch, roots)))
+            })
+            .collect::<Result<_, crate::persist::PersistError>>()?;
+        self.replicas = opened;
+        self.checked = checked;
+        self.games = record.games;
+        self.proofs = record.proofs;
+        self.challenged = record.challenged;
+        Ok(())
+    }
+
     fn address(&self) -> Address {
         self.address
     }

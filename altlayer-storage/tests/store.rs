@@ -458,7 +458,10 @@ fn protocol_records_are_written_together_and_read_back_after_a_reopen() {
             "{name}"
         );
     }
-    assert_eq!(store.record("rollup").unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(
+        store.record("rollup").unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
     assert_eq!(store.record("mach/1").unwrap().as_deref(), Some(&b""[..]));
     assert_eq!(store.record("squad/0").unwrap(), None);
 }

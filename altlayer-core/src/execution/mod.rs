@@ -193,25 +193,35 @@ impl EvmStateTransition {
         let head = store
             .head()?
             .ok_or_else(|| StorageError::Corrupt("the store holds no genesis block".into()))?;
-        let missing = |height: u64| StorageError::Corrupt(format!("header {height} is missing"));
-        let header = store
-            .header(head.height)?
-            .ok_or_else(|| missing(head.height))?;
-        if header.state_root != head.state_root {
+        let opened = Self::open_at(config, store, head.height)?;
+        if opened.head.state_root != head.state_root {
             return Err(StorageError::Corrupt(format!(
                 "the head's header has state root {}, the store {}",
-                header.state_root, head.state_root
+                opened.head.state_root, head.state_root
             ))
             .into());
         }
+        Ok(opened)
+    }
+
+    /// The replica at block `height` of `store` (its head or a block it keeps history for:
+    /// a batch's pre-state after a restart). Reads fail with [`StorageError::Pruned`] once
+    /// the store no longer keeps that block's state.
+    pub fn open_at(
+        config: RollupConfig,
+        store: Arc<dyn StateStore>,
+        height: u64,
+    ) -> Result<Self, ExecutionError> {
+        let missing = |height: u64| StorageError::Corrupt(format!("header {height} is missing"));
+        let header = store.header(height)?.ok_or_else(|| missing(height))?;
         let mut hashes = RecentHashes::default();
-        for height in head.height.saturating_sub(256)..head.height {
-            hashes.push(store.header(height)?.ok_or_else(|| missing(height))?);
+        for before in height.saturating_sub(256)..height {
+            hashes.push(store.header(before)?.ok_or_else(|| missing(before))?);
         }
         hashes.push(header.clone());
         Ok(Self {
             config,
-            state: WorldState::stored(store, head.height, header.state_root),
+            state: WorldState::stored(store, height, header.state_root),
             head: header,
             hashes,
             #[cfg(feature = "test-utils")]

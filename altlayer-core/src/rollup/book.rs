@@ -243,3 +243,71 @@ impl<T: StateTransition + Clone> BatchBook<T> {
         }
     }
 }
+
+/// A block waiting for its batch, as persisted.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingRecord {
+    #[serde(with = "crate::persist::rlp")]
+    block: Block,
+    roots: Vec<B256>,
+}
+
+/// The book as persisted: its replicas by the block they stand on.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct BookRecord {
+    pending: Vec<PendingRecord>,
+    next_index: u64,
+    pre_root: B256,
+    checkpoints: BTreeMap<u64, crate::persist::ReplicaRef>,
+    #[serde(with = "crate::persist::rlp::map")]
+    posted: BTreeMap<u64, Batch>,
+}
+
+impl<T: StateTransition + Clone> BatchBook<T> {
+    pub(crate) fn record(&self) -> BookRecord {
+        BookRecord {
+            pending: self
+                .pending
+                .iter()
+                .map(|(block, roots)| PendingRecord {
+                    block: block.clone(),
+                    roots: roots.clone(),
+                })
+                .collect(),
+            next_index: self.next_index,
+            pre_root: self.pre_root,
+            checkpoints: self
+                .checkpoints
+                .iter()
+                .map(|(index, replica)| (*index, crate::persist::ReplicaRef::of(replica)))
+                .collect(),
+            posted: self.posted.clone(),
+        }
+    }
+
+    /// Puts `record` back, opening each checkpoint's replica again; changes nothing on error.
+    pub(crate) fn restore(
+        &mut self,
+        record: BookRecord,
+        replicas: &crate::persist::Replicas,
+    ) -> Result<(), crate::persist::PersistError>
+    where
+        T: crate::persist::Reopen,
+    {
+        let checkpoints = record
+            .checkpoints
+            .into_iter()
+            .map(|(index, at)| Ok((index, T::reopen(replicas, at)?)))
+            .collect::<Result<_, crate::persist::PersistError>>()?;
+        self.pending = record
+            .pending
+            .into_iter()
+            .map(|p| (p.block, p.roots))
+            .collect();
+        self.next_index = record.next_index;
+        self.pre_root = record.pre_root;
+        self.checkpoints = checkpoints;
+        self.posted = record.posted;
+        Ok(())
+    }
+}

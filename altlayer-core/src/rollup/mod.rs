@@ -55,6 +55,9 @@
 mod book;
 mod builder;
 mod drive;
+mod persist;
+
+pub use persist::{RECORDS, recorded_head};
 
 pub use book::{BatchBook, Defense, Rewind};
 pub use builder::{BuildError, RollupBuilder, RollupSettings};

@@ -102,7 +102,7 @@ pub struct Decision {
 }
 
 /// One game at the court.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Case {
     batch: u64,
     bond: U256,
@@ -123,7 +123,33 @@ pub struct Court {
     next: DisputeId,
 }
 
+/// What a court keeps beyond its rules, as persisted.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct CourtRecord {
+    params: crate::params::AvsParams,
+    #[serde(with = "crate::persist::rlp::map")]
+    batches: BTreeMap<u64, Batch>,
+    cases: Vec<(DisputeId, Case)>,
+    next: DisputeId,
+}
+
 impl Court {
+    pub(crate) fn record(&self) -> CourtRecord {
+        CourtRecord {
+            params: self.params.clone(),
+            batches: self.batches.clone(),
+            cases: self.cases.iter().map(|(id, c)| (*id, c.clone())).collect(),
+            next: self.next,
+        }
+    }
+
+    pub(crate) fn restore(&mut self, record: CourtRecord) {
+        self.params = record.params;
+        self.batches = record.batches;
+        self.cases = record.cases.into_iter().collect();
+        self.next = record.next;
+    }
+
     /// An empty court.
     pub fn new(config: CourtConfig) -> Self {
         let params = crate::params::AvsParams {

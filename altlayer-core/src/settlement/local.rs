@@ -60,7 +60,7 @@ pub struct LocalSettlement {
 }
 
 /// A committed batch as the local L1 holds it.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Entry {
     commitment: BatchCommitment,
     window_ends: u64,
@@ -74,6 +74,18 @@ impl Entry {
     fn open(&self, now: u64) -> bool {
         !self.reverted && (!self.challenges.is_empty() || now < self.window_ends)
     }
+}
+
+/// [`LocalSettlement`]'s record: everything but its rules.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LocalRecord {
+    now: u64,
+    batches: Vec<(u64, Entry)>,
+    court: super::court::CourtRecord,
+    events: Vec<SettlementEvent>,
+    next_final: u64,
+    forfeited: U256,
+    refunds: BTreeMap<Address, U256>,
 }
 
 #[derive(Debug)]
@@ -474,6 +486,51 @@ impl ParameterStore for LocalSettlement {
 
 #[async_trait]
 impl Settlement for LocalSettlement {
+    /// The in-process L1's whole state (its batches, games, bonds and log): it lives in the
+    /// node's process, so it is kept with the node's records.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        let state = self.lock();
+        crate::persist::encode(
+            "settlement",
+            &LocalRecord {
+                now: state.now,
+                batches: state
+                    .batches
+                    .iter()
+                    .map(|(index, entry)| {
+                        (
+                            *index,
+                            Entry {
+                                commitment: entry.commitment.clone(),
+                                window_ends: entry.window_ends,
+                                challenges: entry.challenges.clone(),
+                                reverted: entry.reverted,
+                            },
+                        )
+                    })
+                    .collect(),
+                court: state.court.record(),
+                events: state.events.clone(),
+                next_final: state.next_final,
+                forfeited: state.forfeited,
+                refunds: state.refunds.clone(),
+            },
+        )
+    }
+
+    fn restore(&self, record: &[u8]) -> Result<(), crate::persist::PersistError> {
+        let record: LocalRecord = crate::persist::decode("settlement", record)?;
+        let mut state = self.lock();
+        state.now = record.now;
+        state.batches = record.batches.into_iter().collect();
+        state.court.restore(record.court);
+        state.events = record.events;
+        state.next_final = record.next_final;
+        state.forfeited = record.forfeited;
+        state.refunds = record.refunds;
+        Ok(())
+    }
+
     async fn now(&self) -> Result<u64, SettlementError> {
         Ok(self.time())
     }

@@ -291,4 +291,19 @@ pub trait Settlement: Send + Sync {
 
     /// Height of the last block of the last final batch, if any.
     async fn finalized_height(&self) -> Result<Option<u64>, SettlementError>;
+    /// The runtime state as a record, to resume from after a restart (see
+    /// [`crate::persist`]). The default cannot.
+    fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Puts back what `persist` wrote, into a component built afresh from the same
+    /// configuration; changes nothing on error.
+    fn restore(&self, _record: &[u8]) -> Result<(), crate::persist::PersistError> {
+        Err(crate::persist::PersistError::Unsupported(
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
