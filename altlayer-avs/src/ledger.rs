@@ -96,8 +96,41 @@ impl AltStake {
     }
 }
 
+/// [`AltStake`]'s record: the ledger and what follows the chain.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StakeRecord {
+    ledger: AltLedger,
+    charged: u64,
+    early: Vec<(Address, Evidence)>,
+}
+
 impl RollupLedger for AltStake {
     type Error = StakingError;
+
+    /// The whole ALT ledger (balances, stakes, delegations, unbondings, escrows, rewards,
+    /// evidence seen), the last height charged and the evidence waiting for its height.
+    fn persist(&self) -> Result<Vec<u8>, altlayer_core::persist::PersistError> {
+        altlayer_core::persist::encode(
+            "ledger",
+            &StakeRecord {
+                ledger: self.ledger.clone(),
+                charged: self.charged,
+                early: self.early.clone(),
+            },
+        )
+    }
+
+    fn restore(
+        &mut self,
+        record: &[u8],
+        _replicas: &altlayer_core::persist::Replicas,
+    ) -> Result<(), altlayer_core::persist::PersistError> {
+        let record: StakeRecord = altlayer_core::persist::decode("ledger", record)?;
+        self.ledger = record.ledger;
+        self.charged = record.charged;
+        self.early = record.early;
+        Ok(())
+    }
 
     /// Follows the rollup's height and time; charges the block's fee (once per height) and
     /// distributes an epoch's rewards at its last block.

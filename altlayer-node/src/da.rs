@@ -42,6 +42,15 @@ impl DirectoryDa {
 
 #[async_trait]
 impl DataAvailability for DirectoryDa {
+    /// Nothing: the directory is the record (a restart scans it again).
+    fn persist(&self) -> Result<Vec<u8>, altlayer_core::persist::PersistError> {
+        Ok(Vec::new())
+    }
+
+    fn restore(&self, _record: &[u8]) -> Result<(), altlayer_core::persist::PersistError> {
+        Ok(())
+    }
+
     async fn publish(&self, batch: &Batch) -> Result<DaRef, DaError> {
         let mut data = Vec::with_capacity(batch.length());
         batch.encode(&mut data);
@@ -52,7 +61,11 @@ impl DataAvailability for DirectoryDa {
         let temporary = path.with_extension("tmp");
         let unavailable =
             |e: std::io::Error| DaError::Unavailable(format!("{}: {e}", path.display()));
-        std::fs::write(&temporary, &data).map_err(unavailable)?;
+        // Durable before it is referenced: the node's records (written after this returns)
+        // may point at it.
+        let mut file = std::fs::File::create(&temporary).map_err(unavailable)?;
+        std::io::Write::write_all(&mut file, &data).map_err(unavailable)?;
+        file.sync_all().map_err(unavailable)?;
         std::fs::rename(&temporary, &path).map_err(unavailable)?;
         *next += 1;
         Ok(DaRef {

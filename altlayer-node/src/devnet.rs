@@ -275,6 +275,8 @@ struct Load {
     cursor: usize,
     contract: Option<Address>,
     per_block: usize,
+    /// Whether the nonces were read from the chain (once, before the first block).
+    synced: bool,
 }
 
 impl Load {
@@ -286,14 +288,23 @@ impl Load {
             cursor: 0,
             contract: None,
             per_block,
+            synced: false,
         }
     }
 
     /// Signed EIP-2718 bytes for the next block: the first deploys the counter (first block)
     /// or calls it (later blocks); the rest are transfers, each from a different account
     /// while there are enough of them.
-    fn next_block(&mut self) -> Vec<Bytes> {
+    fn next_block(&mut self, head: &altlayer_core::EvmStateTransition) -> Vec<Bytes> {
+        use altlayer_core::StateTransition;
         use rayon::prelude::*;
+        if !self.synced {
+            // A resumed devnet goes on from the stored nonces (its pool was not kept).
+            self.synced = true;
+            for (account, nonce) in self.accounts.iter().zip(&mut self.nonces) {
+                *nonce = head.nonce(&account.address).unwrap_or(*nonce);
+            }
+        }
         let count = self.per_block;
         let mut plan = Vec::with_capacity(count);
         for i in 0..count {
@@ -365,7 +376,7 @@ pub async fn run(
         rpc: config.http,
         on_rpc: Some(Box::new(move |addr| accounts_banner(addr, chain_id))),
         blocks: config.blocks,
-        workload: Some(Box::new(move || load.next_block())),
+        workload: Some(Box::new(move |head| load.next_block(head))),
         faults,
         title: Some(format!(
             "{} funded accounts, {} tx/block, ",

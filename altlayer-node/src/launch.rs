@@ -12,7 +12,7 @@ use crate::{
     rpc::{NodePool, PoolCommand},
     runner,
     spec::{DaKind, SequencingMode, Spec, SpecError},
-    storage::{NodeStore, NodeStoreError},
+    storage::{NodeStore, NodeStoreError, Resume},
 };
 use alloy_primitives::{Bytes, U256};
 use altlayer_avs::{
@@ -29,8 +29,9 @@ use altlayer_core::{
     Batch, DataAvailability, EvmStateTransition, FinalityGadget, Sequencer,
     da::{DaError, InMemoryDa},
     ledger::RollupLedger,
+    persist::PersistError,
     primitives::DaRef,
-    rollup::{BuildError, Input, Rollup, RollupError, RollupSettings},
+    rollup::{BuildError, Input, Rollup, RollupError, RollupEvent, RollupSettings},
     sequencer::SingleSequencer,
     settlement::LocalSettlement,
     verifier::Verifier,
@@ -65,8 +66,9 @@ pub struct RunOptions {
     /// Stop once the chain's head reaches this height (`None`: until Ctrl-C or the end of the
     /// lifetime). Blocks built again after a revert do not count twice.
     pub blocks: Option<u64>,
-    /// Transactions (EIP-2718 bytes) to submit before each block, as a load generator.
-    pub workload: Option<Box<dyn FnMut() -> Vec<Bytes> + Send>>,
+    /// Transactions (EIP-2718 bytes) to submit before each block, as a load generator, given
+    /// the replica at the head (a resumed node's load goes on from the stored nonces).
+    pub workload: Option<Box<dyn FnMut(&EvmStateTransition) -> Vec<Bytes> + Send>>,
     /// Faults to inject.
     pub faults: Faults,
     /// The first line's description of the run (`devnet: ...`).
@@ -140,6 +142,20 @@ impl DataAvailability for NodeDa {
             Self::Directory(da) => da.retrieve(reference).await,
         }
     }
+
+    fn persist(&self) -> Result<Vec<u8>, PersistError> {
+        match self {
+            Self::Memory(da) => da.persist(),
+            Self::Directory(da) => da.persist(),
+        }
+    }
+
+    fn restore(&self, record: &[u8]) -> Result<(), PersistError> {
+        match self {
+            Self::Memory(da) => da.restore(record),
+            Self::Directory(da) => da.restore(record),
+        }
+    }
 }
 
 /// A sequencer whose replica a fault drill can be armed on.
@@ -181,9 +197,10 @@ pub async fn run(
     spec.validate()?;
     let genesis = spec.genesis(base)?;
     let node_store = NodeStore::open(spec, base)?;
-    let genesis = match &node_store {
-        Some(store) => store.genesis(genesis)?,
-        None => genesis,
+    let resumable = resumable(spec);
+    let (genesis, resume) = match &node_store {
+        Some(store) => store.open_chain(genesis, resumable.clone())?,
+        None => (genesis, None),
     };
     let faults = options.faults;
     let squad = spec.sequencing.mode == SequencingMode::Squad;
@@ -220,15 +237,28 @@ pub async fn run(
         fast_finality: spec.avs.mach.operators > 0,
         ..Default::default()
     };
-    let chain =
-        Arc::new(match &node_store {
-            Some(store) => MemoryChain::stored(&genesis, store.store.clone(), chain_options)
-                .map_err(|error| NodeStoreError::Storage {
-                    dir: store.dir.clone(),
-                    error,
+    let chain = Arc::new(match &node_store {
+        Some(store) => {
+            let failed = |error| NodeStoreError::Storage {
+                dir: store.dir.clone(),
+                error,
+            };
+            // A resumed chain's RPC starts at the recorded head.
+            let head = match resume {
+                Some(resume) => EvmStateTransition::open_at(
+                    genesis.config().clone(),
+                    store.store.clone(),
+                    resume.head.height,
+                )
+                .map_err(|e| {
+                    failed(altlayer_core::storage::StorageError::Backend(e.to_string()))
                 })?,
-            None => MemoryChain::new(&genesis, chain_options),
-        });
+                None => genesis.clone(),
+            };
+            MemoryChain::stored(&head, store.store.clone(), chain_options).map_err(failed)?
+        }
+        None => MemoryChain::new(&genesis, chain_options),
+    });
     for set in crate::rpc::operator_sets(&restaked, spec.avs.mach.threshold) {
         chain.set_operators(set);
     }
@@ -246,7 +276,11 @@ pub async fn run(
         settlement_poll_ms: 0,
     };
     let da = match spec.da.kind {
-        DaKind::Memory => NodeDa::Memory(InMemoryDa::default()),
+        // With a data directory, "memory" DA is kept there: a restart reads its batches.
+        DaKind::Memory => match &node_store {
+            Some(store) => NodeDa::Directory(DirectoryDa::open(store.dir.join("da"))?),
+            None => NodeDa::Memory(InMemoryDa::default()),
+        },
         DaKind::Directory => {
             let path = spec.da.path.clone().unwrap_or_default();
             NodeDa::Directory(DirectoryDa::open(base.join(path))?)
@@ -298,6 +332,11 @@ pub async fn run(
     let mut report = Report::new(out, spec.avs.mach.threshold);
     report.line(&header)?;
     report.line(NodeStore::describe(node_store.as_ref(), spec))?;
+    if let (Some(_), Err(reason)) = (&node_store, &resumable) {
+        report.line(format!(
+            "storage this rollup cannot resume yet ({reason}): a restart needs a new directory"
+        ))?;
+    }
     let rpc = match rpc_addr {
         Some(addr) => Some(serve(spec, addr, chain.clone()).await?),
         None => None,
@@ -318,6 +357,8 @@ pub async fn run(
         now_ms,
         chain,
         rpc,
+        records: node_store.filter(|_| resumable.is_ok()),
+        resume,
     };
     match (set, mach) {
         (None, None) => drive(builder.build()?, ctx, report, stop).await,
@@ -373,6 +414,22 @@ struct Context<'a> {
     now_ms: u64,
     chain: Arc<MemoryChain>,
     rpc: Option<Rpc>,
+    /// Where the rollup's records go, when it keeps them.
+    records: Option<NodeStore>,
+    /// Where a restarted node resumes.
+    resume: Option<Resume>,
+}
+
+/// Whether the rollup `spec` describes keeps records to resume from (SQUAD's and MACH's
+/// in-process sets do not yet).
+fn resumable(spec: &Spec) -> Result<(), String> {
+    if spec.sequencing.mode == SequencingMode::Squad {
+        return Err("a SQUAD set's state is not kept yet".into());
+    }
+    if spec.avs.mach.operators > 0 {
+        return Err("a MACH committee's state is not kept yet".into());
+    }
+    Ok(())
 }
 
 /// The JSON-RPC of a run: the server, and the requests for the pool it sends the loop.
@@ -416,6 +473,32 @@ where
     L: RollupLedger,
     D: DataAvailability,
 {
+    if let (Some(store), Some(resume)) = (&ctx.records, ctx.resume) {
+        let replicas = store.replicas(rollup.state_transition().config().clone());
+        rollup
+            .restore(&|name| store.record(name), &replicas)
+            .map_err(|error| NodeStoreError::Persist {
+                dir: store.dir.clone(),
+                error,
+            })?;
+        let finalized = rollup.finality().finalized_height();
+        if let Some(height) = finalized {
+            ctx.chain.apply(
+                &[RollupEvent::Finalized { height }],
+                rollup.state_transition(),
+            );
+        }
+        report.line(format!(
+            "resumed at block {} ({}), final up to {}{}",
+            resume.head.height,
+            resume.head.hash,
+            finalized.map_or("none".into(), |h| h.to_string()),
+            match resume.unwound {
+                0 => String::new(),
+                n => format!("; {n} block(s) written after the last records taken back"),
+            }
+        ))?;
+    }
     let started = Instant::now();
     let origin = ctx.now_ms;
     let clock = |at: Instant| origin + at.duration_since(started).as_millis() as u64;
@@ -494,7 +577,7 @@ where
             for _ in 0..std::mem::take(&mut loads_due) {
                 // The load generator plays the network: signing is not part of the pipeline's
                 // time.
-                let raw = workload();
+                let raw = workload(rollup.state_transition());
                 for result in rollup.submit_raw(&raw) {
                     match result {
                         Ok(hash) => ctx.chain.announce_pending(hash),
@@ -523,6 +606,17 @@ where
         .await?;
         let busy = busy.elapsed();
         report.summary.busy += busy;
+        // The records are durable before anything of this step leaves the process (the RPC
+        // answers from the chain below): a restart resumes at least from here.
+        if let Some(store) = &ctx.records
+            && !events.is_empty()
+        {
+            let records = rollup.persist().map_err(|error| NodeStoreError::Persist {
+                dir: store.dir.clone(),
+                error,
+            })?;
+            store.write_records(&records)?;
+        }
         ctx.chain.apply(&events, rollup.state_transition());
         // The drill springs as the block is built: say so before the block's line.
         if let Some(height) = armed

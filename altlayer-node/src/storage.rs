@@ -5,7 +5,9 @@ use crate::spec::Spec;
 use altlayer_core::{
     EvmStateTransition,
     execution::ExecutionError,
-    storage::{StateStore, StorageError},
+    persist::{PersistError, ReplicaRef, Replicas},
+    rollup::recorded_head,
+    storage::{ProtocolStore, StateStore, StorageError},
 };
 use altlayer_storage::{OpenError, RedbStore, StoreOptions};
 use std::{
@@ -40,18 +42,36 @@ pub enum NodeStoreError {
         /// The spec's genesis hash.
         spec: alloy_primitives::B256,
     },
-    /// The database holds a chain past genesis, and the rollup's protocol state (batches,
-    /// finality, ledger, operators' signing state) is not kept in it yet: starting over
-    /// from genesis would fork the chain, so the node refuses.
+    /// The database holds a chain past genesis that the node cannot resume: starting over
+    /// from genesis would fork it, so the node refuses.
     #[error(
-        "data directory {dir} holds this chain up to block {height}; resuming a rollup from its data directory is not supported yet: use a new directory"
+        "data directory {dir} holds this chain up to block {height}, and {reason}: use a new directory"
     )]
     Resume {
         /// The data directory.
         dir: PathBuf,
         /// The stored head.
         height: u64,
+        /// Why it cannot resume.
+        reason: String,
     },
+    /// The rollup's records could not be written or put back.
+    #[error("data directory {dir}: {error}")]
+    Persist {
+        /// The data directory.
+        dir: PathBuf,
+        /// What failed.
+        error: PersistError,
+    },
+}
+
+/// Where a restarted node resumes: the block its records stood on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resume {
+    /// The block.
+    pub head: ReplicaRef,
+    /// Blocks after it that were written but never left the node, taken back.
+    pub unwound: u64,
 }
 
 /// The node's database, opened.
@@ -80,22 +100,26 @@ impl NodeStore {
         Ok(Some(Self { dir, store }))
     }
 
-    /// The genesis replica over this database: `genesis` written to an empty database, or
-    /// checked against the genesis block of one holding this chain. Nothing is written to a
-    /// database of another chain.
-    pub fn genesis(
+    /// The genesis replica over this database, and where to resume: `genesis` written to an
+    /// empty database; or checked against the genesis block of one holding this chain, which
+    /// resumes from the rollup's records when it has them (`resumable`: the composition keeps
+    /// records), its blocks after the recorded head (written, never out of the process) taken
+    /// back. Nothing is written to a database of another chain, or to one the node refuses.
+    pub fn open_chain(
         &self,
         genesis: EvmStateTransition,
-    ) -> Result<EvmStateTransition, NodeStoreError> {
+        resumable: Result<(), String>,
+    ) -> Result<(EvmStateTransition, Option<Resume>), NodeStoreError> {
         let failed = |error: StorageError| NodeStoreError::Storage {
             dir: self.dir.clone(),
             error,
         };
         let expected = genesis.head().hash();
         let Some(head) = self.store.head().map_err(failed)? else {
-            return genesis
+            let genesis = genesis
                 .store_genesis(self.store.clone())
-                .map_err(|error| failed(execution_storage(error)));
+                .map_err(|error| failed(execution_storage(error)))?;
+            return Ok((genesis, None));
         };
         let stored = self
             .store
@@ -109,14 +133,70 @@ impl NodeStore {
                 spec: expected,
             });
         }
-        if head.height > 0 {
-            return Err(NodeStoreError::Resume {
+        let refuse = |reason: String| NodeStoreError::Resume {
+            dir: self.dir.clone(),
+            height: head.height,
+            reason,
+        };
+        let record = self.store.record("rollup").map_err(failed)?;
+        let resume = match record {
+            None if head.height == 0 => None,
+            None => {
+                return Err(refuse(
+                    "none of the rollup's records (a node that could not resume wrote it)".into(),
+                ));
+            }
+            Some(record) => {
+                resumable.map_err(refuse)?;
+                let recorded = recorded_head(&record).map_err(|error| NodeStoreError::Persist {
+                    dir: self.dir.clone(),
+                    error,
+                })?;
+                if self.store.block_hash(recorded.height).map_err(failed)? != Some(recorded.hash) {
+                    return Err(failed(StorageError::Corrupt(format!(
+                        "the rollup's records stand on block {} ({}), which the chain does not hold",
+                        recorded.height, recorded.hash
+                    ))));
+                }
+                // Blocks after the recorded head were written in the step the crash cut short:
+                // nothing about them left the node (the records come first), so they go.
+                let unwound = head.height - recorded.height;
+                if unwound > 0 {
+                    self.store.unwind(recorded.height).map_err(failed)?;
+                }
+                Some(Resume {
+                    head: recorded,
+                    unwound,
+                })
+            }
+        };
+        let genesis = EvmStateTransition::open_at(genesis.config().clone(), self.store.clone(), 0)
+            .map_err(|error| failed(execution_storage(error)))?;
+        Ok((genesis, resume))
+    }
+
+    /// Writes the rollup's records in one durable transaction.
+    pub fn write_records(&self, records: &[(&'static str, Vec<u8>)]) -> Result<(), NodeStoreError> {
+        let records: Vec<(&str, Option<&[u8]>)> = records
+            .iter()
+            .map(|(name, bytes)| (*name, Some(bytes.as_slice())))
+            .collect();
+        self.store
+            .write_records(&records)
+            .map_err(|error| NodeStoreError::Storage {
                 dir: self.dir.clone(),
-                height: head.height,
-            });
-        }
-        EvmStateTransition::open(genesis.config().clone(), self.store.clone())
-            .map_err(|error| failed(execution_storage(error)))
+                error,
+            })
+    }
+
+    /// Reads one of the rollup's records.
+    pub fn record(&self, name: &'static str) -> Result<Option<Vec<u8>>, PersistError> {
+        Ok(self.store.record(name)?)
+    }
+
+    /// Replicas of the rollup `config` describes over this database.
+    pub fn replicas(&self, config: altlayer_core::RollupConfig) -> Replicas {
+        Replicas::new(config, self.store.clone())
     }
 
     /// One line for the run's report: where the data is, or that there is none.

@@ -101,9 +101,37 @@ impl VitalOperator {
     }
 }
 
+/// [`VitalOperator`]'s record: the verifier's, and the proofs sent.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OperatorRecord {
+    verifier: alloy_primitives::Bytes,
+    proofs: BTreeMap<DisputeId, u32>,
+}
+
 impl Verifier for VitalOperator {
     fn address(&self) -> Address {
         self.inner.address()
+    }
+
+    fn persist(&self) -> Result<Vec<u8>, altlayer_core::persist::PersistError> {
+        altlayer_core::persist::encode(
+            "verifier",
+            &OperatorRecord {
+                verifier: self.inner.persist()?.into(),
+                proofs: self.proofs.clone(),
+            },
+        )
+    }
+
+    fn restore(
+        &mut self,
+        record: &[u8],
+        replicas: &altlayer_core::persist::Replicas,
+    ) -> Result<(), altlayer_core::persist::PersistError> {
+        let record: OperatorRecord = altlayer_core::persist::decode("verifier", record)?;
+        self.inner.restore(&record.verifier, replicas)?;
+        self.proofs = record.proofs;
+        Ok(())
     }
 
     fn on_batch(&mut self, batch: &Batch) -> (BatchCheck, Vec<Action>) {
