@@ -195,12 +195,16 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Summary, LaunchError> {
     spec.validate()?;
-    let genesis = spec.genesis(base)?;
     let node_store = NodeStore::open(spec, base)?;
     let resumable = resumable(spec);
     let (genesis, resume) = match &node_store {
-        Some(store) => store.open_chain(genesis, resumable.clone())?,
-        None => (genesis, None),
+        Some(store) => store.open_chain(
+            spec.rollup_config()?,
+            spec.genesis_digest(base)?,
+            || spec.genesis(base),
+            resumable.clone(),
+        )?,
+        None => (spec.genesis(base)?, None),
     };
     let faults = options.faults;
     let squad = spec.sequencing.mode == SequencingMode::Squad;

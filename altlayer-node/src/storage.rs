@@ -55,6 +55,9 @@ pub enum NodeStoreError {
         /// Why it cannot resume.
         reason: String,
     },
+    /// The spec's genesis could not be built.
+    #[error(transparent)]
+    Genesis(#[from] crate::spec::SpecError),
     /// The rollup's records could not be written or put back.
     #[error("data directory {dir}: {error}")]
     Persist {
@@ -64,6 +67,9 @@ pub enum NodeStoreError {
         error: PersistError,
     },
 }
+
+/// The record of the spec genesis digest the database's genesis was built from.
+const GENESIS_DIGEST: &str = "genesis/digest";
 
 /// Where a restarted node resumes: the block its records stood on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,33 +111,50 @@ impl NodeStore {
     /// resumes from the rollup's records when it has them (`resumable`: the composition keeps
     /// records), its blocks after the recorded head (written, never out of the process) taken
     /// back. Nothing is written to a database of another chain, or to one the node refuses.
+    ///
+    /// `genesis` builds the spec's genesis; `digest` ([`crate::spec::Spec::genesis_digest`])
+    /// stands for it: recorded with the genesis, it spares building a large genesis again at
+    /// every start (the stored genesis block is then the spec's).
     pub fn open_chain(
         &self,
-        genesis: EvmStateTransition,
+        config: altlayer_core::RollupConfig,
+        digest: alloy_primitives::B256,
+        genesis: impl FnOnce() -> Result<EvmStateTransition, crate::spec::SpecError>,
         resumable: Result<(), String>,
     ) -> Result<(EvmStateTransition, Option<Resume>), NodeStoreError> {
         let failed = |error: StorageError| NodeStoreError::Storage {
             dir: self.dir.clone(),
             error,
         };
-        let expected = genesis.head().hash();
+        let record_digest = || {
+            self.store
+                .write_records(&[(GENESIS_DIGEST, Some(digest.as_slice()))])
+                .map_err(failed)
+        };
         let Some(head) = self.store.head().map_err(failed)? else {
-            let genesis = genesis
+            let genesis = genesis()?
                 .store_genesis(self.store.clone())
                 .map_err(|error| failed(execution_storage(error)))?;
+            record_digest()?;
             return Ok((genesis, None));
         };
-        let stored = self
-            .store
-            .genesis_hash()
-            .map_err(failed)?
-            .unwrap_or_default();
-        if stored != expected {
-            return Err(NodeStoreError::ForeignChain {
-                dir: self.dir.clone(),
-                stored,
-                spec: expected,
-            });
+        let known = self.store.record(GENESIS_DIGEST).map_err(failed)?;
+        if known.as_deref() != Some(digest.as_slice()) {
+            // Not recorded (or the spec's genesis table changed): compare the genesis itself.
+            let expected = genesis()?.head().hash();
+            let stored = self
+                .store
+                .genesis_hash()
+                .map_err(failed)?
+                .unwrap_or_default();
+            if stored != expected {
+                return Err(NodeStoreError::ForeignChain {
+                    dir: self.dir.clone(),
+                    stored,
+                    spec: expected,
+                });
+            }
+            record_digest()?;
         }
         let refuse = |reason: String| NodeStoreError::Resume {
             dir: self.dir.clone(),
@@ -170,7 +193,7 @@ impl NodeStore {
                 })
             }
         };
-        let genesis = EvmStateTransition::open_at(genesis.config().clone(), self.store.clone(), 0)
+        let genesis = EvmStateTransition::open_at(config, self.store.clone(), 0)
             .map_err(|error| failed(execution_storage(error)))?;
         Ok((genesis, resume))
     }

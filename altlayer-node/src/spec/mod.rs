@@ -392,6 +392,31 @@ impl Spec {
         Ok(params)
     }
 
+    /// A digest of what decides the genesis (the rollup's identity and EVM rules, the gas
+    /// limit, the `[genesis]` table and the genesis file's bytes), without building it: a
+    /// node whose database holds the genesis this digest was recorded with skips building a
+    /// large genesis state again at every start.
+    pub fn genesis_digest(
+        &self,
+        base: &std::path::Path,
+    ) -> Result<alloy_primitives::B256, SpecError> {
+        let file = match &self.genesis.file {
+            Some(file) => Some(alloy_primitives::keccak256(
+                std::fs::read(base.join(file))
+                    .map_err(|e| invalid("genesis.file", e.to_string()))?,
+            )),
+            None => None,
+        };
+        let inputs = serde_json::json!({
+            "version": 1,
+            "rollup": [self.rollup.chain_id, self.rollup.rollup_id, self.rollup.gas_limit],
+            "evm": self.rollup.evm,
+            "genesis": self.genesis,
+            "file": file,
+        });
+        Ok(alloy_primitives::keccak256(inputs.to_string()))
+    }
+
     /// The genesis state transition: the file or the inline alloc, with the development
     /// accounts funded. `base` is the spec file's directory.
     pub fn genesis(&self, base: &std::path::Path) -> Result<EvmStateTransition, SpecError> {
