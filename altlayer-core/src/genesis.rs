@@ -13,6 +13,9 @@ use alloy_primitives::{B256, U256};
 use std::path::Path;
 
 pub use alloy_genesis::{Genesis, GenesisAccount};
+pub use import::{IMPORT_IN_PARTS_FROM, import_genesis, import_in_parts};
+
+mod import;
 
 /// Why a genesis file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +82,16 @@ pub fn genesis_state_root(genesis: &Genesis) -> B256 {
 /// A state transition starting from a genesis. The chain id is the genesis's when it names one;
 /// the block gas limit is the genesis's when it is non-zero.
 pub fn state_transition_from_genesis(
-    mut config: RollupConfig,
+    config: RollupConfig,
     genesis: &Genesis,
 ) -> EvmStateTransition {
+    let (config, timestamp, base_fee) = genesis_parameters(config, genesis);
+    EvmStateTransition::new(config, genesis_state(genesis), timestamp, base_fee)
+}
+
+/// The configuration a genesis makes of `config` (its chain id and gas limit when it names
+/// them), its timestamp and its base fee.
+fn genesis_parameters(mut config: RollupConfig, genesis: &Genesis) -> (RollupConfig, u64, u64) {
     if genesis.config.chain_id != 0 {
         config.chain_id = genesis.config.chain_id;
     }
@@ -92,5 +102,5 @@ pub fn state_transition_from_genesis(
         .base_fee_per_gas
         .and_then(|fee| u64::try_from(fee).ok())
         .unwrap_or(DEFAULT_INITIAL_BASE_FEE);
-    EvmStateTransition::new(config, genesis_state(genesis), genesis.timestamp, base_fee)
+    (config, genesis.timestamp, base_fee)
 }

@@ -201,7 +201,7 @@ pub async fn run(
         Some(store) => store.open_chain(
             spec.rollup_config()?,
             spec.genesis_digest(base)?,
-            || spec.genesis(base),
+            || spec.genesis_alloc(base),
             resumable.clone(),
         )?,
         None => (spec.genesis(base)?, None),

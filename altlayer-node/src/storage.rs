@@ -119,7 +119,10 @@ impl NodeStore {
         &self,
         config: altlayer_core::RollupConfig,
         digest: alloy_primitives::B256,
-        genesis: impl FnOnce() -> Result<EvmStateTransition, crate::spec::SpecError>,
+        genesis: impl FnOnce() -> Result<
+            (altlayer_core::RollupConfig, altlayer_core::genesis::Genesis),
+            crate::spec::SpecError,
+        >,
         resumable: Result<(), String>,
     ) -> Result<(EvmStateTransition, Option<Resume>), NodeStoreError> {
         let failed = |error: StorageError| NodeStoreError::Storage {
@@ -132,16 +135,21 @@ impl NodeStore {
                 .map_err(failed)
         };
         let Some(head) = self.store.head().map_err(failed)? else {
-            let genesis = genesis()?
-                .store_genesis(self.store.clone())
-                .map_err(|error| failed(execution_storage(error)))?;
+            // A large genesis goes in parts: memory holds a piece of it at a time.
+            let (config, genesis) = genesis()?;
+            let genesis =
+                altlayer_core::genesis::import_genesis(config, &genesis, self.store.clone())
+                    .map_err(|error| failed(execution_storage(error)))?;
             record_digest()?;
             return Ok((genesis, None));
         };
         let known = self.store.record(GENESIS_DIGEST).map_err(failed)?;
         if known.as_deref() != Some(digest.as_slice()) {
             // Not recorded (or the spec's genesis table changed): compare the genesis itself.
-            let expected = genesis()?.head().hash();
+            let (config, genesis) = genesis()?;
+            let expected = altlayer_core::genesis::state_transition_from_genesis(config, &genesis)
+                .head()
+                .hash();
             let stored = self
                 .store
                 .genesis_hash()

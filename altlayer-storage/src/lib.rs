@@ -139,6 +139,8 @@ impl RedbStore {
         };
         if !exists {
             Self::init(&db).map_err(foreign)?;
+        } else {
+            Self::drop_cut_import(&db).map_err(foreign)?;
         }
         let snapshot = Snapshot::take(&db).map_err(foreign)?;
         let (head, layers) = Self::recover(&db, snapshot.applied).map_err(foreign)?;
@@ -209,6 +211,36 @@ impl RedbStore {
         }
         // Every table exists from the start, so readers never meet a missing one.
         tables::create_all(&tx)?;
+        tx.commit().map_err(backend)
+    }
+
+    /// A genesis import cut short (parts written, no genesis block): its parts go, so that
+    /// the next start imports again from nothing.
+    fn drop_cut_import(db: &Database) -> Result<(), StorageError> {
+        {
+            let tx = db.begin_read().map_err(backend)?;
+            let Ok(meta) = tx.open_table(META) else {
+                return Ok(());
+            };
+            if meta.get("importing").map_err(backend)?.is_none() {
+                return Ok(());
+            }
+        }
+        let mut tx = db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
+        for table in [
+            tables::ACCOUNTS,
+            tables::STORAGE,
+            tables::CODE,
+            tables::NODES,
+        ] {
+            tx.delete_table(table).map_err(backend)?;
+        }
+        tables::create_all(&tx)?;
+        tx.open_table(META)
+            .map_err(backend)?
+            .remove("importing")
+            .map_err(backend)?;
         tx.commit().map_err(backend)
     }
 

@@ -143,6 +143,27 @@ pub(crate) enum Mode {
     Build,
 }
 
+/// The genesis block's header of a rollup `config` describes, over `state_root`.
+pub(crate) fn genesis_header(
+    config: &RollupConfig,
+    state_root: B256,
+    timestamp: u64,
+    base_fee: u64,
+) -> Header {
+    Header {
+        chain_id: config.chain_id,
+        rollup_id: config.rollup_id,
+        height: 0,
+        timestamp,
+        gas_limit: config.block_gas_limit,
+        base_fee,
+        transactions_root: transactions_root(&[]),
+        receipts_root: receipts_root(&[]),
+        state_root,
+        ..Default::default()
+    }
+}
+
 impl EvmStateTransition {
     /// A state transition over `state` in memory, whose genesis header is derived from it
     /// and from `genesis` (timestamp, gas limit, base fee). A state over a store is opened
@@ -162,18 +183,7 @@ impl EvmStateTransition {
         let state_root = state
             .state_root()
             .expect("a state in memory is hashed without a store");
-        let head = Header {
-            chain_id: config.chain_id,
-            rollup_id: config.rollup_id,
-            height: 0,
-            timestamp: genesis_timestamp,
-            gas_limit: config.block_gas_limit,
-            base_fee: genesis_base_fee,
-            transactions_root: transactions_root(&[]),
-            receipts_root: receipts_root(&[]),
-            state_root,
-            ..Default::default()
-        };
+        let head = genesis_header(&config, state_root, genesis_timestamp, genesis_base_fee);
         let mut hashes = RecentHashes::default();
         hashes.push(head.clone());
         Self {

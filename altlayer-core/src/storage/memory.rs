@@ -272,6 +272,40 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn import(&self, part: &StateDiff) -> Result<(), StorageError> {
+        let mut inner = self.write();
+        if let Some(head) = inner.head {
+            return Err(StorageError::NotNext {
+                height: 0,
+                hash: B256::ZERO,
+                head: Some(head),
+            });
+        }
+        for (address, account) in &part.accounts {
+            match account {
+                Some(account) => inner.accounts.insert(*address, *account),
+                None => inner.accounts.remove(address),
+            };
+        }
+        for (address, slot, value) in &part.storage {
+            if value.is_zero() {
+                inner.slots.remove(&(*address, *slot));
+            } else {
+                inner.slots.insert((*address, *slot), *value);
+            }
+        }
+        for (hash, code) in &part.code {
+            inner.code.entry(*hash).or_insert_with(|| code.clone());
+        }
+        for (owner, path, node) in &part.nodes {
+            match node {
+                Some(node) => inner.nodes.insert((*owner, *path), node.clone()),
+                None => inner.nodes.remove(&(*owner, *path)),
+            };
+        }
+        Ok(())
+    }
+
     fn unwind(&self, height: u64) -> Result<(), StorageError> {
         let mut inner = self.write();
         let Some(head) = inner.head else {

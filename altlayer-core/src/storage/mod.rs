@@ -177,4 +177,15 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     /// Takes back every block after `height` in one transaction, putting the state back as it
     /// was after block `height`. Fails, changing nothing, when history does not reach back.
     fn unwind(&self, height: u64) -> Result<(), StorageError>;
+
+    /// Writes part of a genesis state into an empty store, before its genesis block: a
+    /// genesis too large for one block's diff in memory goes in parts (accounts, slots,
+    /// code and trie nodes), then the genesis block is committed with what is left (see
+    /// [`crate::genesis::import_genesis`]). Until that commit the store has no head, and a
+    /// store that finds an import cut short starts again empty. The default refuses.
+    fn import(&self, _part: &StateDiff) -> Result<(), StorageError> {
+        Err(StorageError::Backend(
+            "this store takes its genesis in one commit".into(),
+        ))
+    }
 }

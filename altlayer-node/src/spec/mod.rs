@@ -420,6 +420,16 @@ impl Spec {
     /// The genesis state transition: the file or the inline alloc, with the development
     /// accounts funded. `base` is the spec file's directory.
     pub fn genesis(&self, base: &std::path::Path) -> Result<EvmStateTransition, SpecError> {
+        let (config, genesis) = self.genesis_alloc(base)?;
+        Ok(state_transition_from_genesis(config, &genesis))
+    }
+
+    /// The rollup's configuration and its genesis (the file or the inline alloc, with the
+    /// development accounts funded), not built into a state yet.
+    pub fn genesis_alloc(
+        &self,
+        base: &std::path::Path,
+    ) -> Result<(RollupConfig, Genesis), SpecError> {
         let config = self.rollup_config()?;
         let mut genesis = match &self.genesis.file {
             Some(file) => {
@@ -457,7 +467,7 @@ impl Spec {
         if genesis.base_fee_per_gas.is_none() {
             genesis.base_fee_per_gas = Some(u128::from(DEFAULT_INITIAL_BASE_FEE));
         }
-        Ok(state_transition_from_genesis(config, &genesis))
+        Ok((config, genesis))
     }
 }
 
