@@ -11,7 +11,8 @@ use altlayer_core::{
     primitives::{Block, Header},
     state::{AccountChange, StateChanges, WorldState},
     storage::{
-        ACCOUNT_TRIE, BlockCommit, ChainStore, LogKey, MemoryStore, StateStore, StorageError,
+        ACCOUNT_TRIE, BlockCommit, ChainStore, LogKey, MemoryStore, StateDiff, StateStore,
+        StorageError,
     },
 };
 use altlayer_storage::{OpenError, RedbStore, StoreOptions};
@@ -464,4 +465,40 @@ fn protocol_records_are_written_together_and_read_back_after_a_reopen() {
     );
     assert_eq!(store.record("mach/1").unwrap().as_deref(), Some(&b""[..]));
     assert_eq!(store.record("squad/0").unwrap(), None);
+}
+
+/// A genesis import cut short (parts written, no genesis block) is dropped when the store is
+/// opened again, and the import starts from nothing.
+#[test]
+fn a_genesis_import_cut_short_starts_again_empty() {
+    use altlayer_core::storage::StoredAccount;
+    let dir = tempfile::tempdir().unwrap();
+    let part = StateDiff {
+        accounts: vec![(
+            addr(1),
+            Some(StoredAccount {
+                nonce: 1,
+                balance: U256::from(5),
+                code_hash: KECCAK_EMPTY,
+                storage_root: alloy_trie::EMPTY_ROOT_HASH,
+            }),
+        )],
+        nodes: vec![(ACCOUNT_TRIE, Nibbles::from_nibbles([1, 2]), Some(vec![0xc0; 40]))],
+        ..StateDiff::default()
+    };
+    {
+        let store = RedbStore::open(dir.path(), options(Some(4))).unwrap();
+        store.import(&part).unwrap();
+        assert_eq!(store.head().unwrap(), None);
+    }
+    let store = RedbStore::open(dir.path(), options(Some(4))).unwrap();
+    assert_eq!(store.head().unwrap(), None);
+    let stats = store.stats().unwrap();
+    for table in ["accounts", "trie_nodes"] {
+        let entries = stats.tables.iter().find(|t| t.name == table).unwrap().entries;
+        assert_eq!(entries, 0, "{table}");
+    }
+    // After a genesis block, an import is refused.
+    genesis(&store);
+    assert!(matches!(store.import(&part), Err(StorageError::NotNext { .. })));
 }
