@@ -483,7 +483,11 @@ fn a_genesis_import_cut_short_starts_again_empty() {
                 storage_root: alloy_trie::EMPTY_ROOT_HASH,
             }),
         )],
-        nodes: vec![(ACCOUNT_TRIE, Nibbles::from_nibbles([1, 2]), Some(vec![0xc0; 40]))],
+        nodes: vec![(
+            ACCOUNT_TRIE,
+            Nibbles::from_nibbles([1, 2]),
+            Some(vec![0xc0; 40]),
+        )],
         ..StateDiff::default()
     };
     {
@@ -495,10 +499,18 @@ fn a_genesis_import_cut_short_starts_again_empty() {
     assert_eq!(store.head().unwrap(), None);
     let stats = store.stats().unwrap();
     for table in ["accounts", "trie_nodes"] {
-        let entries = stats.tables.iter().find(|t| t.name == table).unwrap().entries;
+        let entries = stats
+            .tables
+            .iter()
+            .find(|t| t.name == table)
+            .unwrap()
+            .entries;
         assert_eq!(entries, 0, "{table}");
     }
     // After a genesis block, an import is refused.
     genesis(&store);
-    assert!(matches!(store.import(&part), Err(StorageError::NotNext { .. })));
+    assert!(matches!(
+        store.import(&part),
+        Err(StorageError::NotNext { .. })
+    ));
 }

@@ -21,6 +21,7 @@
 //!   which builds the same block on every node).
 
 mod byzantine;
+pub mod durable;
 mod leader;
 pub mod mempool;
 mod messages;
