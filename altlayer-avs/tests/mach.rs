@@ -608,3 +608,75 @@ fn tiers_soft_fast_firm_and_an_alert_opens_a_challenge() {
         FinalityStatus::SoftConfirmed { .. }
     ));
 }
+
+/// A MACH operator killed after it signed a vote and before the vote left its process, then
+/// restarted with its signer state read back from disk (redb), refuses to sign a different
+/// block at that height; without the record it would sign it, an equivocation.
+#[test]
+fn an_operator_killed_between_signing_and_sending_cannot_equivocate_after_a_restart() {
+    use altlayer_avs::mach::durable::{DurableMachError, DurableMachOperator};
+    use altlayer_core::storage::ProtocolStore;
+    use altlayer_storage::{RedbStore, StoreOptions};
+
+    let config = RollupConfig::default();
+    // Two different blocks at height 1 (their timestamps differ), both valid.
+    let block = |timestamp: u64| {
+        dev_state_transition(config.clone(), 2)
+            .build_block(
+                BlockAttributes {
+                    timestamp,
+                    ..Default::default()
+                },
+                Vec::new(),
+                ExecuteOptions::default(),
+            )
+            .unwrap()
+            .block
+    };
+    let (first, other) = (block(1), block(2));
+    assert_ne!(first.hash(), other.hash());
+    let key = SecretKey::from_seed(b"mach operator").unwrap();
+    let address = operator_address(0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = || -> Arc<dyn ProtocolStore> {
+        Arc::new(RedbStore::open(dir.path(), StoreOptions::default()).unwrap())
+    };
+    {
+        let mut operator = DurableMachOperator::open(
+            address,
+            key.clone(),
+            dev_state_transition(config.clone(), 2),
+            store(),
+        )
+        .unwrap();
+        let vote = operator.on_block(&first, 0).unwrap();
+        assert!(matches!(vote, MachMessage::Vote { .. }));
+        // Killed here: the vote is dropped, never sent.
+    }
+    let mut restarted = DurableMachOperator::open(
+        address,
+        key.clone(),
+        dev_state_transition(config.clone(), 2),
+        store(),
+    )
+    .unwrap();
+    assert_eq!(restarted.operator().state().last_signed_height, Some(1));
+    assert!(matches!(
+        restarted.on_block(&other, 0),
+        Err(DurableMachError::Mach(MachError::AlreadySigned {
+            height: 1,
+            last: 1
+        }))
+    ));
+    // Without the record the same operator signs the other block: an equivocation.
+    let mut forgetful = MachOperator::new(
+        address,
+        key,
+        dev_state_transition(config, 2),
+        Default::default(),
+    );
+    assert!(matches!(
+        forgetful.on_block(&other, 0),
+        Ok(MachMessage::Vote { .. })
+    ));
+}

@@ -12,6 +12,7 @@
 //! - [`VoteBook`] watches individual votes and turns two conflicting ones into evidence.
 
 pub mod committee;
+pub mod durable;
 
 use crate::qc::{QcError, QuorumCertificate, Roster, StakeSnapshot, Threshold};
 use alloy_primitives::{Address, B256, keccak256};
