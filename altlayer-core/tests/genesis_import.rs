@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use altlayer_core::{
-    RollupConfig, StateTransition as _,
+    RollupConfig,
     genesis::{
         Genesis, GenesisAccount, genesis_state_root, import_in_parts, state_transition_from_genesis,
     },

@@ -113,19 +113,20 @@ fn start(
             let _ = sender.send(line);
         }
     });
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(900))
-            .expect("the node prints its RPC address");
+    let addr = loop {
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(900)) else {
+            break None;
+        };
         if let Some(rest) = line.strip_prefix("rpc     http://") {
-            let addr = rest
-                .split(' ')
-                .next()
-                .and_then(|a| a.parse().ok())
-                .expect("an address");
-            return (child, addr, lines);
+            break rest.split(' ').next().and_then(|a| a.parse().ok());
         }
-    }
+    };
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the node did not print its RPC address");
+    };
+    (child, addr, lines)
 }
 
 /// A field of `/proc/PID/status`, in KiB.

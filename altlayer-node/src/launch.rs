@@ -60,6 +60,10 @@ pub struct Faults {
     pub mach_offline: usize,
 }
 
+/// A load generator: the transactions (EIP-2718 bytes) to submit before the next block, given
+/// the replica at the head.
+pub type Workload = Box<dyn FnMut(&EvmStateTransition) -> Vec<Bytes> + Send>;
+
 /// How to run.
 #[derive(Default)]
 pub struct RunOptions {
@@ -68,7 +72,7 @@ pub struct RunOptions {
     pub blocks: Option<u64>,
     /// Transactions (EIP-2718 bytes) to submit before each block, as a load generator, given
     /// the replica at the head (a resumed node's load goes on from the stored nonces).
-    pub workload: Option<Box<dyn FnMut(&EvmStateTransition) -> Vec<Bytes> + Send>>,
+    pub workload: Option<Workload>,
     /// Faults to inject.
     pub faults: Faults,
     /// The first line's description of the run (`devnet: ...`).
@@ -243,9 +247,9 @@ pub async fn run(
     };
     let chain = Arc::new(match &node_store {
         Some(store) => {
-            let failed = |error| NodeStoreError::Storage {
+            let failed = |error: altlayer_core::storage::StorageError| NodeStoreError::Storage {
                 dir: store.dir.clone(),
-                error,
+                error: error.into(),
             };
             // A resumed chain's RPC starts at the recorded head.
             let head = match resume {
@@ -483,7 +487,7 @@ where
             .restore(&|name| store.record(name), &replicas)
             .map_err(|error| NodeStoreError::Persist {
                 dir: store.dir.clone(),
-                error,
+                error: error.into(),
             })?;
         let finalized = rollup.finality().finalized_height();
         if let Some(height) = finalized {
@@ -617,7 +621,7 @@ where
         {
             let records = rollup.persist().map_err(|error| NodeStoreError::Persist {
                 dir: store.dir.clone(),
-                error,
+                error: error.into(),
             })?;
             store.write_records(&records)?;
         }

@@ -28,7 +28,7 @@ pub enum NodeStoreError {
         /// The data directory.
         dir: PathBuf,
         /// What failed.
-        error: StorageError,
+        error: Box<StorageError>,
     },
     /// The database holds another chain.
     #[error(
@@ -64,7 +64,7 @@ pub enum NodeStoreError {
         /// The data directory.
         dir: PathBuf,
         /// What failed.
-        error: PersistError,
+        error: Box<PersistError>,
     },
 }
 
@@ -127,7 +127,7 @@ impl NodeStore {
     ) -> Result<(EvmStateTransition, Option<Resume>), NodeStoreError> {
         let failed = |error: StorageError| NodeStoreError::Storage {
             dir: self.dir.clone(),
-            error,
+            error: error.into(),
         };
         let record_digest = || {
             self.store
@@ -181,7 +181,7 @@ impl NodeStore {
                 resumable.map_err(refuse)?;
                 let recorded = recorded_head(&record).map_err(|error| NodeStoreError::Persist {
                     dir: self.dir.clone(),
-                    error,
+                    error: error.into(),
                 })?;
                 if self.store.block_hash(recorded.height).map_err(failed)? != Some(recorded.hash) {
                     return Err(failed(StorageError::Corrupt(format!(
@@ -216,7 +216,7 @@ impl NodeStore {
             .write_records(&records)
             .map_err(|error| NodeStoreError::Storage {
                 dir: self.dir.clone(),
-                error,
+                error: error.into(),
             })
     }
 

@@ -92,6 +92,9 @@ pub struct PruneReport {
 
 const PROBLEMS_SHOWN: usize = 20;
 
+/// What a trie walk does with each leaf: its full key, its value, the report.
+type OnLeaf<'a> = dyn FnMut(Vec<u8>, &[u8], &mut CheckReport) + 'a;
+
 impl RedbStore {
     /// Sizes, heights and counts.
     pub fn stats(&self) -> Result<StoreStats, StorageError> {
@@ -296,7 +299,7 @@ impl RedbStore {
         owner: &TrieOwner,
         path: Nibbles,
         embedded: Option<&[u8]>,
-        leaf: &mut dyn FnMut(Vec<u8>, &[u8], &mut CheckReport),
+        leaf: &mut OnLeaf<'_>,
         report: &mut CheckReport,
     ) -> Result<B256, StorageError> {
         let bytes = match embedded {
@@ -544,7 +547,7 @@ impl RedbStore {
 
 /// The root of a trie of `leaves` (hashed key, RLP value), in any order.
 fn root(mut leaves: Vec<(B256, Vec<u8>)>) -> B256 {
-    leaves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    leaves.sort_unstable_by_key(|leaf| leaf.0);
     let mut builder = HashBuilder::default();
     for (key, value) in &leaves {
         builder.add_leaf(Nibbles::unpack(key), value);

@@ -439,7 +439,9 @@ fn protocol_records_are_written_together_and_read_back_after_a_reopen() {
     use altlayer_core::storage::ProtocolStore;
     let dir = tempfile::tempdir().unwrap();
     let reference = MemoryStore::default();
-    let writes: [&[(&str, Option<&[u8]>)]; 3] = [
+    // Each write: records by name, `None` deleting one.
+    type Records<'a> = &'a [(&'a str, Option<&'a [u8]>)];
+    let writes: [Records<'_>; 3] = [
         &[("rollup", Some(b"one")), ("squad/0", Some(b"locked"))],
         &[("rollup", Some(b"two")), ("mach/1", Some(b""))],
         &[("squad/0", None), ("absent", None)],
