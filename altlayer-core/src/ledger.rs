@@ -183,9 +183,7 @@ pub trait RollupLedger {
     /// The runtime state as a record, to resume from after a restart (see
     /// [`crate::persist`]). The default cannot.
     fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
-        Err(crate::persist::PersistError::Unsupported(
-            std::any::type_name::<Self>(),
-        ))
+        Err(crate::persist::unsupported::<Self>())
     }
 
     /// Puts back what `persist` wrote, into a component built afresh from the same
@@ -195,9 +193,7 @@ pub trait RollupLedger {
         _record: &[u8],
         _replicas: &crate::persist::Replicas,
     ) -> Result<(), crate::persist::PersistError> {
-        Err(crate::persist::PersistError::Unsupported(
-            std::any::type_name::<Self>(),
-        ))
+        Err(crate::persist::unsupported::<Self>())
     }
 }
 

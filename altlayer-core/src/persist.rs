@@ -62,6 +62,12 @@ pub enum PersistError {
     Storage(#[from] StorageError),
 }
 
+/// What a component without records answers: [`PersistError::Unsupported`] naming its type
+/// (the default of every `persist` and `restore` hook).
+pub fn unsupported<T: ?Sized>() -> PersistError {
+    PersistError::Unsupported(std::any::type_name::<T>())
+}
+
 /// A replica as persisted: the block it stands on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaRef {

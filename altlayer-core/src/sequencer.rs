@@ -176,9 +176,7 @@ pub trait Sequencer {
     /// The sequencer's runtime state as a record, to resume from after a restart (see
     /// [`crate::persist`]). The default cannot.
     fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
-        Err(crate::persist::PersistError::Unsupported(
-            std::any::type_name::<Self>(),
-        ))
+        Err(crate::persist::unsupported::<Self>())
     }
 
     /// Puts back what [`Sequencer::persist`] wrote, into a sequencer built afresh from the
@@ -191,9 +189,7 @@ pub trait Sequencer {
     where
         Self::Transition: crate::persist::Reopen,
     {
-        Err(crate::persist::PersistError::Unsupported(
-            std::any::type_name::<Self>(),
-        ))
+        Err(crate::persist::unsupported::<Self>())
     }
 }
 

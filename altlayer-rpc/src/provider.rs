@@ -6,13 +6,8 @@
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256};
 use altlayer_core::{
-    Block, EvmStateTransition, Header, RollupConfig,
-    evidence::Service,
-    execution::BuiltBlock,
-    primitives::{DaRef, Receipt},
-    sequencer::SubmitError,
-    state::AccountProof,
-    storage::StorageError,
+    EvmStateTransition, Header, RollupConfig, evidence::Service, primitives::DaRef,
+    sequencer::SubmitError, state::AccountProof, storage::StorageError,
 };
 use revm::{bytecode::Bytecode, state::AccountInfo};
 use serde::Serialize;
@@ -20,65 +15,8 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// A block as the chain holds it: the block, its hash, its transactions' senders and its
-/// receipts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChainBlock {
-    /// The block.
-    pub block: Block,
-    /// Its hash.
-    pub hash: B256,
-    /// Its transactions' senders, in order.
-    pub senders: Vec<Address>,
-    /// Its receipts, in order.
-    pub receipts: Vec<Receipt>,
-}
-
-impl From<altlayer_core::storage::StoredBlock> for ChainBlock {
-    fn from(stored: altlayer_core::storage::StoredBlock) -> Self {
-        Self {
-            block: stored.block,
-            hash: stored.hash,
-            senders: stored.senders,
-            receipts: stored.receipts,
-        }
-    }
-}
-
-impl ChainBlock {
-    /// A produced block.
-    pub fn from_built(built: &BuiltBlock, hash: B256) -> Self {
-        Self {
-            block: built.block.clone(),
-            hash,
-            senders: built.senders.clone(),
-            receipts: built.outcome.receipts.clone(),
-        }
-    }
-
-    /// The genesis block of a chain whose genesis state transition is `genesis`.
-    pub fn genesis(genesis: &EvmStateTransition) -> Self {
-        let header = genesis.head().clone();
-        Self {
-            hash: header.hash(),
-            block: Block {
-                header,
-                transactions: Vec::new(),
-            },
-            senders: Vec::new(),
-            receipts: Vec::new(),
-        }
-    }
-
-    /// The block's height.
-    pub const fn number(&self) -> u64 {
-        self.block.header.height
-    }
-
-    /// The block's header.
-    pub const fn header(&self) -> &Header {
-        &self.block.header
-    }
-}
+/// receipts (core's [`StoredBlock`](altlayer_core::storage::StoredBlock), what a store keeps).
+pub type ChainBlock = altlayer_core::storage::StoredBlock;
 
 /// The heights the block tags stand for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -294,16 +294,12 @@ pub trait Settlement: Send + Sync {
     /// The runtime state as a record, to resume from after a restart (see
     /// [`crate::persist`]). The default cannot.
     fn persist(&self) -> Result<Vec<u8>, crate::persist::PersistError> {
-        Err(crate::persist::PersistError::Unsupported(
-            std::any::type_name::<Self>(),
-        ))
+        Err(crate::persist::unsupported::<Self>())
     }
 
     /// Puts back what `persist` wrote, into a component built afresh from the same
     /// configuration; changes nothing on error.
     fn restore(&self, _record: &[u8]) -> Result<(), crate::persist::PersistError> {
-        Err(crate::persist::PersistError::Unsupported(
-            std::any::type_name::<Self>(),
-        ))
+        Err(crate::persist::unsupported::<Self>())
     }
 }

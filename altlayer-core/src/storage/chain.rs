@@ -17,6 +17,42 @@ pub struct StoredBlock {
     pub receipts: Vec<Receipt>,
 }
 
+impl StoredBlock {
+    /// A block as the state transition built it, with its hash.
+    pub fn from_built(built: &crate::execution::BuiltBlock, hash: B256) -> Self {
+        Self {
+            block: built.block.clone(),
+            hash,
+            senders: built.senders.clone(),
+            receipts: built.outcome.receipts.clone(),
+        }
+    }
+
+    /// The genesis block of a chain whose genesis state transition is `genesis`.
+    pub fn genesis(genesis: &crate::EvmStateTransition) -> Self {
+        let header = genesis.head().clone();
+        Self {
+            hash: header.hash(),
+            block: Block {
+                header,
+                transactions: Vec::new(),
+            },
+            senders: Vec::new(),
+            receipts: Vec::new(),
+        }
+    }
+
+    /// The block's height.
+    pub const fn number(&self) -> u64 {
+        self.block.header.height
+    }
+
+    /// The block's header.
+    pub const fn header(&self) -> &crate::primitives::Header {
+        &self.block.header
+    }
+}
+
 /// What a log index is searched by: a log's emitter, or one of its topics (at any position).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogKey {

@@ -134,12 +134,7 @@ impl MemoryChain {
                 head.head().hash()
             )));
         }
-        Ok(Self::with_head(
-            head,
-            Arc::new(block.into()),
-            options,
-            Some(store),
-        ))
+        Ok(Self::with_head(head, Arc::new(block), options, Some(store)))
     }
 
     fn with_head(
@@ -583,7 +578,7 @@ impl ChainReader for MemoryChain {
         }
         held.or_else(|| {
             let store = self.store.as_ref()?;
-            Some(Arc::new(stored(store.block(number))?.into()))
+            Some(Arc::new(stored(store.block(number))?))
         })
     }
 
