@@ -333,7 +333,10 @@ impl FinalityGadget for ChallengeWindowFinality {
         record: &[u8],
         _replicas: &crate::persist::Replicas,
     ) -> Result<(), crate::persist::PersistError> {
+        // The window is configuration: the one this gadget was built with stays.
+        let window = self.window;
         *self = crate::persist::decode("finality", record)?;
+        self.window = window;
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ fn main() {
         format!(
             "[rollup]\nchain_id = 4242\nblock_time_ms = 1000\n\n[sequencing]\nmode = \"single\"\n\n\
              [genesis]\ndev_accounts = {accounts}\n\n[avs.mach]\noperators = 0\n\n\
+             [avs.vital]\nchallenge_window_secs = 60\n\n\
              [storage]\ndatadir = \"data\"\ncache_mb = 256\n\n[rpc]\nhttp = \"127.0.0.1:0\"\n"
         ),
     )

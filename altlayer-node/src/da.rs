@@ -67,6 +67,10 @@ impl DataAvailability for DirectoryDa {
         std::io::Write::write_all(&mut file, &data).map_err(unavailable)?;
         file.sync_all().map_err(unavailable)?;
         std::fs::rename(&temporary, &path).map_err(unavailable)?;
+        // The rename itself is durable only once the directory is.
+        std::fs::File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(unavailable)?;
         *next += 1;
         Ok(DaRef {
             position,

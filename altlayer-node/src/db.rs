@@ -2,7 +2,8 @@
 //!
 //! Each command opens an existing database (it never creates one) while the node is stopped:
 //! redb lets one process at a time hold the file, so a running node's database is refused
-//! with redb's "already open" error rather than read half-written.
+//! with redb's "already open" error rather than read half-written. Opening writes nothing but
+//! redb's own bookkeeping (and drops a genesis import cut short, as the node would).
 
 use altlayer_core::storage::StorageError;
 use altlayer_storage::{OpenError, RedbStore, StoreOptions};
@@ -32,7 +33,7 @@ pub enum DbError {
 }
 
 fn open(dir: &Path) -> Result<RedbStore, DbError> {
-    // History `None`: open to read everything there is; opening writes nothing.
+    // History `None`: open to read everything there is.
     Ok(RedbStore::open_existing(
         dir,
         StoreOptions {
@@ -143,7 +144,19 @@ pub fn check(dir: &Path, out: &mut dyn Write) -> Result<(), DbError> {
 pub fn prune(dir: &Path, history: u64, out: &mut dyn Write) -> Result<(), DbError> {
     let store = open(dir)?;
     let head = altlayer_core::storage::StateStore::head(&store)?.map_or(0, |h| h.height);
-    let before = head.saturating_sub(history);
+    let mut before = head.saturating_sub(history);
+    // Never the history the rollup's records still need: its batches' pre-states.
+    if let Some(record) = altlayer_core::storage::ProtocolStore::record(&store, "rollup")? {
+        let needed = altlayer_core::rollup::recorded_oldest_state(&record)
+            .map_err(|e| DbError::Storage(StorageError::Corrupt(e.to_string())))?;
+        if needed < before {
+            writeln!(
+                out,
+                "keeping history from block {needed}: the rollup's batches not final yet need it"
+            )?;
+            before = needed;
+        }
+    }
     let path = store.path().display().to_string();
     let report = store.prune(before)?;
     writeln!(

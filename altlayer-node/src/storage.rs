@@ -135,12 +135,14 @@ impl NodeStore {
                 .map_err(failed)
         };
         let Some(head) = self.store.head().map_err(failed)? else {
+            // Recorded first: an import cut short starts again from the same spec, and one
+            // that completes never needs the genesis built again to be recognised.
+            record_digest()?;
             // A large genesis goes in parts: memory holds a piece of it at a time.
             let (config, genesis) = genesis()?;
             let genesis =
                 altlayer_core::genesis::import_genesis(config, &genesis, self.store.clone())
                     .map_err(|error| failed(execution_storage(error)))?;
-            record_digest()?;
             return Ok((genesis, None));
         };
         let known = self.store.record(GENESIS_DIGEST).map_err(failed)?;

@@ -284,7 +284,11 @@ impl ChainStore for RedbStore {
             .map(|entry| {
                 let (key, _) = entry.map_err(backend)?;
                 let key = key.value();
-                u64_of(&key[key.len() - 8..])
+                let at = key
+                    .len()
+                    .checked_sub(8)
+                    .ok_or_else(|| corrupt("a log index key cut short"))?;
+                u64_of(&key[at..])
             })
             .collect()
     }

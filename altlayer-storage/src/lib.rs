@@ -139,8 +139,6 @@ impl RedbStore {
         };
         if !exists {
             Self::init(&db).map_err(foreign)?;
-        } else {
-            Self::drop_cut_import(&db).map_err(foreign)?;
         }
         let snapshot = Snapshot::take(&db).map_err(foreign)?;
         let (head, layers) = Self::recover(&db, snapshot.applied).map_err(foreign)?;
@@ -168,6 +166,15 @@ impl RedbStore {
                 });
             }
         }
+        // Only in a database of this format, and only when an import was cut short.
+        Self::drop_cut_import(&store.db).map_err(|e| OpenError::Foreign {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        store.refresh().map_err(|e| OpenError::Foreign {
+            path,
+            reason: e.to_string(),
+        })?;
         Ok(store)
     }
 

@@ -263,6 +263,13 @@ pub(crate) struct BookRecord {
     posted: BTreeMap<u64, Batch>,
 }
 
+impl BookRecord {
+    /// The lowest block a checkpoint replica stands on.
+    pub(crate) fn oldest_replica(&self) -> Option<u64> {
+        self.checkpoints.values().map(|at| at.height).min()
+    }
+}
+
 impl<T: StateTransition + Clone> BatchBook<T> {
     pub(crate) fn record(&self) -> BookRecord {
         BookRecord {

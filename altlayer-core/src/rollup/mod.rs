@@ -57,7 +57,7 @@ mod builder;
 mod drive;
 mod persist;
 
-pub use persist::{RECORDS, recorded_head};
+pub use persist::{RECORDS, recorded_head, recorded_oldest_state};
 
 pub use book::{BatchBook, Defense, Rewind};
 pub use builder::{BuildError, RollupBuilder, RollupSettings};

@@ -69,6 +69,17 @@ pub fn recorded_head(record: &[u8]) -> Result<ReplicaRef, PersistError> {
     Ok(persist::decode::<RollupRecord>("rollup", record)?.head)
 }
 
+/// The oldest block a rollup's `rollup` record needs the state of (its head, and the
+/// pre-state of every batch not final): history before it may go, history after it may not.
+pub fn recorded_oldest_state(record: &[u8]) -> Result<u64, PersistError> {
+    let record = persist::decode::<RollupRecord>("rollup", record)?;
+    Ok(record
+        .book
+        .oldest_replica()
+        .unwrap_or(record.head.height)
+        .min(record.head.height))
+}
+
 impl<S, V, F, L, D, St> Rollup<S, V, F, L, D, St>
 where
     S: Sequencer,

@@ -338,16 +338,25 @@ impl Spec {
                 format!("must be from 1 to {MAX_CACHE_MB}"),
             ));
         }
-        // Replicas re-executing a batch, and the RPC's recent states, read the state as of
-        // blocks behind the head: history must reach back that far.
-        let needed = (self.rollup.blocks_per_batch.saturating_mul(2))
+        // Replicas re-executing a batch, the RPC's recent states, and the replica at the
+        // pre-state of every batch not final yet (to defend it in a dispute game, or to go
+        // back to it on a revert) read the state as of blocks behind the head: history must
+        // reach back over the challenge window and two batches.
+        let window_blocks = self
+            .avs
+            .vital
+            .challenge_window_secs
+            .saturating_mul(1_000)
+            .div_ceil(self.rollup.block_time_ms.max(1));
+        let needed = window_blocks
+            .saturating_add(self.rollup.blocks_per_batch.saturating_mul(2))
             .max(rpc.states as u64)
             .max(MIN_HISTORY);
         if storage.datadir.is_some() && !storage.archive && storage.history < needed {
             return Err(invalid(
                 "storage.history",
                 format!(
-                    "must be at least {needed} (two batches, rpc.states and {MIN_HISTORY}), or archive = true"
+                    "must be at least {needed} blocks (the challenge window, two batches, rpc.states and {MIN_HISTORY}), or archive = true"
                 ),
             ));
         }
@@ -530,6 +539,34 @@ mod tests {
             "[genesis]\nfile = \"g.json\"\n[genesis.alloc.\"0x0000000000000000000000000000000000000001\"]\nbalance = \"0x1\"\n",
             "genesis.alloc",
         );
+    }
+
+    #[test]
+    fn storage_history_must_reach_over_the_challenge_window_or_be_an_archive() {
+        let spec = |extra: &str| {
+            Spec::parse(&format!(
+                "[storage]\ndatadir = \"data\"\n{extra}\n[avs.vital]\nchallenge_window_secs = 60\n[rpc]\nstates = 16\n"
+            ))
+            .unwrap()
+        };
+        // 60 s of 1 s blocks and two batches of 5: 70 blocks, within the default 128.
+        assert!(spec("").validate().is_ok());
+        let short = spec("history = 64").validate().unwrap_err();
+        assert!(
+            short
+                .to_string()
+                .starts_with("storage.history: must be at least 70"),
+            "{short}"
+        );
+        assert!(spec("history = 64\narchive = true").validate().is_ok());
+        // A week-long window (the default) needs an archive.
+        let week = Spec::parse("[storage]\ndatadir = \"data\"\n").unwrap();
+        assert!(week.validate().is_err());
+        let mut archive = week.clone();
+        archive.storage.archive = true;
+        assert!(archive.validate().is_ok());
+        // Without a data directory nothing is kept: no rule.
+        assert!(Spec::default().validate().is_ok());
     }
 
     #[test]

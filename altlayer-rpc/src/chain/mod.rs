@@ -315,6 +315,9 @@ impl Inner {
             while self.blocks.len() > window {
                 if let Some(old) = self.blocks.pop_front() {
                     self.by_hash.remove(&old.hash);
+                    // Certificates of blocks out of the window go too: memory stays bounded
+                    // (their tier still follows from the finalized height).
+                    self.records.remove(&old.number());
                     self.first += 1;
                 }
             }
