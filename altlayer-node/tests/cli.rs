@@ -1,26 +1,14 @@
 //! The `altlayer` binary end to end: outputs, exit codes, one-line errors.
 
-use std::process::{Command, Output};
+mod common;
 
-fn altlayer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_altlayer"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
+use common::{altlayer, assert_one_line_error};
 
 fn fixture(name: &str) -> String {
     format!(
         "{}/../altlayer-core/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
-}
-
-fn assert_one_line_error(output: &Output, code: i32) {
-    assert_eq!(output.status.code(), Some(code), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ const SPEC: &str = "[rollup]\nchain_id = 4242\nblock_time_ms = 100\nblocks_per_b
 /// A JSON-RPC call that may fail (the node may be dying): the result, or `None`.
 fn try_call(addr: SocketAddr, method: &str, params: Value) -> Option<Value> {
     let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let body = std::panic::catch_unwind(|| post(addr, &request.to_string()).1).ok()?;
+    let (_, _, body) = try_exchange(addr, "", &request.to_string())?;
     let answer: Value = serde_json::from_str(&body).ok()?;
     answer.get("result").cloned()
 }

@@ -4,22 +4,18 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
-fn altlayer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_altlayer"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
+mod common;
 
-fn assert_one_line_error(output: &Output) {
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
+use common::altlayer;
+
+/// A refusal: exit 1, one line on standard error starting `error: `, no panic.
+fn refused(output: &Output) {
+    common::assert_one_line_error(output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
     assert!(stderr.starts_with("error: "), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -112,7 +108,7 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
 
     // Another chain's database.
     let other = devnet(&dir, 2, 5);
-    assert_one_line_error(&other);
+    refused(&other);
     assert!(String::from_utf8_lossy(&other.stderr).contains("another chain"));
     assert_eq!(holdings(&dir), held);
 
@@ -126,7 +122,7 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
         "--datadir",
         dir.to_str().unwrap(),
     ]);
-    assert_one_line_error(&squad);
+    refused(&squad);
     assert_eq!(holdings(&dir), held);
     let before = database(&dir);
 
@@ -149,7 +145,7 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
             altlayer(&["db", "check", dir.to_str().unwrap()]),
             altlayer(&["db", "stats", dir.to_str().unwrap()]),
         ] {
-            assert_one_line_error(&output);
+            refused(&output);
             assert!(
                 std::fs::read(&path).unwrap() == bytes,
                 "{what}: the file was changed"
@@ -161,9 +157,9 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
     let file = dir.join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let output = devnet(&file, 2, 1337);
-    assert_one_line_error(&output);
+    refused(&output);
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot use data directory"));
-    assert_one_line_error(&altlayer(&[
+    refused(&altlayer(&[
         "db",
         "check",
         dir.join("missing").to_str().unwrap(),
@@ -177,7 +173,7 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
         // root ignores permissions: the check means something for other users only.
         if std::fs::read_dir(&locked).is_err() {
             let output = devnet(&locked.join("data"), 2, 1337);
-            assert_one_line_error(&output);
+            refused(&output);
         }
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     }

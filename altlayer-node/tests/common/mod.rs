@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
@@ -73,22 +73,47 @@ pub(crate) fn post(addr: SocketAddr, body: &str) -> (u16, String) {
 /// One HTTP/1.1 POST of `body` with `headers` (each ending in CRLF); the status, the
 /// answer's head (lowercase) and its body.
 pub(crate) fn exchange(addr: SocketAddr, headers: &str, body: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connects");
+    try_exchange(addr, headers, body).expect("the node answers over HTTP")
+}
+
+/// [`exchange`], `None` when the node does not answer (it may be dying).
+pub(crate) fn try_exchange(
+    addr: SocketAddr,
+    headers: &str,
+    body: &str,
+) -> Option<(u16, String, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+        .ok()?;
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-    .unwrap();
+    .ok()?;
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("answers");
-    let status = answer[9..12].parse().expect("a status");
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
     // jsonrpsee answers with a content length, never chunked.
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    (status, head.to_lowercase(), body.to_owned())
+    Some((status, head.to_lowercase(), body.to_owned()))
+}
+
+/// The `altlayer` binary run with `args` to its end.
+pub(crate) fn altlayer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_altlayer"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+/// A failure as the CLI reports one: exit `code`, one line on standard error, no panic.
+pub(crate) fn assert_one_line_error(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 }
 
 pub(crate) fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
