@@ -135,6 +135,17 @@ impl Aggregator {
         Self::default()
     }
 
+    /// Digests of the tasks closed recently, with the time until which each stays closed.
+    pub fn closed(&self) -> impl Iterator<Item = (B256, u64)> + '_ {
+        self.closed.iter().map(|(digest, until)| (*digest, *until))
+    }
+
+    /// Remembers `digest` as closed until `until` (an aggregator resumed after a restart):
+    /// late signatures for it are refused, as they were before.
+    pub fn close(&mut self, digest: B256, until: u64) {
+        self.closed.insert(digest, until);
+    }
+
     /// Opens a task at time `now`.
     pub fn new_task(&mut self, now: u64, config: TaskConfig) -> Result<(), AggregatorError> {
         if config.quorums.is_empty() {

@@ -341,6 +341,20 @@ impl<N: Node> Simulator<N> {
         }
     }
 
+    /// Moves the clock forward to `until` as if the whole network had stood still until then
+    /// (a process resumed after a stop): what was due before arrives at `until`.
+    pub fn resume_at(&mut self, until: u64) {
+        if until <= self.now {
+            return;
+        }
+        self.now = until;
+        self.queue = self
+            .queue
+            .drain()
+            .map(|Reverse((at, seq))| Reverse((at.max(until), seq)))
+            .collect();
+    }
+
     /// Processes the next scheduled item; `false` when nothing is left.
     pub fn step(&mut self) -> bool {
         let Some(Reverse((at, seq))) = self.queue.pop() else {

@@ -200,13 +200,12 @@ pub async fn run(
 ) -> Result<Summary, LaunchError> {
     spec.validate()?;
     let node_store = NodeStore::open(spec, base)?;
-    let resumable = resumable(spec);
     let (genesis, resume) = match &node_store {
         Some(store) => store.open_chain(
             spec.rollup_config()?,
             spec.genesis_digest(base)?,
+            &composition(spec),
             || spec.genesis_alloc(base),
-            resumable.clone(),
         )?,
         None => (spec.genesis(base)?, None),
     };
@@ -340,11 +339,6 @@ pub async fn run(
     let mut report = Report::new(out, spec.avs.mach.threshold);
     report.line(&header)?;
     report.line(NodeStore::describe(node_store.as_ref(), spec))?;
-    if let (Some(_), Err(reason)) = (&node_store, &resumable) {
-        report.line(format!(
-            "storage this rollup cannot resume yet ({reason}): a restart needs a new directory"
-        ))?;
-    }
     let rpc = match rpc_addr {
         Some(addr) => Some(serve(spec, addr, chain.clone()).await?),
         None => None,
@@ -365,7 +359,7 @@ pub async fn run(
         now_ms,
         chain,
         rpc,
-        records: node_store.filter(|_| resumable.is_ok()),
+        records: node_store,
         resume,
     };
     match (set, mach) {
@@ -428,16 +422,17 @@ struct Context<'a> {
     resume: Option<Resume>,
 }
 
-/// Whether the rollup `spec` describes keeps records to resume from (SQUAD's and MACH's
-/// in-process sets do not yet).
-fn resumable(spec: &Spec) -> Result<(), String> {
-    if spec.sequencing.mode == SequencingMode::Squad {
-        return Err("a SQUAD set's state is not kept yet".into());
+/// The components `spec` runs, in words: a chain's records are theirs, so a chain is resumed
+/// only with the same.
+fn composition(spec: &Spec) -> String {
+    let sequencing = match spec.sequencing.mode {
+        SequencingMode::Single => "a single sequencer".to_owned(),
+        SequencingMode::Squad => format!("a SQUAD set of {}", spec.sequencing.sequencers()),
+    };
+    match spec.avs.mach.operators {
+        0 => format!("{sequencing} and no MACH"),
+        n => format!("{sequencing} and a MACH committee of {n}"),
     }
-    if spec.avs.mach.operators > 0 {
-        return Err("a MACH committee's state is not kept yet".into());
-    }
-    Ok(())
 }
 
 /// The JSON-RPC of a run: the server, and the requests for the pool it sends the loop.

@@ -70,6 +70,8 @@ pub enum NodeStoreError {
 
 /// The record of the spec genesis digest the database's genesis was built from.
 const GENESIS_DIGEST: &str = "genesis/digest";
+/// The record of the components the chain was run with (the rollup's records are theirs).
+const COMPOSITION: &str = "node/composition";
 
 /// Where a restarted node resumes: the block its records stood on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,22 +110,23 @@ impl NodeStore {
 
     /// The genesis replica over this database, and where to resume: `genesis` written to an
     /// empty database; or checked against the genesis block of one holding this chain, which
-    /// resumes from the rollup's records when it has them (`resumable`: the composition keeps
-    /// records), its blocks after the recorded head (written, never out of the process) taken
+    /// resumes from the rollup's records when it has them, its blocks after the recorded head (written, never out of the process) taken
     /// back. Nothing is written to a database of another chain, or to one the node refuses.
     ///
     /// `genesis` builds the spec's genesis; `digest` ([`crate::spec::Spec::genesis_digest`])
     /// stands for it: recorded with the genesis, it spares building a large genesis again at
-    /// every start (the stored genesis block is then the spec's).
+    /// every start (the stored genesis block is then the spec's). `composition` names the
+    /// components the spec runs: a chain run with others is refused (their records are not
+    /// these components').
     pub fn open_chain(
         &self,
         config: altlayer_core::RollupConfig,
         digest: alloy_primitives::B256,
+        composition: &str,
         genesis: impl FnOnce() -> Result<
             (altlayer_core::RollupConfig, altlayer_core::genesis::Genesis),
             crate::spec::SpecError,
         >,
-        resumable: Result<(), String>,
     ) -> Result<(EvmStateTransition, Option<Resume>), NodeStoreError> {
         let failed = |error: StorageError| NodeStoreError::Storage {
             dir: self.dir.clone(),
@@ -131,7 +134,10 @@ impl NodeStore {
         };
         let record_digest = || {
             self.store
-                .write_records(&[(GENESIS_DIGEST, Some(digest.as_slice()))])
+                .write_records(&[
+                    (GENESIS_DIGEST, Some(digest.as_slice())),
+                    (COMPOSITION, Some(composition.as_bytes())),
+                ])
                 .map_err(failed)
         };
         let Some(head) = self.store.head().map_err(failed)? else {
@@ -180,7 +186,13 @@ impl NodeStore {
                 ));
             }
             Some(record) => {
-                resumable.map_err(refuse)?;
+                let ran_as = self.store.record(COMPOSITION).map_err(failed)?;
+                if let Some(ran_as) = ran_as.filter(|r| r.as_slice() != composition.as_bytes()) {
+                    return Err(refuse(format!(
+                        "it was run with {}, this spec runs {composition}",
+                        String::from_utf8_lossy(&ran_as)
+                    )));
+                }
                 let recorded = recorded_head(&record).map_err(|error| NodeStoreError::Persist {
                     dir: self.dir.clone(),
                     error: error.into(),

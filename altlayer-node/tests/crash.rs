@@ -1,8 +1,11 @@
 //! Crash safety of the `altlayer` binary with a data directory: under load (transfers sent
 //! over the JSON-RPC), the node is killed with SIGKILL at random moments and started again,
 //! many times. Every block whose receipt was ever returned must still be there with the same
-//! hash, the chain must go on after each restart, `altlayer db check` must pass at the end,
-//! and re-executing the stored chain from genesis must give the stored state root.
+//! hash, the chain must go on after each restart, nobody may equivocate (no evidence in any
+//! run's output), `altlayer db check` must pass at the end, and re-executing the stored chain
+//! from genesis must give the stored state root. Two compositions: a single sequencer with
+//! VITAL (20 kills), and the devnet's restaked rollup — a SQUAD set of four and a MACH
+//! committee of four in the process (8 kills).
 
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, U256, hex};
@@ -26,12 +29,15 @@ use common::*;
 
 const CHAIN: u64 = 4242;
 const ACCOUNTS: u64 = 8;
-/// SIGKILLs: the issue asks for at least 20.
-const KILLS: usize = 20;
 
-const SPEC: &str = "[rollup]\nchain_id = 4242\nblock_time_ms = 100\nblocks_per_batch = 2\n\n\
+const SINGLE: &str = "[rollup]\nchain_id = 4242\nblock_time_ms = 100\nblocks_per_batch = 2\n\n\
     [sequencing]\nmode = \"single\"\n\n[genesis]\ndev_accounts = 8\n\n\
     [avs.mach]\noperators = 0\n\n[avs.vital]\nchallenge_window_secs = 1\n\n\
+    [storage]\ndatadir = \"data\"\n\n[rpc]\nhttp = \"127.0.0.1:0\"\n";
+
+const RESTAKED: &str = "[rollup]\nchain_id = 4242\nblock_time_ms = 200\nblocks_per_batch = 2\n\n\
+    [sequencing]\nmode = \"squad\"\nsequencers = 4\n\n[genesis]\ndev_accounts = 8\n\n\
+    [avs.mach]\noperators = 4\n\n[avs.vital]\nchallenge_window_secs = 1\n\n\
     [storage]\ndatadir = \"data\"\n\n[rpc]\nhttp = \"127.0.0.1:0\"\n";
 
 /// A JSON-RPC call that may fail (the node may be dying): the result, or `None`.
@@ -57,11 +63,23 @@ impl Moments {
 
 #[test]
 fn sigkill_at_random_moments_loses_no_block_a_client_saw() {
-    let dir = std::env::temp_dir().join(format!("altlayer-crash-{}", std::process::id()));
+    // The issue asks for at least 20 SIGKILLs.
+    crash_cycles("single", SINGLE, 20, (300, 1_200));
+}
+
+#[test]
+fn a_restaked_rollup_survives_sigkill_without_equivocating() {
+    crash_cycles("restaked", RESTAKED, 8, (600, 2_000));
+}
+
+/// Runs `spec` under load, killing it `kills` times at random moments `window` milliseconds
+/// after each start, and checks what the module docs say.
+fn crash_cycles(name: &str, spec: &str, kills: usize, window: (u64, u64)) {
+    let dir = std::env::temp_dir().join(format!("altlayer-crash-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("rollup.toml");
-    std::fs::write(&file, SPEC).unwrap();
+    std::fs::write(&file, spec).unwrap();
     let accounts = DevAccount::many(ACCOUNTS);
     // Every receipt a client was given: transaction -> (block number, block hash).
     let mut seen: BTreeMap<B256, (u64, B256)> = BTreeMap::new();
@@ -70,7 +88,7 @@ fn sigkill_at_random_moments_loses_no_block_a_client_saw() {
     let mut resumed = 0;
     // Restarts that found blocks written after the last records (a kill between the two).
     let mut taken_back = 0;
-    for cycle in 0..=KILLS {
+    for cycle in 0..=kills {
         // The line after the RPC's says whether it resumed.
         let mut node = start(&["launch", file.to_str().unwrap()], 1);
         let addr = node.addr;
@@ -101,7 +119,7 @@ fn sigkill_at_random_moments_loses_no_block_a_client_saw() {
         }
         let start_head = quantity(&try_call(addr, "eth_blockNumber", json!([])).unwrap());
         // Load until a random moment, then SIGKILL (the last cycle ends with one too).
-        let kill_at = Instant::now() + Duration::from_millis(moments.next_ms(300, 1_200));
+        let kill_at = Instant::now() + Duration::from_millis(moments.next_ms(window.0, window.1));
         let mut pending: Vec<B256> = Vec::new();
         while Instant::now() < kill_at {
             let account = &accounts[cursor % accounts.len()];
@@ -137,14 +155,21 @@ fn sigkill_at_random_moments_loses_no_block_a_client_saw() {
             end_head > start_head,
             "cycle {cycle}: the chain did not go on after the restart ({start_head} -> {end_head})"
         );
-        node.child.kill().expect("SIGKILL");
-        node.child.wait().unwrap();
+        let output = node.kill();
+        // An equivocation, by a sequencer or a MACH operator, would be reported as evidence.
+        let evidence: Vec<&String> = node
+            .lines
+            .iter()
+            .chain(&output)
+            .filter(|l| l.starts_with("evidence"))
+            .collect();
+        assert!(evidence.is_empty(), "cycle {cycle}: {evidence:?}");
     }
     assert_eq!(
-        resumed, KILLS,
+        resumed, kills,
         "every restart resumed from the data directory"
     );
-    assert!(seen.len() > KILLS, "receipts seen: {}", seen.len());
+    assert!(seen.len() > kills, "receipts seen: {}", seen.len());
 
     // The database is whole...
     let data = dir.join("data");
@@ -172,7 +197,7 @@ fn sigkill_at_random_moments_loses_no_block_a_client_saw() {
     }
     assert_eq!(replica.state_root(), head.state_root);
     eprintln!(
-        "{KILLS} SIGKILLs: {} receipts checked after every restart, {taken_back} restarts took back blocks written after the last records, head {}",
+        "{name}: {kills} SIGKILLs: {} receipts checked after every restart, {taken_back} restarts took back blocks written after the last records, head {}",
         seen.len(),
         head.height
     );

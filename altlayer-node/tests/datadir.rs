@@ -112,7 +112,7 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
     assert!(String::from_utf8_lossy(&other.stderr).contains("another chain"));
     assert_eq!(holdings(&dir), held);
 
-    // A SQUAD devnet (which cannot resume yet) on a chain past genesis.
+    // A SQUAD devnet on the chain a single sequencer ran: the records are not a set's.
     let squad = altlayer(&[
         "devnet",
         "--blocks",
@@ -123,6 +123,12 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
         dir.to_str().unwrap(),
     ]);
     refused(&squad);
+    assert!(
+        String::from_utf8_lossy(&squad.stderr)
+            .contains("it was run with a single sequencer and no MACH, this spec runs a SQUAD set of 4 and a MACH committee of 4"),
+        "{}",
+        String::from_utf8_lossy(&squad.stderr)
+    );
     assert_eq!(holdings(&dir), held);
     let before = database(&dir);
 

@@ -16,8 +16,10 @@ use altlayer_core::{
     Block, EvmStateTransition, FinalityGadget,
     bls::SecretKey,
     finality::{FinalityEvent, FinalityStatus},
+    persist::{self, PersistError, ReplicaRef, Replicas},
     settlement::BatchCommitment,
 };
+use serde::{Deserialize, Serialize};
 use std::{
     cmp::Reverse,
     collections::{BTreeMap, BinaryHeap, HashMap},
@@ -80,7 +82,7 @@ enum InFlight {
 }
 
 /// What a certificate is about.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 enum Subject {
     Vote(FinalityVote),
     Alert(Alert),
@@ -99,6 +101,9 @@ pub struct MachCommittee {
     seq: u64,
     /// Open aggregation tasks: digest -> what the certificate would be about.
     tasks: HashMap<B256, Subject>,
+    /// The signatures each open task received, with when: a resumed committee delivers them
+    /// to its new aggregator again.
+    received: HashMap<B256, Vec<(u64, MachMessage)>>,
     votes: VoteBook,
     /// Blocks re-executed by the operators together.
     executions: u64,
@@ -153,6 +158,7 @@ impl MachCommittee {
             in_flight: BTreeMap::new(),
             seq: 0,
             tasks: HashMap::new(),
+            received: HashMap::new(),
             votes: VoteBook::new(),
             executions: 0,
         }
@@ -259,6 +265,12 @@ impl MachCommittee {
                 self.tasks.insert(digest, subject);
             }
         }
+        if self.tasks.contains_key(&digest) {
+            self.received
+                .entry(digest)
+                .or_default()
+                .push((at, message.clone()));
+        }
         match self
             .aggregator
             .add_signature(at, digest, message.signer(), message.signature())
@@ -275,6 +287,7 @@ impl MachCommittee {
                     digest,
                     certificates,
                 } => {
+                    self.received.remove(&digest);
                     let (Some(subject), Some(certificate)) =
                         (self.tasks.remove(&digest), certificates.into_iter().next())
                     else {
@@ -311,6 +324,7 @@ impl MachCommittee {
                     }
                 }
                 AggregatorEvent::Expired { digest, signed } => {
+                    self.received.remove(&digest);
                     let Some(subject) = self.tasks.remove(&digest) else {
                         continue;
                     };
@@ -410,7 +424,165 @@ impl FinalityGadget for MachCommittee {
         }
     }
 
+    /// Votes at firm heights can no longer matter: forgotten with the tiers' firm blocks.
     fn on_settlement_time(&mut self, now: u64) -> Option<u64> {
-        self.tiers.on_settlement_time(now)
+        let moved = self.tiers.on_settlement_time(now);
+        if let Some(finalized) = moved {
+            self.votes.prune_below(finalized + 1);
+        }
+        moved
     }
+
+    /// The tiers, each operator's signer state and replica (by block), what is on its way
+    /// (blocks to operators, signatures to the aggregator, with when they arrive), the
+    /// signatures the open tasks received (delivered again on restore, at the times they
+    /// first arrived) and the tasks closed recently. Written by the node before anything a
+    /// step produced leaves the process, so an operator never signs twice at one height.
+    fn persist(&self) -> Result<Vec<u8>, PersistError> {
+        let mut blocks = BTreeMap::new();
+        let mut queue = Vec::with_capacity(self.in_flight.len());
+        for (at, seq) in self.queue.iter().map(|Reverse(item)| *item) {
+            match self.in_flight.get(&seq) {
+                Some(InFlight::Block { member, block }) => {
+                    let hash = block.hash();
+                    blocks.entry(hash).or_insert_with(|| block.as_ref().clone());
+                    queue.push((
+                        at,
+                        seq,
+                        Delivery::Block {
+                            member: *member,
+                            hash,
+                        },
+                    ));
+                }
+                Some(InFlight::Signature(message)) => {
+                    queue.push((at, seq, Delivery::Signature(message.as_ref().clone())));
+                }
+                None => {}
+            }
+        }
+        queue.sort_by_key(|(at, seq, _)| (*at, *seq));
+        let mut received: Vec<(u64, MachMessage)> =
+            self.received.values().flatten().cloned().collect();
+        received.sort_by_key(|(at, message)| (*at, message.digest(), message.signer()));
+        persist::encode(
+            "finality",
+            &CommitteeRecord {
+                tiers: self.tiers.clone(),
+                operators: self
+                    .operators
+                    .iter()
+                    .map(|(operator, _)| (operator.state(), ReplicaRef::of(operator.transition())))
+                    .collect(),
+                blocks: blocks.into_values().collect(),
+                queue: queue
+                    .into_iter()
+                    .map(|(at, _, delivery)| (at, delivery))
+                    .collect(),
+                received,
+                closed: self.aggregator.closed().collect(),
+                votes: self.votes.clone(),
+                executions: self.executions,
+            },
+        )
+    }
+
+    /// Puts back what [`MachCommittee::persist`](FinalityGadget::persist) wrote; the
+    /// configuration (threshold, challenge window) stays this committee's. Changes nothing on
+    /// error.
+    fn restore(&mut self, record: &[u8], replicas: &Replicas) -> Result<(), PersistError> {
+        let record: CommitteeRecord = persist::decode("finality", record)?;
+        let decode = |reason: String| PersistError::Decode {
+            what: "finality",
+            reason,
+        };
+        if record.operators.len() != self.operators.len() {
+            return Err(decode(format!(
+                "{} operators recorded, the committee has {}",
+                record.operators.len(),
+                self.operators.len()
+            )));
+        }
+        let mut resumed = Vec::with_capacity(record.operators.len());
+        for ((state, at), (_, conduct)) in record.operators.iter().zip(&self.operators) {
+            let replica = match replicas.reopen(*at) {
+                Ok(replica) => Some(replica),
+                // An operator that never signs never moved its replica: the state it stands
+                // on may be gone from the history, and it is never read.
+                Err(_) if *conduct != MachConduct::Honest => None,
+                Err(error) => return Err(error),
+            };
+            resumed.push((*state, replica));
+        }
+        let blocks: HashMap<B256, Arc<Block>> = record
+            .blocks
+            .into_iter()
+            .map(|block| (block.hash(), Arc::new(block)))
+            .collect();
+        let mut in_flight = Vec::with_capacity(record.queue.len() + record.received.len());
+        // The signatures the open tasks had come first: they arrived before anything still on
+        // its way.
+        for (at, message) in record.received {
+            in_flight.push((at, InFlight::Signature(Box::new(message))));
+        }
+        for (at, delivery) in record.queue {
+            in_flight.push((
+                at,
+                match delivery {
+                    Delivery::Block { member, hash } => InFlight::Block {
+                        member,
+                        block: blocks.get(&hash).cloned().ok_or_else(|| {
+                            decode(format!("block {hash} on its way is not in the record"))
+                        })?,
+                    },
+                    Delivery::Signature(message) => InFlight::Signature(Box::new(message)),
+                },
+            ));
+        }
+        let params = self.tiers.mach().avs_params().clone();
+        self.tiers = record.tiers;
+        self.tiers.mach_mut().set_avs_params(params);
+        for ((operator, _), (state, replica)) in self.operators.iter_mut().zip(resumed) {
+            let replica = replica.unwrap_or_else(|| operator.transition().clone());
+            operator.resume(replica, state);
+        }
+        self.aggregator = Aggregator::new();
+        for (digest, until) in record.closed {
+            self.aggregator.close(digest, until);
+        }
+        self.queue.clear();
+        self.in_flight.clear();
+        self.seq = 0;
+        self.tasks.clear();
+        self.received.clear();
+        for (at, item) in in_flight {
+            self.send(at, item);
+        }
+        self.votes = record.votes;
+        self.executions = record.executions;
+        Ok(())
+    }
+}
+
+/// Something on its way in a recorded committee.
+#[derive(Serialize, Deserialize)]
+enum Delivery {
+    /// A block (by hash, among the record's blocks) to an operator.
+    Block { member: usize, hash: B256 },
+    /// A signature to the aggregator.
+    Signature(MachMessage),
+}
+
+/// [`MachCommittee`]'s record.
+#[derive(Serialize, Deserialize)]
+struct CommitteeRecord {
+    tiers: TieredFinality,
+    operators: Vec<(super::SignerState, ReplicaRef)>,
+    #[serde(with = "altlayer_core::persist::rlp::list")]
+    blocks: Vec<Block>,
+    queue: Vec<(u64, Delivery)>,
+    received: Vec<(u64, MachMessage)>,
+    closed: Vec<(B256, u64)>,
+    votes: VoteBook,
+    executions: u64,
 }

@@ -160,7 +160,8 @@ impl Alert {
 }
 
 /// What an operator signs for a block.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum MachMessage {
     /// Re-execution agrees: a finality vote.
     Vote {
@@ -287,6 +288,12 @@ impl<T: StateTransition> MachOperator<T> {
         self.address
     }
 
+    /// The same operator resumed on `transition` with its persisted `state`.
+    pub(crate) fn resume(&mut self, transition: T, state: SignerState) {
+        self.transition = transition;
+        self.state = state;
+    }
+
     /// What to persist.
     pub const fn state(&self) -> SignerState {
         self.state
@@ -401,7 +408,7 @@ impl<T> MachOperator<T> {
 
 /// An alert that reached the threshold: the block and its descendants are never fast-final.
 /// It is the evidence VITAL turns into a challenge.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmedAlert {
     /// The alert.
     pub alert: Alert,
@@ -449,7 +456,7 @@ pub enum MachStatus<'a> {
 
 /// MACH finality for one rollup: L1 finality from the challenge window, fast finality from
 /// certificates on finality votes, and confirmed alerts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MachFinality {
     chain_id: ChainId,
     rollup: RollupId,
@@ -671,8 +678,14 @@ impl FinalityGadget for MachFinality {
         self.safe = self.safe.min(Some(to_height));
     }
 
+    /// Blocks final on L1 need no certificate or link to their parent any more (their
+    /// status is firm whatever else is known): they are forgotten, so memory stays bounded.
     fn on_settlement_time(&mut self, now: u64) -> Option<u64> {
         let moved = self.l1.on_settlement_time(now);
+        if let Some(finalized) = moved {
+            self.blocks = self.blocks.split_off(&finalized);
+            self.fast = self.fast.split_off(&(finalized + 1));
+        }
         self.advance_safe();
         moved
     }
@@ -680,8 +693,9 @@ impl FinalityGadget for MachFinality {
 
 /// Remembers every individual finality vote by (signer, height, snapshot) and produces
 /// equivocation evidence when a signer signs two different ones.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct VoteBook {
+    #[serde(with = "altlayer_core::serde_pairs")]
     votes: BTreeMap<(Address, u64, u64), (FinalityVote, Signature)>,
 }
 

@@ -186,8 +186,12 @@ pub struct SquadState {
     pub locked: Option<(u32, SquadBlock)>,
     /// Latest block with a prevote certificate seen, with its round and the certificate.
     pub valid: Option<(u32, SquadBlock, QuorumCertificate)>,
-    /// Committed chain.
+    /// Committed chain: its latest decisions, after the `forgotten` first ones.
     pub chain: Vec<Decision>,
+    /// Decisions before the first one in `chain`, forgotten (their blocks are in the rollup's
+    /// store): `chain[i]` is the decision of SQUAD height `forgotten + i + 1`.
+    #[serde(default)]
+    pub forgotten: u64,
     /// Every message this node signed at the current height: (round, kind) -> what.
     #[serde(with = "altlayer_core::serde_pairs")]
     pub signed: BTreeMap<(u32, VoteKind), Message>,
@@ -247,6 +251,7 @@ impl SquadNode {
             locked: None,
             valid: None,
             chain: Vec::new(),
+            forgotten: 0,
             signed: BTreeMap::new(),
         };
         Self::restore(config, roster, address, key, state)
@@ -298,9 +303,77 @@ impl SquadNode {
         &self.state
     }
 
-    /// The committed chain.
+    /// The committed chain's decisions this node still holds (see
+    /// [`SquadNode::forget_before`]).
     pub fn chain(&self) -> &[Decision] {
         &self.state.chain
+    }
+
+    /// Decisions committed so far, the forgotten ones included.
+    pub fn committed(&self) -> u64 {
+        self.state.forgotten + self.state.chain.len() as u64
+    }
+
+    /// The `index`th decision committed (0 is SQUAD height 1), if it is still held.
+    pub fn decision(&self, index: u64) -> Option<&Decision> {
+        let held = index.checked_sub(self.state.forgotten)?;
+        self.state.chain.get(usize::try_from(held).ok()?)
+    }
+
+    /// Forgets the decisions before the `index`th (their blocks are kept elsewhere), always
+    /// holding the last one: the next block's parent and the leader's seed. A peer behind
+    /// is then sent only the decisions still held.
+    pub fn forget_before(&mut self, index: u64) {
+        let index = index.min(self.committed().saturating_sub(1));
+        let drop = index.saturating_sub(self.state.forgotten);
+        if drop > 0 {
+            self.state.chain.drain(..drop as usize);
+            self.state.forgotten += drop;
+        }
+    }
+
+    /// This node's state with only the decisions from the `index`th on (and the last one):
+    /// what a record needs, the rest being in the rollup's store.
+    pub fn state_from(&self, index: u64) -> SquadState {
+        let index = index.min(self.committed().saturating_sub(1));
+        let skip = index.saturating_sub(self.state.forgotten);
+        SquadState {
+            height: self.state.height,
+            round: self.state.round,
+            step: self.state.step,
+            locked: self.state.locked.clone(),
+            valid: self.state.valid.clone(),
+            chain: self.state.chain[skip as usize..].to_vec(),
+            forgotten: self.state.forgotten + skip,
+            signed: self.state.signed.clone(),
+        }
+    }
+
+    /// The same node (configuration, rosters, key) put back to `state`, as after a restart.
+    pub fn resumed(&self, state: SquadState) -> Result<Self, SquadError> {
+        let mut node = Self::restore(
+            self.config.clone(),
+            self.roster.clone(),
+            self.address,
+            self.key.clone(),
+            state,
+        )?;
+        node.rosters = self.rosters.clone();
+        if let Some(roster) = node
+            .rosters
+            .get(&epoch_of(node.state.height, node.config.epoch_length))
+        {
+            node.roster = roster.clone();
+        }
+        node.parent_roster = match node.state.height.checked_sub(1) {
+            Some(parent) => node
+                .rosters
+                .get(&epoch_of(parent, node.config.epoch_length))
+                .cloned()
+                .unwrap_or_else(|| node.roster.clone()),
+            None => node.roster.clone(),
+        };
+        Ok(node)
     }
 
     /// Current height.

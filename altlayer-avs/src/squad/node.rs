@@ -5,7 +5,7 @@
 //! process beside the others ([`super::sequencer::SquadSequencer`]).
 
 use super::{
-    Behaviour, Input, Message, Output, SquadNode, Target, Timer, byzantine_sends,
+    Behaviour, Input, Message, Output, SquadNode, SquadState, Target, Timer, byzantine_sends,
     mempool::PoolError as SquadPoolError,
 };
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
@@ -14,12 +14,33 @@ use altlayer_core::{
     Block,
     bls::SecretKey,
     execution::{BlockAttributes, ExecuteOptions},
+    persist::{PersistError, Reopen, ReplicaRef, Replicas},
     primitives::DaRef,
     sequencer::{Peer, PoolError, Sequencer, SequencerError, SequencerEvent, SubmitError},
     transaction::{check_chain_id, decode_and_recover_all},
     transition::StateTransition,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Decisions a sequencer keeps after executing them: what a rewind re-executes from (older
+/// blocks are rebuilt from the reverted blocks themselves) and what a peer behind is sent.
+const KEEP_DECISIONS: u64 = 1_024;
+
+/// A sequencer's record: its consensus state holding the decisions from the first one the
+/// record needs, and what it executed them into (its replica by block).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct MemberRecord {
+    state: SquadState,
+    /// Its replica's block.
+    pub(crate) head: ReplicaRef,
+    executed: u64,
+    heights: BTreeMap<u64, u64>,
+    soft: BTreeMap<u64, (B256, u64)>,
+    proposed: BTreeMap<u64, u64>,
+    da_ref: DaRef,
+    now_ms: u64,
+    blocks_executed: u64,
+}
 
 /// One SQUAD sequencer executing its committed chain; see the [module docs](self).
 pub struct SquadNodeSequencer<S> {
@@ -38,9 +59,12 @@ pub struct SquadNodeSequencer<S> {
     /// Timers set, by when they fire.
     timers: BTreeSet<(u64, Timer)>,
     /// Decisions of the committed chain executed into blocks.
-    executed: usize,
+    executed: u64,
     /// Rollup height -> the decision it executed (to re-execute after a rewind).
-    heights: BTreeMap<u64, usize>,
+    heights: BTreeMap<u64, u64>,
+    /// Reverted blocks to build again before the next decision, when a rewind reaches
+    /// further back than the decisions kept.
+    rebuild: VecDeque<Block>,
     /// SQUAD height -> its soft confirmation (certificate hash, when).
     soft: BTreeMap<u64, (B256, u64)>,
     /// SQUAD height -> when this node first saw (or sent) a proposal for it.
@@ -76,6 +100,7 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
             timers: BTreeSet::new(),
             executed: 0,
             heights: BTreeMap::new(),
+            rebuild: VecDeque::new(),
             soft: BTreeMap::new(),
             proposed: BTreeMap::new(),
             outbox: Vec::new(),
@@ -179,7 +204,8 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
         } else {
             ExecuteOptions::default()
         };
-        while let Some(decision) = self.node.chain().get(self.executed) {
+        self.rebuild_reverted(options, events)?;
+        while let Some(decision) = self.node.decision(self.executed) {
             let payload = decision.block.payload.clone();
             let payload = &payload;
             let squad_height = decision.block.height;
@@ -233,7 +259,13 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
             }
         }
         // Only the heights a rewind can reach matter.
-        let keep = self.soft.len().saturating_sub(1_024);
+        self.node
+            .forget_before(self.executed.saturating_sub(KEEP_DECISIONS));
+        let held = self.executed.saturating_sub(KEEP_DECISIONS);
+        if let Some((&first, _)) = self.heights.iter().find(|(_, d)| **d >= held) {
+            self.heights = self.heights.split_off(&first);
+        }
+        let keep = self.soft.len().saturating_sub(KEEP_DECISIONS as usize);
         if keep > 0
             && let Some(&first) = self.soft.keys().nth(keep)
         {
@@ -241,6 +273,128 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
             self.proposed = self.proposed.split_off(&first);
         }
         Ok(())
+    }
+
+    /// Builds the reverted blocks a rewind asked for again, on the replica it went back to:
+    /// the same transactions in the same order, with the same attributes (what re-executing
+    /// their decisions would give; the decisions themselves are no longer held).
+    fn rebuild_reverted(
+        &mut self,
+        options: ExecuteOptions,
+        events: &mut Vec<SequencerEvent<Message>>,
+    ) -> Result<(), SequencerError> {
+        while let Some(block) = self.rebuild.front() {
+            if block.header.height != self.stf.head().height + 1 {
+                // Not the next block: the rewind went elsewhere since.
+                self.rebuild.clear();
+                break;
+            }
+            let max_size = self.stf.config().max_tx_size;
+            let candidates = decode_and_recover_all(
+                &block
+                    .transactions
+                    .iter()
+                    .map(|tx| alloy_eips::Encodable2718::encoded_2718(tx).into())
+                    .collect::<Vec<alloy_primitives::Bytes>>(),
+                max_size,
+            )
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+            let attributes = BlockAttributes {
+                timestamp: block.header.timestamp.max(self.stf.head().timestamp),
+                sequencer: block.header.sequencer,
+                da_ref: block.header.da_ref,
+            };
+            let built = self.stf.build_block(attributes, candidates, options)?;
+            self.blocks_executed += 1;
+            self.rebuild.pop_front();
+            let rejected: Vec<_> = built.rejected.clone();
+            events.push(SequencerEvent::Block(Box::new(built)));
+            events.extend(rejected.into_iter().map(SequencerEvent::Rejected));
+        }
+        Ok(())
+    }
+
+    /// Decisions executed into blocks so far.
+    pub(crate) const fn executed(&self) -> u64 {
+        self.executed
+    }
+
+    /// Its record, holding the decisions from the `from`th on (a set's record holds what its
+    /// most behind member has yet to execute).
+    pub(crate) fn record(&self, from: u64) -> MemberRecord {
+        MemberRecord {
+            state: self.node.state_from(from),
+            head: ReplicaRef::of(&self.stf),
+            executed: self.executed,
+            heights: self
+                .heights
+                .iter()
+                .filter(|(_, decision)| **decision >= from)
+                .map(|(h, d)| (*h, *d))
+                .collect(),
+            soft: self.soft.range(from + 1..).map(|(h, s)| (*h, *s)).collect(),
+            proposed: self
+                .proposed
+                .range(from + 1..)
+                .map(|(h, p)| (*h, *p))
+                .collect(),
+            da_ref: self.da_ref,
+            now_ms: self.now_ms,
+            blocks_executed: self.blocks_executed,
+        }
+    }
+
+    /// This sequencer (key, peers, settings) as `record` says it was, on `stf`: the record's
+    /// replica, or an earlier block of the chain it executed (a member of a set that ran ahead
+    /// of the block the rollup resumes from executes its decisions again from there). Its
+    /// node starts again at its next input: it sends again what it signed at its height and
+    /// sets its timers.
+    pub(crate) fn resumed(&self, record: MemberRecord, stf: S) -> Result<Self, PersistError> {
+        let decode = |reason: String| PersistError::Decode {
+            what: "sequencer",
+            reason,
+        };
+        let node = self
+            .node
+            .resumed(record.state)
+            .map_err(|e| decode(e.to_string()))?;
+        let mut heights = record.heights;
+        let mut executed = record.executed;
+        let height = stf.head().height;
+        if height < record.head.height {
+            executed = *heights.get(&(height + 1)).ok_or_else(|| {
+                decode(format!(
+                    "no decision kept for block {}, the block it resumes after",
+                    height + 1
+                ))
+            })?;
+            heights.split_off(&(height + 1));
+        }
+        if node.decision(executed).is_none() && executed < node.committed() {
+            return Err(decode(format!("decision {executed} is not kept")));
+        }
+        Ok(Self {
+            node,
+            key: self.key.clone(),
+            behaviour: self.behaviour,
+            peers: self.peers.clone(),
+            stf,
+            coinbase: self.coinbase,
+            intermediate_roots: self.intermediate_roots,
+            da_ref: record.da_ref,
+            started: false,
+            now_ms: record.now_ms,
+            timers: BTreeSet::new(),
+            executed,
+            heights,
+            rebuild: VecDeque::new(),
+            soft: record.soft,
+            proposed: record.proposed,
+            outbox: Vec::new(),
+            blocks_executed: record.blocks_executed,
+        })
     }
 
     fn finish(
@@ -339,10 +493,21 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
 
     /// The committed payloads' order is final: the node goes back to `to` and executes them
     /// again from the first one after it (at its next input).
-    fn rewind(&mut self, to: S, _reverted: Vec<Block>) -> Vec<PoolError> {
+    fn rewind(&mut self, to: S, reverted: Vec<Block>) -> Vec<PoolError> {
         let next = to.head().height + 1;
-        if let Some(&decision) = self.heights.get(&next) {
-            self.executed = decision;
+        self.rebuild.clear();
+        match self.heights.get(&next) {
+            Some(&decision) if self.node.decision(decision).is_some() => {
+                self.executed = decision;
+            }
+            // Its decision is no longer held: the reverted blocks are built again, then the
+            // decisions after them.
+            _ => {
+                self.rebuild = reverted
+                    .into_iter()
+                    .filter(|b| b.header.height >= next)
+                    .collect()
+            }
         }
         self.heights.split_off(&next);
         self.stf = to;
@@ -355,5 +520,23 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
 
     fn next_wake(&self) -> Option<u64> {
         self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// Its consensus state (locks, what it signed at its height, the decisions it has yet to
+    /// execute), its replica's block and its execution progress; pooled transactions are not
+    /// kept. Written before what it signs leaves (the node's driver writes records before
+    /// sending), a restarted sequencer cannot sign anything conflicting.
+    fn persist(&self) -> Result<Vec<u8>, PersistError> {
+        altlayer_core::persist::encode("sequencer", &self.record(self.executed))
+    }
+
+    fn restore(&mut self, record: &[u8], replicas: &Replicas) -> Result<(), PersistError>
+    where
+        S: Reopen,
+    {
+        let record: MemberRecord = altlayer_core::persist::decode("sequencer", record)?;
+        let stf = S::reopen(replicas, record.head)?;
+        *self = self.resumed(record, stf)?;
+        Ok(())
     }
 }

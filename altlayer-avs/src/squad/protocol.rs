@@ -291,8 +291,7 @@ impl SquadNode {
         };
         if height < self.state.height {
             // A peer behind: help it catch up with the decision it is working on.
-            let index = usize::try_from(height.saturating_sub(1)).unwrap_or(usize::MAX);
-            if let Some(decision) = self.state.chain.get(index).filter(|_| height > 0)
+            if let Some(decision) = height.checked_sub(1).and_then(|index| self.decision(index))
                 && !matches!(message, Message::Decision(_))
             {
                 out.push(Output::Send {

@@ -4,7 +4,9 @@
 //! rollup sees the first sequencer's blocks. What `altlayer devnet` runs.
 
 use super::{
-    CryptoMode, Message, SquadConfig, SquadNode, byzantine::Behaviour, node::SquadNodeSequencer,
+    CryptoMode, Message, SquadConfig, SquadNode,
+    byzantine::Behaviour,
+    node::{MemberRecord, SquadNodeSequencer},
 };
 use crate::{
     qc::Roster,
@@ -15,6 +17,7 @@ use alloy_primitives::{Address, B256, keccak256};
 use altlayer_core::{
     Block,
     bls::SecretKey,
+    persist::{PersistError, Reopen, Replicas},
     primitives::DaRef,
     sequencer::{Peer, PoolError, Sequencer, SequencerError, SequencerEvent, SubmitError},
     transition::StateTransition,
@@ -61,6 +64,9 @@ struct Member<S> {
     peers: Arc<Vec<Address>>,
     /// The earliest wake-up already scheduled.
     armed: Option<u64>,
+    /// Resumed from a record and not started yet: it starts at the set's first tick, not
+    /// at the time of the record.
+    dormant: bool,
 }
 
 type MemberEffect = Effect<Message, (), SequencerEvent<Message>>;
@@ -114,6 +120,9 @@ impl<S: StateTransition + Clone> Node for Member<S> {
     type Persisted = ();
 
     fn start(&mut self, now_ms: u64) -> Vec<MemberEffect> {
+        if self.dormant {
+            return Vec::new();
+        }
         let result = self.sequencer.on_tick(now_ms);
         self.effects(now_ms, result)
     }
@@ -145,6 +154,19 @@ impl<S: StateTransition + Clone> Node for Member<S> {
 pub struct SquadSequencer<S: StateTransition + Clone> {
     sim: Simulator<Member<S>>,
     addresses: Arc<Vec<Address>>,
+    network: NetworkConfig,
+    /// Resumed from a record: the members start at the next tick.
+    dormant: bool,
+}
+
+/// A set's record: the set's clock and each member's record (each holding the decisions the
+/// most behind member has yet to execute). Messages on their way between members are not
+/// kept: a crash of the process loses them as a network would, and each member sends again
+/// what it signed at its height when it starts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SetRecord {
+    now_ms: u64,
+    members: Vec<MemberRecord>,
 }
 
 /// One member of a set to build: its key, and how it behaves.
@@ -206,6 +228,7 @@ impl<S: StateTransition + Clone> SquadSequencer<S> {
                     sequencer,
                     peers: addresses.clone(),
                     armed: None,
+                    dormant: false,
                 })
             })
             .collect::<Result<Vec<_>, SquadSetError>>()?;
@@ -218,6 +241,8 @@ impl<S: StateTransition + Clone> SquadSequencer<S> {
         Ok(Self {
             sim: Simulator::starting_at(0, network, nodes, now_ms),
             addresses,
+            network,
+            dormant: false,
         })
     }
 
@@ -321,6 +346,17 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
     /// Runs the set's network up to `now_ms`; returns the first sequencer's blocks and soft
     /// confirmations, and every member's evidence of the others' equivocation.
     fn on_tick(&mut self, now_ms: u64) -> Result<Vec<SequencerEvent>, SequencerError> {
+        if std::mem::take(&mut self.dormant) {
+            // The set stood still while the process was down: it goes on from now, without
+            // making up the blocks of the time it missed.
+            self.sim.resume_at(now_ms);
+            for i in 0..self.addresses.len() {
+                self.sim.act(i, |member, now| {
+                    member.dormant = false;
+                    member.start(now)
+                });
+            }
+        }
         // The check hook has nothing to stop here, so the run always completes.
         let completed: Result<(), std::convert::Infallible> =
             self.sim.run_until(now_ms, |_| Ok(()));
@@ -361,8 +397,17 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
     }
 
     /// The first sequencer goes back to `to` and executes its committed payloads again from
-    /// there; the others' replicas were right.
+    /// there; so does any other member standing on a reverted block (one resumed on the
+    /// first's head, its own replica's block never stored); the others' replicas were right.
     fn rewind(&mut self, to: S, reverted: Vec<Block>) -> Vec<PoolError> {
+        let hashes: Vec<B256> = reverted.iter().map(Block::hash).collect();
+        for i in 1..self.addresses.len() {
+            if let Some(member) = self.sim.node_mut(i)
+                && hashes.contains(&member.sequencer.state_transition().head().hash())
+            {
+                member.sequencer.rewind(to.clone(), reverted.clone());
+            }
+        }
         self.sim
             .node_mut(0)
             .map(|m| m.sequencer.rewind(to, reverted))
@@ -379,5 +424,63 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
 
     fn next_wake(&self) -> Option<u64> {
         self.sim.next_time()
+    }
+
+    /// Every member's record ([`SquadNodeSequencer`]'s) and the set's clock.
+    fn persist(&self) -> Result<Vec<u8>, PersistError> {
+        let from = self
+            .members()
+            .map(SquadNodeSequencer::executed)
+            .min()
+            .unwrap_or(0);
+        altlayer_core::persist::encode(
+            "sequencer",
+            &SetRecord {
+                now_ms: self.sim.now(),
+                members: self.members().map(|m| m.record(from)).collect(),
+            },
+        )
+    }
+
+    /// Every member resumed from its record, on a new network at the set's clock: the first
+    /// member on the replica the rollup resumes from, a member that had run ahead of it back
+    /// at that block (to execute its decisions again), a member whose own block was never
+    /// stored (its replica disagreed with the first's) on the first's block (a revert takes it
+    /// back with the first).
+    fn restore(&mut self, record: &[u8], replicas: &Replicas) -> Result<(), PersistError>
+    where
+        S: Reopen,
+    {
+        let record: SetRecord = altlayer_core::persist::decode("sequencer", record)?;
+        if record.members.len() != self.addresses.len() {
+            return Err(PersistError::Decode {
+                what: "sequencer",
+                reason: format!(
+                    "{} members recorded, the set has {}",
+                    record.members.len(),
+                    self.addresses.len()
+                ),
+            });
+        }
+        let first = record.members.first().map(|m| m.head);
+        let mut members = Vec::with_capacity(record.members.len());
+        for (member, record) in self.members().zip(record.members) {
+            let replica = match first {
+                Some(first) if record.head.height > first.height => S::reopen(replicas, first)?,
+                Some(first) => {
+                    S::reopen(replicas, record.head).or_else(|_| S::reopen(replicas, first))?
+                }
+                None => S::reopen(replicas, record.head)?,
+            };
+            members.push(Member {
+                sequencer: member.resumed(record, replica)?,
+                peers: self.addresses.clone(),
+                armed: None,
+                dormant: true,
+            });
+        }
+        self.sim = Simulator::starting_at(0, self.network, members, record.now_ms);
+        self.dormant = true;
+        Ok(())
     }
 }

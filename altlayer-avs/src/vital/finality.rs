@@ -18,7 +18,7 @@ use altlayer_core::{
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Soft, fast and firm finality for one rollup.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TieredFinality {
     mach: MachFinality,
     /// Height -> hash of the SQUAD certificate that soft-confirmed it.
@@ -185,7 +185,22 @@ impl FinalityGadget for TieredFinality {
         self.mach.on_revert(batch, to_height);
     }
 
+    /// What is firm is forgotten (see [`MachFinality`]'s): its soft certificate and its batch.
     fn on_settlement_time(&mut self, now: u64) -> Option<u64> {
-        self.mach.on_settlement_time(now)
+        let moved = self.mach.on_settlement_time(now);
+        if let Some(finalized) = moved {
+            self.soft = self.soft.split_off(&(finalized + 1));
+            // The last firm batch stays: the next one's first height follows it.
+            let last_firm = self
+                .batches
+                .iter()
+                .rev()
+                .find(|(_, (_, last))| *last <= finalized)
+                .map(|(index, _)| *index);
+            if let Some(index) = last_firm {
+                self.batches = self.batches.split_off(&index);
+            }
+        }
+        moved
     }
 }

@@ -15,6 +15,18 @@ pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) lines: Vec<String>,
     pub(crate) addr: SocketAddr,
+    /// The lines printed after `lines`, as the reader thread gets them.
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Kills the process (SIGKILL) and returns every line it printed after `lines`.
+    pub(crate) fn kill(&mut self) -> Vec<String> {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+        // The reader thread stops at the end of the pipe, which the kill closed.
+        self.output.iter().collect()
+    }
 }
 
 impl Drop for Running {
@@ -61,6 +73,7 @@ pub(crate) fn start(args: &[&str], extra: usize) -> Running {
         child,
         lines,
         addr: addr.unwrap(),
+        output: lines_rx,
     }
 }
 
