@@ -103,19 +103,37 @@ pub(crate) fn write_block(
             encode_items(receipts.iter().map(Vec::as_slice)).as_slice(),
         )
         .map_err(backend)?;
-    let mut index = tx.open_table(TX_INDEX).map_err(backend)?;
-    for (i, bytes) in encoded.iter().enumerate() {
-        let mut location = height.to_be_bytes().to_vec();
-        location.extend_from_slice(&(i as u32).to_be_bytes());
-        index
-            .insert(keccak256(bytes).as_slice(), location.as_slice())
-            .map_err(backend)?;
-    }
+    // The transaction index is written when the block leaves the journal
+    // (`index_transactions`); until then the journal's layers answer.
     let mut logs = tx.open_table(LOG_INDEX).map_err(backend)?;
     for key in log_keys(height, commit.receipts) {
         logs.insert(key.as_slice(), ()).map_err(backend)?;
     }
     Ok(())
+}
+
+/// Writes transaction index entries (hash -> block, index), sorted by hash so that the
+/// pages they share are written once.
+pub(crate) fn index_transactions(
+    tx: &redb::WriteTransaction,
+    entries: &[(B256, (u64, u32))],
+) -> Result<(), StorageError> {
+    let mut index = tx.open_table(TX_INDEX).map_err(backend)?;
+    for (hash, (height, i)) in entries {
+        let mut location = [0u8; 12];
+        location[..8].copy_from_slice(&height.to_be_bytes());
+        location[8..].copy_from_slice(&i.to_be_bytes());
+        index
+            .insert(hash.as_slice(), location.as_slice())
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// The hashes of a stored body's transactions (a journaled block's, at open).
+pub(crate) fn body_transaction_hashes(body: &[u8]) -> Result<Vec<B256>, StorageError> {
+    let (items, _) = decode_items(body)?;
+    Ok(items.into_iter().map(keccak256).collect())
 }
 
 /// Removes block `height` and its index entries (a block a revert takes back).
@@ -255,6 +273,9 @@ impl ChainStore for RedbStore {
     }
 
     fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StorageError> {
+        if let Some((height, index)) = self.layers().transaction(hash) {
+            return Ok(Some((height, index as usize)));
+        }
         let tx = self.db.begin_read().map_err(backend)?;
         let index = tx.open_table(TX_INDEX).map_err(backend)?;
         let Some(entry) = index.get(hash.as_slice()).map_err(backend)? else {

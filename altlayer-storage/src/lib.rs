@@ -274,6 +274,7 @@ impl RedbStore {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok((head, layers)),
             Err(e) => return Err(backend(e)),
         };
+        let bodies = tx.open_table(tables::BODIES).map_err(backend)?;
         let mut expected = applied + 1;
         for entry in journal.range(0..).map_err(backend)? {
             let (height, diff) = entry.map_err(backend)?;
@@ -284,6 +285,10 @@ impl RedbStore {
                 )));
             }
             layers.push(height, layers::decode_diff(diff.value())?);
+            let body = bodies.get(height).map_err(backend)?.ok_or_else(|| {
+                corrupt(format!("the body of journaled block {height} is missing"))
+            })?;
+            layers.push_transactions(height, chain::body_transaction_hashes(body.value())?);
             expected += 1;
         }
         let head_height = head.map_or(0, |h| h.height);

@@ -3,7 +3,7 @@
 
 use crate::{
     RedbStore, backend, chain, encode_head,
-    layers::{Found, encode_diff},
+    layers::{Found, Layers, encode_diff},
     snapshot::Versioned,
     tables::{
         ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, JOURNAL, Kind, META,
@@ -130,8 +130,6 @@ impl StateStore for RedbStore {
                 head,
             });
         }
-        let mut tx = self.db.begin_write().map_err(backend)?;
-        tx.set_quick_repair(true);
         let genesis = head.is_none();
         // Genesis goes straight into the tables; later blocks into the journal. With N blocks
         // of history, the journal keeps the last N blocks (every read and unwind the store
@@ -147,63 +145,86 @@ impl StateStore for RedbStore {
             (false, 0)
         };
         let record = self.history.is_none() && !genesis;
+        // The block joins the layers first (the write lock keeps readers out until the
+        // commit): applying reads the blocks' writes from the layers' index.
         if !genesis {
-            tx.open_table(JOURNAL)
-                .map_err(backend)?
-                .insert(height, encode_diff(commit.state).as_slice())
-                .map_err(backend)?;
+            layers.push(height, commit.state.clone());
+            layers.push_transactions(
+                height,
+                commit
+                    .block
+                    .transactions
+                    .iter()
+                    .map(|tx| *tx.tx_hash())
+                    .collect(),
+            );
         }
-        if apply {
-            let mut blocks: Vec<(u64, &StateDiff)> = layers
-                .blocks
-                .range(..=through)
-                .map(|(h, d)| (*h, d))
-                .collect();
-            if through == height {
-                blocks.push((height, commit.state));
-            }
-            if genesis || blocks.iter().any(|(_, diff)| !diff.wiped.is_empty()) {
-                // A wipe deletes what the blocks before it wrote: block by block.
-                for (block, diff) in &blocks {
-                    let mut writer = Writer::new(&tx, *block, record)?;
-                    writer.state(diff)?;
-                    writer.finish()?;
-                }
-            } else {
-                apply_merged(&tx, &blocks, record)?;
-            }
-            let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
-            for (block, _) in &blocks {
-                journal.remove(*block).map_err(backend)?;
-            }
-        }
-        chain::write_block(&tx, &commit)?;
         let new_head = StoredHead {
             height,
             hash: commit.hash,
             state_root: header.state_root,
         };
-        {
-            let mut meta = tx.open_table(META).map_err(backend)?;
-            meta.insert("head", encode_head(&new_head).as_slice())
-                .map_err(backend)?;
-            if genesis {
-                meta.remove("importing").map_err(backend)?;
+        let written = (|| {
+            let mut tx = self.db.begin_write().map_err(backend)?;
+            tx.set_quick_repair(true);
+            if !genesis {
+                tx.open_table(JOURNAL)
+                    .map_err(backend)?
+                    .insert(height, encode_diff(commit.state).as_slice())
+                    .map_err(backend)?;
             }
             if apply {
-                meta.insert("applied", through.to_be_bytes().as_slice())
+                let mut blocks: Vec<(u64, &StateDiff)> = layers
+                    .blocks
+                    .range(..=through)
+                    .map(|(h, d)| (*h, d))
+                    .collect();
+                if genesis {
+                    blocks.push((height, commit.state));
+                }
+                if genesis || blocks.iter().any(|(_, diff)| !diff.wiped.is_empty()) {
+                    // A wipe deletes what the blocks before it wrote: block by block.
+                    for (block, diff) in &blocks {
+                        let mut writer = Writer::new(&tx, *block, record)?;
+                        writer.state(diff)?;
+                        writer.finish()?;
+                    }
+                } else {
+                    apply_merged(&tx, &layers, &blocks, through, record)?;
+                }
+                let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
+                for (block, _) in &blocks {
+                    journal.remove(*block).map_err(backend)?;
+                }
+                chain::index_transactions(&tx, &layers.transactions_through(through))?;
+            }
+            chain::write_block(&tx, &commit)?;
+            {
+                let mut meta = tx.open_table(META).map_err(backend)?;
+                meta.insert("head", encode_head(&new_head).as_slice())
                     .map_err(backend)?;
-                // Without history in the tables, the applied blocks' states are gone: said
-                // in the file, so that opening it later as an archive does not read them.
-                if !record && !genesis {
-                    meta.insert("oldest", through.to_be_bytes().as_slice())
+                if genesis {
+                    meta.remove("importing").map_err(backend)?;
+                }
+                if apply {
+                    meta.insert("applied", through.to_be_bytes().as_slice())
                         .map_err(backend)?;
+                    // Without history in the tables, the applied blocks' states are gone:
+                    // said in the file, so that opening it later as an archive does not read
+                    // them.
+                    if !record && !genesis {
+                        meta.insert("oldest", through.to_be_bytes().as_slice())
+                            .map_err(backend)?;
+                    }
                 }
             }
-        }
-        tx.commit().map_err(backend)?;
-        if !genesis {
-            layers.push(height, commit.state.clone());
+            tx.commit().map_err(backend)
+        })();
+        if let Err(error) = written {
+            if !genesis {
+                layers.drop_after(height - 1);
+            }
+            return Err(error);
         }
         if apply {
             layers.take_through(through);
@@ -432,60 +453,44 @@ impl<'t> Writer<'t> {
     }
 }
 
-/// Applies journaled blocks (none of them wiping storage) together: each key is written to
-/// its table once, with its final value, and history gets the value each block found (the
-/// table's before the first block that wrote the key, then each write's). Keys go in in
-/// order, so the B-tree pages they share are rewritten once.
+/// Applies the journaled blocks up to `through` (`blocks`, none of them wiping storage)
+/// together, from the layers' index of their writes: each key is written to its table once,
+/// with its final value, and history gets the value each block found (the table's before the
+/// first block that wrote the key, then each write's). Keys go in in order, so the B-tree
+/// pages they share are rewritten once.
 fn apply_merged(
     tx: &redb::WriteTransaction,
+    layers: &Layers,
     blocks: &[(u64, &StateDiff)],
+    through: u64,
     record: bool,
 ) -> Result<(), StorageError> {
-    type Writes = BTreeMap<Vec<u8>, Vec<(u64, Option<Vec<u8>>)>>;
-    let mut by_kind: [Writes; 3] = Default::default();
-    let mut code = Vec::new();
-    for (height, diff) in blocks {
-        for (address, account) in &diff.accounts {
-            by_kind[0].entry(address.to_vec()).or_default().push((
-                *height,
-                account.as_ref().map(|a| encode_account(a).to_vec()),
-            ));
-        }
-        for (address, slot, value) in &diff.storage {
-            let bytes = (!value.is_zero()).then(|| value.to_be_bytes::<32>().to_vec());
-            by_kind[1]
-                .entry(slot_key(address, slot).to_vec())
-                .or_default()
-                .push((*height, bytes));
-        }
-        for (owner, path, node) in &diff.nodes {
-            by_kind[2]
-                .entry(node_key(owner, path))
-                .or_default()
-                .push((*height, node.clone()));
-        }
-        code.extend(diff.code.iter());
-    }
     let mut changes: BTreeMap<u64, Vec<Changed>> =
         blocks.iter().map(|(h, _)| (*h, Vec::new())).collect();
-    for (writes, kind) in by_kind.iter().zip([Kind::Account, Kind::Slot, Kind::Node]) {
+    let writes = layers.writes_through(through);
+    for kind in [Kind::Account, Kind::Slot, Kind::Node] {
         let (table, history) = kind.tables();
         let mut table = tx.open_table(table).map_err(backend)?;
         let mut history = tx.open_table(history).map_err(backend)?;
-        for (key, writes) in writes {
+        let of_kind = writes.iter().filter(|(which, _, _)| match which {
+            Versioned::Account => kind == Kind::Account,
+            Versioned::Slot => kind == Kind::Slot,
+            Versioned::Node => kind == Kind::Node,
+        });
+        for (_, key, writes) in of_kind {
             let Some((_, last)) = writes.last() else {
                 continue;
             };
             let mut before = match last {
-                Some(value) => table.insert(key.as_slice(), value.as_slice()),
-                None => table.remove(key.as_slice()),
+                Some(value) => table.insert(*key, value.as_slice()),
+                None => table.remove(*key),
             }
             .map_err(backend)?
             .map(|v| v.value().to_vec());
             if !record {
                 continue;
             }
-            for (height, value) in writes {
+            for (height, value) in *writes {
                 history
                     .insert(
                         at_block(key, *height).as_slice(),
@@ -496,12 +501,13 @@ fn apply_merged(
                 if let Some(list) = changes.get_mut(height) {
                     list.push(Changed {
                         kind,
-                        key: key.clone(),
+                        key: key.to_vec(),
                     });
                 }
             }
         }
     }
+    let code = blocks.iter().flat_map(|(_, diff)| diff.code.iter());
     let mut code_table = tx.open_table(CODE).map_err(backend)?;
     for (hash, bytes) in code {
         if code_table.get(hash.as_slice()).map_err(backend)?.is_none() {

@@ -362,6 +362,17 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
     let store = Arc::new(RedbStore::open(dir.path(), options(None)).unwrap());
     let mut reopened = EvmStateTransition::open(config, store.clone()).unwrap();
     assert_eq!(reopened.state_root(), root);
+    // Every transaction is found again: those of applied blocks in the index table, those of
+    // the blocks still in the journal (17 and 18) from their bodies.
+    for (block, _) in &hashes {
+        for (i, tx) in block.transactions.iter().enumerate() {
+            assert_eq!(
+                store.transaction_location(tx.tx_hash()).unwrap(),
+                Some((block.header.height, i)),
+                "after the reopen"
+            );
+        }
+    }
     assert_eq!(reopened.head(), memory.head());
     for height in 19..=20u64 {
         let txs = txs_for(height);
@@ -392,6 +403,16 @@ fn the_evm_over_redb_builds_the_in_memory_chain_and_restarts_from_the_file() {
         store.log_heights(&LogKey::Address(counter), 0, 20).unwrap(),
         (2..=8).collect::<Vec<_>>()
     );
+    for (block, _) in &hashes {
+        let kept = block.header.height <= 8;
+        for (i, tx) in block.transactions.iter().enumerate() {
+            assert_eq!(
+                store.transaction_location(tx.tx_hash()).unwrap(),
+                kept.then_some((block.header.height, i)),
+                "after the unwind"
+            );
+        }
+    }
     assert_eq!(
         store.head().unwrap().map(|h| (h.height, h.hash)),
         Some((8, hashes[7].0.hash()))
