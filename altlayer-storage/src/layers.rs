@@ -19,12 +19,14 @@ use std::collections::BTreeMap;
 
 use crate::snapshot::Versioned;
 
-/// A key's value after each block that wrote it (`None`: deleted), by increasing height. A
-/// vector, not a map: most keys have one entry, and the index holds hundreds of thousands.
+/// The blocks that wrote a key, by increasing height. A vector, not a map: most keys have one
+/// entry, and the index holds hundreds of thousands.
 type ByBlock = Vec<Written>;
 
-/// A block's write of a key: its height and the value (`None`: deleted).
-pub(crate) type Written = (u64, Option<Vec<u8>>);
+/// A block's write of a key: its height and the write's position in the block's diff (in its
+/// accounts, storage or nodes, by the key's kind). The value stays in the diff: copying every
+/// value into the index cost a durable block more than its commit.
+pub(crate) type Written = (u64, u32);
 
 /// The journaled blocks' changes, by key, for reads.
 #[derive(Debug, Default)]
@@ -63,27 +65,44 @@ impl Layers {
                 .or_default()
                 .push(height);
         }
-        let mut set = |which, key: Vec<u8>, value: Option<Vec<u8>>| {
+        let mut set = |which, key: Vec<u8>, position: usize| {
             let by_block = self.values.entry((which, key)).or_default();
             // Blocks come in height order; a block pushed again replaces its entry.
             by_block.retain(|(h, _)| *h < height);
-            by_block.push((height, value));
+            by_block.push((height, position as u32));
         };
-        for (address, account) in &diff.accounts {
-            set(
-                Versioned::Account,
-                address.to_vec(),
-                account.as_ref().map(|a| encode_account(a).to_vec()),
-            );
+        for (position, (address, _)) in diff.accounts.iter().enumerate() {
+            set(Versioned::Account, address.to_vec(), position);
         }
-        for (address, slot, value) in &diff.storage {
-            let bytes = (!value.is_zero()).then(|| value.to_be_bytes::<32>().to_vec());
-            set(Versioned::Slot, slot_key(address, slot).to_vec(), bytes);
+        for (position, (address, slot, _)) in diff.storage.iter().enumerate() {
+            set(Versioned::Slot, slot_key(address, slot).to_vec(), position);
         }
-        for (owner, path, node) in &diff.nodes {
-            set(Versioned::Node, node_key(owner, path), node.clone());
+        for (position, (owner, path, _)) in diff.nodes.iter().enumerate() {
+            set(Versioned::Node, node_key(owner, path), position);
         }
         self.blocks.insert(height, diff);
+    }
+
+    /// The value a journaled block wrote (`None`: deleted), as the tables keep it.
+    pub(crate) fn value(&self, which: Versioned, (height, position): Written) -> Option<Vec<u8>> {
+        let diff = self.blocks.get(&height)?;
+        let position = position as usize;
+        match which {
+            Versioned::Account => diff
+                .accounts
+                .get(position)
+                .and_then(|(_, account)| account.as_ref())
+                .map(|account| encode_account(account).to_vec()),
+            Versioned::Slot => diff
+                .storage
+                .get(position)
+                .filter(|(_, _, value)| !value.is_zero())
+                .map(|(_, _, value)| value.to_be_bytes::<32>().to_vec()),
+            Versioned::Node => diff
+                .nodes
+                .get(position)
+                .and_then(|(_, _, node)| node.clone()),
+        }
     }
 
     /// Block `height`'s transaction hashes, in order.
@@ -144,7 +163,7 @@ impl Layers {
             .values
             .get(&(which, key.to_vec()))
             .and_then(|by_block| by_block.iter().rev().find(|(h, _)| *h <= at))
-            .map(|(h, v)| (*h, v));
+            .map(|written| (written.0, self.value(which, *written)));
         let wiped = match which {
             Versioned::Account => None,
             Versioned::Slot => Address::try_from(&key[..20])
@@ -155,9 +174,9 @@ impl Layers {
         .and_then(|heights| heights.iter().rev().find(|h| **h <= at).copied());
         match (written, wiped) {
             // A block wipes before it writes: a write in the wiping block stands.
-            (Some((h, value)), Some(w)) if h >= w => Found::Value(value.clone()),
+            (Some((h, value)), Some(w)) if h >= w => Found::Value(value),
             (_, Some(_)) => Found::Value(None),
-            (Some((_, value)), None) => Found::Value(value.clone()),
+            (Some((_, value)), None) => Found::Value(value),
             (None, None) => Found::Tables,
         }
     }
@@ -165,10 +184,7 @@ impl Layers {
     /// Every key the journaled blocks up to `through` wrote, in table order (accounts, slots,
     /// nodes; each by key), with the values those blocks wrote, oldest first: what applying
     /// them to the tables writes.
-    pub(crate) fn writes_through(
-        &self,
-        through: u64,
-    ) -> Vec<(Versioned, &[u8], &[Written])> {
+    pub(crate) fn writes_through(&self, through: u64) -> Vec<(Versioned, &[u8], &[Written])> {
         let mut writes: Vec<_> = self
             .values
             .iter()

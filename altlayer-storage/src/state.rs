@@ -478,10 +478,15 @@ fn apply_merged(
             Versioned::Node => kind == Kind::Node,
         });
         for (_, key, writes) in of_kind {
-            let Some((_, last)) = writes.last() else {
+            let Some(last) = writes.last() else {
                 continue;
             };
-            let mut before = match last {
+            let which = match kind {
+                Kind::Account => Versioned::Account,
+                Kind::Slot => Versioned::Slot,
+                Kind::Node => Versioned::Node,
+            };
+            let mut before = match layers.value(which, *last) {
                 Some(value) => table.insert(*key, value.as_slice()),
                 None => table.remove(*key),
             }
@@ -490,14 +495,15 @@ fn apply_merged(
             if !record {
                 continue;
             }
-            for (height, value) in *writes {
+            for written in *writes {
+                let height = &written.0;
                 history
                     .insert(
                         at_block(key, *height).as_slice(),
                         encode_option(before.as_deref()).as_slice(),
                     )
                     .map_err(backend)?;
-                before.clone_from(value);
+                before = layers.value(which, *written);
                 if let Some(list) = changes.get_mut(height) {
                     list.push(Changed {
                         kind,
