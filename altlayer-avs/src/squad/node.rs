@@ -30,7 +30,11 @@ const KEEP_DECISIONS: u64 = 1_024;
 /// record needs, and what it executed them into (its replica by block).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MemberRecord {
-    state: SquadState,
+    /// Its consensus state; its decisions are in the set's record when `shared` says so.
+    pub(crate) state: SquadState,
+    /// How many decisions of the set's record, from the member's first, are its chain.
+    #[serde(default)]
+    pub(crate) shared: Option<u64>,
     /// Its replica's block.
     pub(crate) head: ReplicaRef,
     executed: u64,
@@ -326,6 +330,7 @@ impl<S: StateTransition + Clone> SquadNodeSequencer<S> {
     pub(crate) fn record(&self, from: u64) -> MemberRecord {
         MemberRecord {
             state: self.node.state_from(from),
+            shared: None,
             head: ReplicaRef::of(&self.stf),
             executed: self.executed,
             heights: self

@@ -4,7 +4,7 @@
 //! rollup sees the first sequencer's blocks. What `altlayer devnet` runs.
 
 use super::{
-    CryptoMode, Message, SquadConfig, SquadNode,
+    CryptoMode, Decision, Message, SquadConfig, SquadNode,
     byzantine::Behaviour,
     node::{MemberRecord, SquadNodeSequencer},
 };
@@ -166,7 +166,66 @@ pub struct SquadSequencer<S: StateTransition + Clone> {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SetRecord {
     now_ms: u64,
+    /// The members' decisions, once (they commit the same ones): `decisions[0]` is decision
+    /// `first`.
+    #[serde(default)]
+    first: u64,
+    #[serde(default)]
+    decisions: Vec<Decision>,
     members: Vec<MemberRecord>,
+}
+
+impl SetRecord {
+    /// Moves the members' decisions into the set's list, each once; a member whose decisions
+    /// do not line up with the others' keeps its own.
+    fn share(&mut self) {
+        self.first = self
+            .members
+            .iter()
+            .map(|m| m.state.forgotten)
+            .min()
+            .unwrap_or(0);
+        for member in &mut self.members {
+            let start = (member.state.forgotten - self.first) as usize;
+            let chain = &member.state.chain;
+            let lines_up = start <= self.decisions.len()
+                && chain
+                    .iter()
+                    .zip(&self.decisions[start..])
+                    .all(|(mine, shared)| mine == shared);
+            if !lines_up {
+                continue;
+            }
+            let known = self.decisions.len() - start;
+            let chain = std::mem::take(&mut member.state.chain);
+            member.shared = Some(chain.len() as u64);
+            self.decisions.extend(chain.into_iter().skip(known));
+        }
+    }
+
+    /// Puts each member's decisions back into its state.
+    fn unshare(&mut self) -> Result<(), PersistError> {
+        for member in &mut self.members {
+            let Some(count) = member.shared.take() else {
+                continue;
+            };
+            let start = member
+                .state
+                .forgotten
+                .checked_sub(self.first)
+                .map(|s| s as usize)
+                .filter(|s| s + count as usize <= self.decisions.len())
+                .ok_or_else(|| PersistError::Decode {
+                    what: "sequencer",
+                    reason: format!(
+                        "a member's {count} decisions from {} are not in the set's record",
+                        member.state.forgotten
+                    ),
+                })?;
+            member.state.chain = self.decisions[start..start + count as usize].to_vec();
+        }
+        Ok(())
+    }
 }
 
 /// One member of a set to build: its key, and how it behaves.
@@ -433,13 +492,14 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
             .map(SquadNodeSequencer::executed)
             .min()
             .unwrap_or(0);
-        altlayer_core::persist::encode(
-            "sequencer",
-            &SetRecord {
-                now_ms: self.sim.now(),
-                members: self.members().map(|m| m.record(from)).collect(),
-            },
-        )
+        let mut record = SetRecord {
+            now_ms: self.sim.now(),
+            first: 0,
+            decisions: Vec::new(),
+            members: self.members().map(|m| m.record(from)).collect(),
+        };
+        record.share();
+        altlayer_core::persist::encode("sequencer", &record)
     }
 
     /// Every member resumed from its record, on a new network at the set's clock: the first
@@ -451,7 +511,8 @@ impl<S: StateTransition + Clone> Sequencer for SquadSequencer<S> {
     where
         S: Reopen,
     {
-        let record: SetRecord = altlayer_core::persist::decode("sequencer", record)?;
+        let mut record: SetRecord = altlayer_core::persist::decode("sequencer", record)?;
+        record.unshare()?;
         if record.members.len() != self.addresses.len() {
             return Err(PersistError::Decode {
                 what: "sequencer",
