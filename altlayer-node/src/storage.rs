@@ -197,11 +197,22 @@ impl NodeStore {
                     dir: self.dir.clone(),
                     error: error.into(),
                 })?;
+                let mut head = head;
                 if self.store.block_hash(recorded.height).map_err(failed)? != Some(recorded.hash) {
-                    return Err(failed(StorageError::Corrupt(format!(
-                        "the rollup's records stand on block {} ({}), which the chain does not hold",
-                        recorded.height, recorded.hash
-                    ))));
+                    // A revert took the chain back in the step the crash cut short (before the
+                    // records could say so): forward again to the recorded block; the revert
+                    // happens again from the records.
+                    if !self
+                        .store
+                        .forward_to(recorded.height, recorded.hash)
+                        .map_err(failed)?
+                    {
+                        return Err(failed(StorageError::Corrupt(format!(
+                            "the rollup's records stand on block {} ({}), which the chain does not hold",
+                            recorded.height, recorded.hash
+                        ))));
+                    }
+                    head = self.store.head().map_err(failed)?.unwrap_or(head);
                 }
                 // Blocks after the recorded head were written in the step the crash cut short:
                 // nothing about them left the node (the records come first), so they go.

@@ -464,6 +464,8 @@ impl RedbStore {
                 .len()
                 .map_err(backend)?,
         );
+        // The journaled blocks' transactions are indexed in the layers until they are applied.
+        let tx_index = tx_index + self.layers().transaction_count() as u64;
         if tx_index != transactions {
             report.problems.push(format!(
                 "the transaction index holds {tx_index} entries for {transactions} transactions"

@@ -178,7 +178,27 @@ pub(crate) fn remove_block(tx: &redb::WriteTransaction, height: u64) -> Result<(
     Ok(())
 }
 
-fn decode_receipts(height: u64, bytes: &[u8]) -> Result<Vec<Receipt>, StorageError> {
+/// A stored body: the transactions (EIP-2718) and their senders.
+pub(crate) fn decode_body(height: u64, bytes: &[u8]) -> Result<BlockBody, StorageError> {
+    let (items, rest) = decode_items(bytes)?;
+    if rest.len() != items.len() * 20 {
+        return Err(corrupt(format!("senders of block {height} do not match")));
+    }
+    let transactions = items
+        .into_iter()
+        .map(|mut item| {
+            TxEnvelope::decode_2718(&mut item)
+                .map_err(|e| corrupt(format!("a transaction of block {height}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let senders = rest.chunks_exact(20).map(Address::from_slice).collect();
+    Ok(BlockBody {
+        transactions,
+        senders,
+    })
+}
+
+pub(crate) fn decode_receipts(height: u64, bytes: &[u8]) -> Result<Vec<Receipt>, StorageError> {
     let (items, rest) = decode_items(bytes)?;
     if !rest.is_empty() {
         return Err(corrupt(format!(
@@ -213,22 +233,7 @@ impl RedbStore {
         let Some(entry) = bodies.get(height).map_err(backend)? else {
             return Ok(None);
         };
-        let (items, rest) = decode_items(entry.value())?;
-        if rest.len() != items.len() * 20 {
-            return Err(corrupt(format!("senders of block {height} do not match")));
-        }
-        let transactions = items
-            .into_iter()
-            .map(|mut item| {
-                TxEnvelope::decode_2718(&mut item)
-                    .map_err(|e| corrupt(format!("a transaction of block {height}: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
-        let senders = rest.chunks_exact(20).map(Address::from_slice).collect();
-        Ok(Some(BlockBody {
-            transactions,
-            senders,
-        }))
+        decode_body(height, entry.value()).map(Some)
     }
 
     /// The receipts of the block at `height`.

@@ -113,6 +113,11 @@ impl Layers {
         self.block_transactions.insert(height, hashes);
     }
 
+    /// How many transactions the journaled blocks hold.
+    pub(crate) fn transaction_count(&self) -> usize {
+        self.transactions.len()
+    }
+
     /// Where a journaled block holds transaction `hash`: (block, index).
     pub(crate) fn transaction(&self, hash: &B256) -> Option<(u64, u32)> {
         self.transactions.get(hash).copied()

@@ -6,10 +6,10 @@ use crate::{
     layers::{Found, Layers, encode_diff},
     snapshot::Versioned,
     tables::{
-        ACCOUNT_HISTORY, ACCOUNTS, CHANGESETS, CODE, Changed, HEADERS, JOURNAL, Kind, META,
-        NODE_HISTORY, NODES, STORAGE, STORAGE_HISTORY, at_block, corrupt, decode_account,
-        decode_changes, decode_option, encode_account, encode_changes, encode_option, node_key,
-        slot_key,
+        ACCOUNT_HISTORY, ACCOUNTS, BODIES, CHANGESETS, CODE, Changed, HEADERS, JOURNAL, Kind, META,
+        NODE_HISTORY, NODES, RECEIPTS, STORAGE, STORAGE_HISTORY, UNWOUND, at_block, corrupt,
+        decode_account, decode_changes, decode_items, decode_option, encode_account,
+        encode_changes, encode_items, encode_option, node_key, slot_key,
     },
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashSet};
@@ -259,7 +259,91 @@ impl StateStore for RedbStore {
         self.refresh()
     }
 
+    /// Takes the chain back to `height`; the blocks taken back while their changes were in
+    /// the journal are kept aside (the last unwind's only) for [`RedbStore::forward_to`].
     fn unwind(&self, height: u64) -> Result<(), StorageError> {
+        self.unwind_keeping(height, true)
+    }
+}
+
+impl RedbStore {
+    /// Takes the chain forward again to block `height` (`hash`) from the blocks the last
+    /// unwind took back, when they reach it: what a node does whose records stand on a block
+    /// a revert took back before the node could record the revert (it stopped in between;
+    /// the revert happens again from its records). Blocks committed since the unwind (they
+    /// never left the node either) are taken back first. Returns whether the chain now
+    /// stands on that block; `false` changes nothing.
+    pub fn forward_to(&self, height: u64, hash: B256) -> Result<bool, StorageError> {
+        let kept: Vec<(u64, Vec<u8>)> = {
+            let tx = self.db.begin_read().map_err(backend)?;
+            let table = match tx.open_table(UNWOUND) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+                Err(e) => return Err(backend(e)),
+            };
+            table
+                .range(..=height)
+                .map_err(backend)?
+                .map(|entry| {
+                    let (h, bytes) = entry.map_err(backend)?;
+                    Ok((h.value(), bytes.value().to_vec()))
+                })
+                .collect::<Result<_, StorageError>>()?
+        };
+        let mut blocks = Vec::with_capacity(kept.len());
+        for (at, bytes) in &kept {
+            let (items, rest) = decode_items(bytes)?;
+            let [diff, header, body, receipts] = items.as_slice() else {
+                return Err(corrupt(format!(
+                    "unwound block {at}: {} items",
+                    items.len()
+                )));
+            };
+            if !rest.is_empty() {
+                return Err(corrupt(format!("unwound block {at}: trailing bytes")));
+            }
+            let (block_hash, header) = chain::decode_header(*at, header)?;
+            let body = chain::decode_body(*at, body)?;
+            blocks.push((
+                block_hash,
+                altlayer_core::primitives::Block {
+                    header,
+                    transactions: body.transactions,
+                },
+                body.senders,
+                chain::decode_receipts(*at, receipts)?,
+                crate::layers::decode_diff(diff)?,
+            ));
+        }
+        // The kept blocks must run from a stored block to the one asked for, unbroken.
+        let reaches = blocks
+            .last()
+            .is_some_and(|(h, block, ..)| *h == hash && block.header.height == height);
+        let unbroken = blocks.windows(2).all(|pair| {
+            pair[1].1.header.height == pair[0].1.header.height + 1
+                && pair[1].1.header.parent_hash == pair[0].0
+        });
+        let Some((_, first, ..)) = blocks.first() else {
+            return Ok(false);
+        };
+        let base = first.header.height.saturating_sub(1);
+        if !reaches || !unbroken || self.block_hash(base)? != Some(first.header.parent_hash) {
+            return Ok(false);
+        }
+        self.unwind_keeping(base, false)?;
+        for (block_hash, block, senders, receipts, diff) in &blocks {
+            self.commit(BlockCommit {
+                block,
+                hash: *block_hash,
+                senders,
+                receipts,
+                state: diff,
+            })?;
+        }
+        Ok(true)
+    }
+
+    fn unwind_keeping(&self, height: u64, keep: bool) -> Result<(), StorageError> {
         let mut layers = self.layers_mut();
         let Some(head) = self.head()? else {
             return Ok(());
@@ -274,6 +358,9 @@ impl StateStore for RedbStore {
         let applied = self.snapshot().applied;
         let mut tx = self.db.begin_write().map_err(backend)?;
         tx.set_quick_repair(true);
+        if keep {
+            keep_unwound(&tx, height, head.height, height >= applied)?;
+        }
         {
             let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
             for block in layers.blocks.keys().filter(|b| **b > height) {
@@ -316,6 +403,49 @@ impl StateStore for RedbStore {
         *self.head.write().unwrap_or_else(PoisonError::into_inner) = Some(restored);
         Ok(())
     }
+}
+
+/// Keeps the blocks after `height` up to `head` in [`UNWOUND`] (replacing what an earlier
+/// unwind kept) when their changes are all in the journal (`journaled`); clears it otherwise.
+fn keep_unwound(
+    tx: &redb::WriteTransaction,
+    height: u64,
+    head: u64,
+    journaled: bool,
+) -> Result<(), StorageError> {
+    let mut unwound = tx.open_table(UNWOUND).map_err(backend)?;
+    unwound.retain(|_, _| false).map_err(backend)?;
+    if !journaled {
+        return Ok(());
+    }
+    let journal = tx.open_table(JOURNAL).map_err(backend)?;
+    let headers = tx.open_table(HEADERS).map_err(backend)?;
+    let bodies = tx.open_table(BODIES).map_err(backend)?;
+    let receipts = tx.open_table(RECEIPTS).map_err(backend)?;
+    for block in (height + 1)..=head {
+        let missing = |what: &str| corrupt(format!("the {what} of block {block} is missing"));
+        let diff = journal
+            .get(block)
+            .map_err(backend)?
+            .ok_or_else(|| missing("journal entry"))?;
+        let header = headers
+            .get(block)
+            .map_err(backend)?
+            .ok_or_else(|| missing("header"))?;
+        let body = bodies
+            .get(block)
+            .map_err(backend)?
+            .ok_or_else(|| missing("body"))?;
+        let list = receipts
+            .get(block)
+            .map_err(backend)?
+            .ok_or_else(|| missing("receipts"))?;
+        let items = [diff.value(), header.value(), body.value(), list.value()];
+        unwound
+            .insert(block, encode_items(items.into_iter()).as_slice())
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Writes one block's state changes, recording each key's value before the block once.

@@ -47,6 +47,11 @@ pub(crate) const NODE_HISTORY: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("node_history");
 /// Block → its state changes, for blocks committed and not yet applied to the state tables.
 pub(crate) const JOURNAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("journal");
+/// Height → a block the last unwind took back while its changes were in the journal (its
+/// journal entry, stored header, body and receipts, as a list of items): a node that stopped
+/// between a revert taking its chain back and recording the revert takes the chain forward
+/// again to where its records stand ([`crate::RedbStore::forward_to`]).
+pub(crate) const UNWOUND: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("unwound");
 /// Block → the keys it changed, to unwind it and to prune its history.
 pub(crate) const CHANGESETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("changesets");
 

@@ -131,6 +131,35 @@ fn check_passes_on_what_the_evm_wrote_and_stats_count_it() {
     assert_eq!(entries("headers"), Some(BLOCKS + 1));
     assert_eq!(entries("tx_index"), Some(transactions));
     assert_eq!(entries("accounts"), Some(report.accounts));
+
+    // Two blocks more stay in the journal (their transactions are indexed when applied):
+    // the check counts and finds them there.
+    drop(store);
+    let store = Arc::new(RedbStore::open(dir.path(), options()).unwrap());
+    let mut state = EvmStateTransition::open(RollupConfig::default(), store.clone()).unwrap();
+    let sender = &DevAccount::many(2)[1];
+    for nonce in 0..2 {
+        let tx = sender.transfer(
+            RollupConfig::default().chain_id,
+            nonce,
+            sender.address,
+            U256::from(1),
+        );
+        state
+            .build_block(
+                BlockAttributes {
+                    timestamp: BLOCKS + 1 + nonce,
+                    ..BlockAttributes::default()
+                },
+                vec![Recovered::new_unchecked(tx, sender.address)],
+                ExecuteOptions::default(),
+            )
+            .unwrap();
+    }
+    let report = store.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.transactions, transactions + 2);
+    assert_eq!(store.stats().unwrap().applied, BLOCKS);
 }
 
 #[test]

@@ -537,3 +537,102 @@ fn a_genesis_import_cut_short_starts_again_empty() {
         Err(StorageError::NotNext { .. })
     ));
 }
+
+#[test]
+fn a_chain_taken_back_goes_forward_again_to_the_block_the_records_stand_on() {
+    // A revert takes the chain back from block 10 to 6 and builds another block 7; the node
+    // stops before recording it. Its records stand on the old block 10: the store goes
+    // forward again to it from the blocks the unwind kept.
+    let config = RollupConfig::default();
+    let chain_id = config.chain_id;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path(), options(Some(8))).unwrap());
+    let accounts = DevAccount::many(2);
+    let mut replica = dev_state_transition(config.clone(), 2)
+        .store_genesis(store.clone())
+        .unwrap();
+    let transfer = |from: usize, nonce: u64, to: u8| {
+        let account = &accounts[from];
+        Recovered::new_unchecked(
+            account.transfer(chain_id, nonce, addr(to), U256::from(1_000)),
+            account.address,
+        )
+    };
+    let mut old = Vec::new();
+    for height in 1..=10u64 {
+        let built = replica
+            .build_block(
+                BlockAttributes {
+                    timestamp: height,
+                    ..BlockAttributes::default()
+                },
+                vec![transfer(0, height - 1, 0x10)],
+                ExecuteOptions::default(),
+            )
+            .unwrap();
+        old.push(built.block);
+    }
+    let (old_head, old_root) = (old[9].hash(), old[9].header.state_root);
+    drop(replica);
+
+    store.unwind(6).unwrap();
+    let mut other = EvmStateTransition::open_at(config.clone(), store.clone(), 6).unwrap();
+    let new = other
+        .build_block(
+            BlockAttributes {
+                timestamp: 7,
+                ..BlockAttributes::default()
+            },
+            vec![transfer(1, 0, 0x20)],
+            ExecuteOptions::default(),
+        )
+        .unwrap()
+        .block;
+    drop(other);
+    assert_eq!(store.block_hash(7).unwrap(), Some(new.hash()));
+
+    // Not a block the unwind kept: nothing changes.
+    assert!(!store.forward_to(10, new.hash()).unwrap());
+    assert!(!store.forward_to(12, old_head).unwrap());
+    assert_eq!(store.head().unwrap().unwrap().hash, new.hash());
+
+    assert!(store.forward_to(10, old_head).unwrap());
+    let head = store.head().unwrap().unwrap();
+    assert_eq!(
+        (head.height, head.hash, head.state_root),
+        (10, old_head, old_root)
+    );
+    for block in &old {
+        let height = block.header.height;
+        assert_eq!(store.block(height).unwrap().unwrap().block, *block);
+        assert_eq!(
+            store
+                .transaction_location(block.transactions[0].tx_hash())
+                .unwrap(),
+            Some((height, 0))
+        );
+    }
+    assert_eq!(
+        store
+            .transaction_location(new.transactions[0].tx_hash())
+            .unwrap(),
+        None
+    );
+    // The state is the old chain's, and it is on disk: a replica over the reopened file has
+    // the old root and goes on.
+    drop(store);
+    let store = Arc::new(RedbStore::open(dir.path(), options(Some(8))).unwrap());
+    let mut resumed = EvmStateTransition::open(config, store.clone()).unwrap();
+    assert_eq!(resumed.state_root(), old_root);
+    resumed
+        .build_block(
+            BlockAttributes {
+                timestamp: 11,
+                ..BlockAttributes::default()
+            },
+            vec![transfer(0, 10, 0x10)],
+            ExecuteOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(store.head().unwrap().unwrap().height, 11);
+}

@@ -82,7 +82,7 @@ enum InFlight {
 }
 
 /// What a certificate is about.
-#[derive(Clone, Copy, Serialize, Deserialize)]
+#[derive(Clone, Copy)]
 enum Subject {
     Vote(FinalityVote),
     Alert(Alert),

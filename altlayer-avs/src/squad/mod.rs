@@ -358,13 +358,12 @@ impl SquadNode {
             self.key.clone(),
             state,
         )?;
-        node.rosters = self.rosters.clone();
-        if let Some(roster) = node
-            .rosters
-            .get(&epoch_of(node.state.height, node.config.epoch_length))
-        {
-            node.roster = roster.clone();
-        }
+        // The rosters this node was handed stay; its height's epoch has one either way.
+        let epoch = epoch_of(node.state.height, node.config.epoch_length);
+        let mut rosters = self.rosters.clone();
+        rosters.entry(epoch).or_insert_with(|| node.roster.clone());
+        node.roster = rosters[&epoch].clone();
+        node.rosters = rosters;
         node.parent_roster = match node.state.height.checked_sub(1) {
             Some(parent) => node
                 .rosters

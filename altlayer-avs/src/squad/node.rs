@@ -505,12 +505,13 @@ impl<S: StateTransition + Clone> Sequencer for SquadNodeSequencer<S> {
             Some(&decision) if self.node.decision(decision).is_some() => {
                 self.executed = decision;
             }
-            // Its decision is no longer held: the reverted blocks are built again, then the
-            // decisions after them.
+            // Its decision is no longer held: the reverted blocks it had executed are built
+            // again, then the decisions after them.
             _ => {
+                let own = self.stf.head().height;
                 self.rebuild = reverted
                     .into_iter()
-                    .filter(|b| b.header.height >= next)
+                    .filter(|b| (next..=own).contains(&b.header.height))
                     .collect()
             }
         }

@@ -214,7 +214,12 @@ impl SetRecord {
                 .forgotten
                 .checked_sub(self.first)
                 .map(|s| s as usize)
-                .filter(|s| s + count as usize <= self.decisions.len())
+                .filter(|s| {
+                    usize::try_from(count)
+                        .ok()
+                        .and_then(|count| s.checked_add(count))
+                        .is_some_and(|end| end <= self.decisions.len())
+                })
                 .ok_or_else(|| PersistError::Decode {
                     what: "sequencer",
                     reason: format!(
