@@ -185,3 +185,30 @@ fn data_the_node_must_not_use_is_refused_in_one_line_and_left_alone() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_node_stopped_after_a_revert_took_its_chain_back_goes_forward_again() {
+    use altlayer_core::storage::StateStore;
+    let dir = temp("forward");
+    assert!(devnet(&dir, 6, 1337).status.success());
+    // What the first half of a revert leaves when the node stops before its records: the
+    // store taken back (to block 3), the records still standing on block 6.
+    {
+        let store = altlayer_storage::RedbStore::open_existing(
+            &dir,
+            altlayer_storage::StoreOptions::default(),
+        )
+        .unwrap();
+        store.unwind(3).unwrap();
+        assert_eq!(store.head().unwrap().unwrap().height, 3);
+    }
+    let again = devnet(&dir, 8, 1337);
+    assert!(again.status.success(), "{again:?}");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("resumed at block 6"), "{stdout}");
+    assert!(stdout.contains("block     8"), "{stdout}");
+    assert!(stdout.contains("(0 rejected)"), "{stdout}");
+    let check = altlayer(&["db", "check", dir.to_str().unwrap()]);
+    assert!(check.status.success(), "{check:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
