@@ -97,7 +97,7 @@ pub struct StorageArgs {
     /// without one the node runs in memory.
     #[arg(long, value_name = "DIR")]
     pub datadir: Option<PathBuf>,
-    /// MiB of the database's page cache.
+    /// MiB of memory for state reads: redb's page cache and the decoded trie nodes.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: Option<u64>,
     /// Blocks of state history kept behind the head.

@@ -10,7 +10,9 @@ use altlayer_core::{
     execution::{BlockAttributes, DEFAULT_INITIAL_BASE_FEE, ExecuteOptions},
     primitives::Header,
     state::WorldState,
-    storage::{BlockCommit, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner},
+    storage::{
+        BlockCommit, NodeCache, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner,
+    },
 };
 use altlayer_storage::{RedbStore, StoreOptions};
 use nybbles::Nibbles;
@@ -24,6 +26,7 @@ struct Timed {
     inner: RedbStore,
     reads: Mutex<(u64, Duration)>,
     commits: Mutex<Duration>,
+    accounts: Mutex<(u64,)>,
 }
 
 impl Timed {
@@ -48,6 +51,7 @@ impl StateStore for Timed {
         self.inner.header(height)
     }
     fn account(&self, at: u64, a: &Address) -> Result<Option<StoredAccount>, StorageError> {
+        self.accounts.lock().unwrap().0 += 1;
         self.read(|| self.inner.account(at, a))
     }
     fn storage(&self, at: u64, a: &Address, s: &U256) -> Result<U256, StorageError> {
@@ -73,6 +77,9 @@ impl StateStore for Timed {
     fn unwind(&self, height: u64) -> Result<(), StorageError> {
         self.inner.unwind(height)
     }
+    fn node_cache(&self) -> Option<&NodeCache> {
+        self.inner.node_cache()
+    }
 }
 
 fn filler(i: usize) -> Address {
@@ -94,18 +101,9 @@ fn main() {
     for i in 0..99_000 {
         state.set_balance(filler(i), U256::from(1)).unwrap();
     }
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Timed {
-        inner: RedbStore::open(dir.path(), StoreOptions::default()).unwrap(),
-        reads: Mutex::new((0, Duration::ZERO)),
-        commits: Mutex::new(Duration::ZERO),
-    });
-    let mut stf = EvmStateTransition::new(config.clone(), state, 0, DEFAULT_INITIAL_BASE_FEE)
-        .store_genesis(store.clone())
-        .unwrap();
-    let size = |s: &Timed| std::fs::metadata(s.inner.path()).unwrap().len();
-    for nonce in 0..200u64 {
-        let txs: Vec<_> = senders
+    // The same blocks in memory first: the baseline the durable block is compared with.
+    let transfers = |nonce: u64| -> Vec<_> {
+        senders
             .iter()
             .enumerate()
             .map(|(i, s)| {
@@ -117,30 +115,84 @@ fn main() {
                 );
                 Recovered::new_unchecked(tx, s.address)
             })
-            .collect();
+            .collect()
+    };
+    const BLOCKS: u64 = 200;
+    let attributes = |nonce: u64| BlockAttributes {
+        timestamp: nonce + 1,
+        ..Default::default()
+    };
+    let mut memory =
+        EvmStateTransition::new(config.clone(), state.clone(), 0, DEFAULT_INITIAL_BASE_FEE);
+    let mut in_memory = Duration::ZERO;
+    for nonce in 0..BLOCKS {
+        let txs = transfers(nonce);
+        let start = Instant::now();
+        memory
+            .build_block(attributes(nonce), txs, ExecuteOptions::default())
+            .unwrap();
+        in_memory += start.elapsed();
+    }
+    // `HISTORY` and `APPLY_EVERY` set the store's journal (the storage benchmark uses 16, 16),
+    // `CACHE_MB` its cache.
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let options = StoreOptions {
+        history: Some(number("HISTORY", 128) as u64),
+        apply_every: number("APPLY_EVERY", 64),
+        cache_bytes: number("CACHE_MB", 256) << 20,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Timed {
+        inner: RedbStore::open(dir.path(), options).unwrap(),
+        reads: Mutex::new((0, Duration::ZERO)),
+        commits: Mutex::new(Duration::ZERO),
+        accounts: Mutex::new((0,)),
+    });
+    let mut stf = EvmStateTransition::new(config.clone(), state, 0, DEFAULT_INITIAL_BASE_FEE)
+        .store_genesis(store.clone())
+        .unwrap();
+    let size = |s: &Timed| std::fs::metadata(s.inner.path()).unwrap().len();
+    let mut durable = Duration::ZERO;
+    for nonce in 0..BLOCKS {
+        let txs = transfers(nonce);
         *store.reads.lock().unwrap() = (0, Duration::ZERO);
         *store.commits.lock().unwrap() = Duration::ZERO;
+        *store.accounts.lock().unwrap() = (0,);
         let before = size(&store);
         let start = Instant::now();
-        stf.build_block(
-            BlockAttributes {
-                timestamp: nonce + 1,
-                ..Default::default()
-            },
-            txs,
-            ExecuteOptions::default(),
-        )
-        .unwrap();
+        stf.build_block(attributes(nonce), txs, ExecuteOptions::default())
+            .unwrap();
         let total = start.elapsed();
+        durable += total;
         let (reads, read_time) = *store.reads.lock().unwrap();
+        let cache = store
+            .inner
+            .node_cache()
+            .map(|c| c.stats())
+            .unwrap_or_default();
         println!(
-            "block {}: {:?} total, {} reads in {:?}, commit {:?}, file +{} KiB",
+            "block {}: {:?} total, {} reads ({} accounts) in {:?}, commit {:?}, file +{} KiB, node cache {} KiB {}/{} hits",
             nonce + 1,
             total,
             reads,
+            store.accounts.lock().unwrap().0,
             read_time,
             *store.commits.lock().unwrap(),
-            (size(&store) as i64 - before as i64) / 1024
+            (size(&store) as i64 - before as i64) / 1024,
+            cache.bytes / 1024,
+            cache.hits,
+            cache.hits + cache.misses,
         );
     }
+    println!(
+        "mean over {BLOCKS} blocks: durable {:?}, in memory {:?} ({:.2} x)",
+        durable / BLOCKS as u32,
+        in_memory / BLOCKS as u32,
+        durable.as_secs_f64() / in_memory.as_secs_f64()
+    );
 }

@@ -12,7 +12,7 @@ pub use admin::{CheckReport, PruneReport, StoreStats, TableStats};
 pub use chain::BlockBody;
 
 use alloy_primitives::B256;
-use altlayer_core::storage::{StorageError, StoredHead};
+use altlayer_core::storage::{NodeCache, StorageError, StoredHead};
 use layers::Layers;
 use redb::{Database, ReadableDatabase};
 use snapshot::Snapshot;
@@ -31,7 +31,9 @@ pub const DEFAULT_HISTORY: u64 = 128;
 /// How a store is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// Bytes of redb's page cache: the bounded cache every read goes through.
+    /// Bytes of memory for reads: three quarters for redb's page cache, which every read
+    /// goes through, and a quarter for the trie nodes the node's states decoded
+    /// ([`altlayer_core::storage::NodeCache`]), which the next block finds without reading.
     pub cache_bytes: usize,
     /// Blocks of history kept behind the head (state at those blocks can be read, and they
     /// can be unwound); `None` keeps all (an archive).
@@ -110,6 +112,8 @@ pub struct RedbStore {
     layers: RwLock<Layers>,
     /// The last block committed.
     head: RwLock<Option<StoredHead>>,
+    /// Decoded trie nodes, by hash, shared by the states over this store.
+    nodes: NodeCache,
 }
 
 impl RedbStore {
@@ -123,7 +127,8 @@ impl RedbStore {
         let path = dir.join(DB_FILE);
         let exists = path.exists();
         let mut builder = Database::builder();
-        builder.set_cache_size(options.cache_bytes);
+        let node_cache = options.cache_bytes / 4;
+        builder.set_cache_size(options.cache_bytes - node_cache);
         let database = |e: &dyn std::fmt::Display| OpenError::Database {
             path: path.clone(),
             reason: e.to_string(),
@@ -150,6 +155,7 @@ impl RedbStore {
             snapshot: RwLock::new(Arc::new(snapshot)),
             layers: RwLock::new(layers),
             head: RwLock::new(head),
+            nodes: NodeCache::new(node_cache),
         };
         match store.meta_u64("format").map_err(foreign)? {
             Some(FORMAT) => {}

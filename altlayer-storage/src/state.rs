@@ -16,7 +16,8 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashSet};
 use altlayer_core::{
     primitives::Header,
     storage::{
-        BlockCommit, StateDiff, StateStore, StorageError, StoredAccount, StoredHead, TrieOwner,
+        BlockCommit, NodeCache, StateDiff, StateStore, StorageError, StoredAccount, StoredHead,
+        TrieOwner,
     },
 };
 use nybbles::Nibbles;
@@ -112,6 +113,10 @@ impl StateStore for RedbStore {
         path: &Nibbles,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.read(at, Versioned::Node, &node_key(owner, path))
+    }
+
+    fn node_cache(&self) -> Option<&NodeCache> {
+        Some(&self.nodes)
     }
 
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {

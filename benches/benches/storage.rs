@@ -137,8 +137,9 @@ fn root_and_restart(c: &mut Criterion) {
             memory.state_root().expect("in memory")
         })
     });
-    // Warm: the same accounts every time, their pages in redb's cache after the first; each
-    // iteration starts from the stored state with nothing loaded in memory.
+    // Warm: the same accounts every time, so after the first their trie nodes are in the
+    // store's cache of decoded nodes and their pages in redb's; each iteration starts from the
+    // stored state with nothing of it loaded (a replica opened at the head).
     group.bench_function("root_1000_touched_1m/on_disk_warm", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -160,7 +161,7 @@ fn root_and_restart(c: &mut Criterion) {
     // The file is opened again below: one process holds it at a time.
     drop(on_disk);
     drop(store);
-    // Cold: the database just opened (an empty cache) and accounts not read before.
+    // Cold: the database just opened (empty caches) and accounts not read before.
     let mut offset = 1usize;
     group.bench_function("root_1000_touched_1m/on_disk_cold", |b| {
         b.iter_custom(|iters| {

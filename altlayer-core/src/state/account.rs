@@ -16,7 +16,8 @@ pub struct Account {
     /// Hash of the account's code ([`KECCAK_EMPTY`] for none).
     pub code_hash: B256,
     /// Storage slots. In memory: every non-zero slot. Over a store: the slots read or written
-    /// since the store's head, zeros included (a zero written must hide the stored value).
+    /// since the account was loaded, zeros included (a zero written must hide the stored
+    /// value).
     pub(super) storage: HashMap<U256, U256>,
     /// Storage trie, kept in step with `storage` when the root is taken.
     pub(super) storage_trie: MerkleTrie,
@@ -93,7 +94,7 @@ impl Account {
     }
 
     /// The account's non-zero storage slots held in memory (all of them in memory; over a
-    /// store, those read or written since the store's head).
+    /// store, those read or written since the account was loaded).
     pub fn storage_slots(&self) -> impl Iterator<Item = (&U256, &U256)> {
         self.storage.iter().filter(|(_, v)| !v.is_zero())
     }

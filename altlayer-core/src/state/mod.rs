@@ -8,9 +8,10 @@
 //! those and re-hashes only their trie paths (see [`trie`]).
 //!
 //! A state lives in memory ([`WorldState::new`]) or over a [`StateStore`]
-//! ([`WorldState::stored`]): then memory holds what changed since the store's head and the top
-//! of the account trie, and the rest is read from the store as of the block the state stands
-//! on. [`WorldState::take_diff`] gives what a block changed, for the store to commit.
+//! ([`WorldState::stored`]): then memory holds what changed since the store's head, the top
+//! of the account trie and, up to a bound, what earlier blocks read (see
+//! [`WorldState::stand_on`]), and the rest is read from the store as of the block the state
+//! stands on. [`WorldState::take_diff`] gives what a block changed, for the store to commit.
 
 mod account;
 mod proof;
@@ -105,13 +106,28 @@ struct Backing {
     new_code: B256Set,
 }
 
+impl Backing {
+    /// Where the trie of `owner` loads its nodes: the store's cache of decoded nodes, then
+    /// the store as of `at`.
+    fn nodes<'a>(
+        &'a self,
+        owner: &'a B256,
+    ) -> trie::Cached<'a, impl Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync + 'a>
+    {
+        trie::Cached {
+            read: move |path: &Nibbles| self.store.trie_node(self.at, owner, path),
+            cache: self.store.node_cache(),
+        }
+    }
+}
+
 /// World state with an incrementally maintained Ethereum state root, in memory or over a
 /// [`StateStore`].
 #[derive(Clone, Debug, Default)]
 pub struct WorldState {
     /// Shared with clones, copied on write: a replica kept at a batch's pre-state costs
     /// nothing until the accounts it shares change. Over a store, the accounts read or
-    /// written since the store's block, deleted ones as tombstones.
+    /// written since memory last let go of them, deleted ones as tombstones until the commit.
     accounts: AddressMap<Arc<Account>>,
     code: B256Map<Bytecode>,
     trie: MerkleTrie,
@@ -165,7 +181,8 @@ impl WorldState {
     }
 
     /// An account held in memory (every account of a state in memory; over a store, those
-    /// read or written since its block: use [`WorldState::account_info`] for any account).
+    /// read or written since memory last let go of them: use [`WorldState::account_info`]
+    /// for any account).
     pub fn account(&self, address: &Address) -> Option<&Account> {
         self.accounts
             .get(address)
@@ -529,7 +546,7 @@ impl WorldState {
                 let key = *account.trie_key.get_or_insert_with(|| keccak256(*address));
                 let storage_root = match backing {
                     Some(b) => {
-                        let load = |path: &Nibbles| b.store.trie_node(b.at, &key, path);
+                        let load = b.nodes(&key);
                         account.storage_root(Some(&load))?
                     }
                     None => account.storage_root(None)?,
@@ -560,7 +577,7 @@ impl WorldState {
         let backing = self.backing.as_ref();
         for (i, (_, key, leaf)) in updates.iter().enumerate() {
             if let Some(b) = backing {
-                let load = |path: &Nibbles| b.store.trie_node(b.at, &ACCOUNT_TRIE, path);
+                let load = b.nodes(&ACCOUNT_TRIE);
                 if let Err(error) = self.trie.load_path(*key, leaf.is_none(), &load) {
                     // What is not in the trie yet is hashed by the next call.
                     self.dirty.extend(updates[i..].iter().map(|(a, _, _)| *a));
@@ -619,7 +636,7 @@ impl WorldState {
         let key = *account.trie_key.get_or_insert_with(|| keccak256(*address));
         match backing {
             Some(b) => {
-                let load = |path: &Nibbles| b.store.trie_node(b.at, &key, path);
+                let load = b.nodes(&key);
                 account.storage_root(Some(&load)).map(Some)
             }
             None => account.storage_root(None).map(Some),
@@ -641,7 +658,7 @@ impl WorldState {
             .collect();
         match &self.backing {
             Some(b) => {
-                let load = |path: &Nibbles| b.store.trie_node(b.at, &ACCOUNT_TRIE, path);
+                let load = b.nodes(&ACCOUNT_TRIE);
                 self.trie.witness_loading(&reads, &updates, Some(&load))
             }
             None => self.trie.witness_loading(&reads, &updates, None),
@@ -673,7 +690,7 @@ impl WorldState {
             .collect();
         let witness = match backing {
             Some(b) => {
-                let load = |path: &Nibbles| b.store.trie_node(b.at, &owner, path);
+                let load = b.nodes(&owner);
                 account
                     .storage_trie
                     .witness_loading(&reads, &updates, Some(&load))?

@@ -2,8 +2,8 @@
 //! (EIP-1186) answers them.
 
 use super::{
-    ACCOUNT_TRIE, Address, B256, Bytes, EMPTY_ROOT_HASH, KECCAK_EMPTY, MerkleTrie, Nibbles,
-    StorageError, U256, WorldState, keccak256,
+    ACCOUNT_TRIE, Address, B256, Bytes, EMPTY_ROOT_HASH, KECCAK_EMPTY, MerkleTrie, StorageError,
+    U256, WorldState, keccak256,
 };
 
 /// An account with its Merkle proof against a state root, as EIP-1186 (`eth_getProof`) gives
@@ -54,7 +54,7 @@ impl WorldState {
         let key = keccak256(address);
         let mut trie = self.trie.clone();
         if let Some(b) = &self.backing {
-            let load = |path: &Nibbles| b.store.trie_node(b.at, &ACCOUNT_TRIE, path);
+            let load = b.nodes(&ACCOUNT_TRIE);
             trie.load_path(key, false, &load)?;
         }
         let Some(account_proof) = trie.proof(key) else {
@@ -94,7 +94,7 @@ impl WorldState {
         for slot in slots {
             let slot_key = keccak256(slot);
             if let Some(b) = self.backing.as_ref().filter(|_| storage_trie.is_stored()) {
-                let load = |path: &Nibbles| b.store.trie_node(b.at, &key, path);
+                let load = b.nodes(&key);
                 storage_trie.load_path(slot_key, false, &load)?;
             }
             let Some(proof) = storage_trie.proof(slot_key) else {

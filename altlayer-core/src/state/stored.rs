@@ -141,19 +141,52 @@ impl WorldState {
     }
 
     /// The store now holds this state as block `at` (it was committed from
-    /// [`WorldState::take_diff`], or is a block the store already had): memory lets go of
-    /// everything but the top of the account trie, and reads go to the store at `at`.
+    /// [`WorldState::take_diff`], or is a block the store already had): reads go to the store
+    /// at `at`. What memory holds of the state (accounts, trie nodes) is the store's block
+    /// too, so it stays for the next block, up to a bound set by the store's
+    /// [`NodeCache`](crate::storage::NodeCache) (half its budget, at about 512 bytes an
+    /// account or node; none without a cache). Past the bound, memory lets go of everything
+    /// but the top of the account trie, and the subtrees it let go go into the cache.
     pub fn stand_on(&mut self, at: u64) {
+        /// Bytes counted for an account or a trie node held.
+        const HELD_BYTES: usize = 512;
         let Some(b) = self.backing.as_mut() else {
             return;
         };
         b.at = at;
         b.changed.clear();
         b.new_code.clear();
-        self.accounts.clear();
-        self.code.clear();
         self.dirty.clear();
         self.trie.clear_node_changes();
-        self.trie.evict(RESIDENT_DEPTH);
+        let cache = b.store.node_cache();
+        let bound = cache.map_or(0, |c| c.budget() / 2 / HELD_BYTES);
+        let held = self.trie.loaded()
+            + self
+                .accounts
+                .values()
+                .map(|a| 1 + a.storage.len() + a.storage_trie.loaded())
+                .sum::<usize>()
+            + self
+                .code
+                .values()
+                .map(|code| 1 + code.len() / HELD_BYTES)
+                .sum::<usize>();
+        if held <= bound {
+            // Tombstones only hid stored accounts until the commit that deleted them.
+            self.accounts.retain(|_, a| !a.is_deleted());
+            return;
+        }
+        if let Some(cache) = cache {
+            // The next block finds the storage tries this one loaded (a contract's hot slots)
+            // without reading them again.
+            for account in self.accounts.values() {
+                if account.storage_trie.is_stored() {
+                    account.storage_trie.cache_into(cache);
+                }
+            }
+        }
+        self.accounts.clear();
+        self.code.clear();
+        self.trie.evict(RESIDENT_DEPTH, cache);
     }
 }

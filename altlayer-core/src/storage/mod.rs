@@ -2,10 +2,12 @@
 //!
 //! A [`WorldState`](crate::state::WorldState) lives in memory by default. Built over a
 //! [`StateStore`] ([`WorldState::stored`](crate::state::WorldState::stored)) it keeps in memory
-//! only what changed since the store's head and the top of the account trie, and reads
-//! everything else through the store: accounts, storage slots and code from flat tables, trie
-//! nodes by path. The EVM and the incremental state root run unchanged over it: a trie update
-//! loads the nodes on its key's path and nothing else, so the state can be larger than memory.
+//! what changed since the store's block, the top of the account trie and, up to a bound, what
+//! it read, and reads everything else through the store: accounts, storage slots and code
+//! from flat tables, trie nodes by path (looked for first, decoded, in the store's
+//! [`NodeCache`], by hash). The EVM and the incremental state root run unchanged over it: a
+//! trie update loads the nodes on its key's path and nothing else, so the state can be larger
+//! than memory.
 //!
 //! A store keeps the state of its head block and, for recent blocks, what each block changed,
 //! so that it can answer reads *as of* any block it still has history for (replicas kept at
@@ -29,6 +31,8 @@ mod protocol;
 pub use chain::{ChainStore, LogKey, StoredBlock};
 pub use memory::MemoryStore;
 pub use protocol::ProtocolStore;
+
+pub use crate::state::trie::{NodeCache, NodeCacheStats};
 
 use crate::primitives::{Block, Header, Receipt};
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -187,5 +191,12 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         Err(StorageError::Backend(
             "this store takes its genesis in one commit".into(),
         ))
+    }
+
+    /// Decoded trie nodes shared by the states over this store, looked in before
+    /// [`StateStore::trie_node`] (nodes are keyed by hash, so the cache holds for every
+    /// block). `None` by default: every node is read and decoded where it is needed.
+    fn node_cache(&self) -> Option<&NodeCache> {
+        None
     }
 }

@@ -317,7 +317,8 @@ pub struct StorageSection {
     /// runs in memory and loses everything when it stops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datadir: Option<PathBuf>,
-    /// MiB of the database's page cache, which every state read goes through.
+    /// MiB of memory for state reads: three quarters redb's page cache, which every read
+    /// goes through, a quarter the decoded trie nodes the node's states share.
     pub cache_mb: u64,
     /// Blocks of history kept behind the head: the states calls at past blocks can read and
     /// the blocks a revert can take back.

@@ -23,10 +23,12 @@ use nybbles::Nibbles;
 use rayon::prelude::*;
 use std::sync::Arc;
 
+mod cache;
 mod stored;
 mod witness;
 
-pub use stored::{LoadNode, NodeJournal};
+pub use cache::{NodeCache, NodeCacheStats};
+pub use stored::{Cached, LoadNode, NodeJournal, NodeSource};
 pub use witness::{NodeMap, PartialTrie, WitnessError, node_map};
 
 /// A node and its cached RLP reference (`None` when the node changed since it was last hashed).
@@ -81,6 +83,8 @@ pub struct MerkleTrie {
     /// Node writes and deletions since they were last taken, by path, for a trie whose nodes
     /// live in a store (`None` for a trie that lives in memory only, which records nothing).
     journal: Option<Box<NodeJournal>>,
+    /// Nodes loaded from a store since the trie was made or last evicted.
+    loaded: usize,
 }
 
 impl Default for MerkleTrie {
@@ -99,6 +103,7 @@ impl MerkleTrie {
             root: Cell::new(Node::Empty),
             len: 0,
             journal: None,
+            loaded: 0,
         }
     }
 

@@ -27,8 +27,52 @@ impl NodeJournal {
     }
 }
 
-/// How a stored trie loads a node: the node at a path, or `None` when the store has none.
-pub type LoadNode<'a> = dyn Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync + 'a;
+/// Where a stored trie's nodes come from: the node at a path (`None` when the store has
+/// none), and the cache of decoded nodes to look in first. Any
+/// `Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError>` is one, without a cache.
+pub trait NodeSource: Sync {
+    /// The encoding of the node at `path`, `None` when there is none.
+    fn node(&self, path: &Nibbles) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Decoded nodes by hash, looked in before [`NodeSource::node`] (none by default).
+    fn cache(&self) -> Option<&NodeCache> {
+        None
+    }
+}
+
+impl<F> NodeSource for F
+where
+    F: Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync,
+{
+    fn node(&self, path: &Nibbles) -> Result<Option<Vec<u8>>, StorageError> {
+        self(path)
+    }
+}
+
+/// A [`NodeSource`] that looks in a [`NodeCache`] before reading.
+#[derive(Clone, Copy)]
+pub struct Cached<'a, F> {
+    /// Reads a node by path.
+    pub read: F,
+    /// Where decoded nodes are kept.
+    pub cache: Option<&'a NodeCache>,
+}
+
+impl<F> NodeSource for Cached<'_, F>
+where
+    F: Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync,
+{
+    fn node(&self, path: &Nibbles) -> Result<Option<Vec<u8>>, StorageError> {
+        (self.read)(path)
+    }
+
+    fn cache(&self) -> Option<&NodeCache> {
+        self.cache
+    }
+}
+
+/// How a stored trie loads a node.
+pub type LoadNode<'a> = dyn NodeSource + 'a;
 
 impl MerkleTrie {
     /// The trie with root `root` whose nodes are in a store: only the root is known (as a
@@ -48,6 +92,7 @@ impl MerkleTrie {
             root: cell,
             len: 0,
             journal: Some(Box::default()),
+            loaded: 0,
         }
     }
 
@@ -65,7 +110,20 @@ impl MerkleTrie {
         load: &LoadNode<'_>,
     ) -> Result<(), StorageError> {
         let path = Nibbles::unpack_array(&key.0);
-        load_path(&mut self.root, path, Nibbles::new(), removal, load)
+        load_path(
+            &mut self.root,
+            path,
+            Nibbles::new(),
+            removal,
+            load,
+            &mut self.loaded,
+        )
+    }
+
+    /// Nodes loaded from the store (or its cache) since the trie was made or last evicted:
+    /// how much of it memory holds beyond its top.
+    pub const fn loaded(&self) -> usize {
+        self.loaded
     }
 
     /// The node changes recorded since the last call, by path (`None`: delete the node). Call
@@ -94,20 +152,44 @@ impl MerkleTrie {
     }
 
     /// Replaces every hashed subtree deeper than `keep` nibbles by a stub, so that memory
-    /// holds the top of the trie and the store the rest. Unhashed changes stay.
-    pub fn evict(&mut self, keep: usize) {
-        evict(&mut self.root, 0, keep);
+    /// holds the top of the trie and the store the rest; the subtrees go into `cache`, where
+    /// the next block finds them. Unhashed changes stay.
+    pub fn evict(&mut self, keep: usize, cache: Option<&NodeCache>) {
+        evict(&mut self.root, 0, keep, cache);
+        self.loaded = 0;
+    }
+
+    /// Puts the whole trie, as far as it is loaded and hashed, into `cache` under its root
+    /// hash (a storage trie whose account leaves memory).
+    pub fn cache_into(&self, cache: &NodeCache) {
+        if let Some(hash) = self.root.rlp.as_ref().and_then(RlpNode::as_hash)
+            && !matches!(self.root.node, Node::Stub(_) | Node::Empty)
+        {
+            cache.insert(hash, Arc::new(self.root.clone()));
+        }
     }
 }
 
-/// Replaces the stub `cell` (at `prefix`) by the node the store holds there.
-fn load_stub(cell: &mut Cell, prefix: &Nibbles, load: &LoadNode<'_>) -> Result<(), StorageError> {
+/// Replaces the stub `cell` (at `prefix`) by the node the store holds there, counting it in
+/// `loaded`.
+fn load_stub(
+    cell: &mut Cell,
+    prefix: &Nibbles,
+    load: &LoadNode<'_>,
+    loaded: &mut usize,
+) -> Result<(), StorageError> {
     let Node::Stub(rlp) = &cell.node else {
         return Ok(());
     };
+    *loaded += 1;
     let rlp = rlp.clone();
     let expected = rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()));
-    let bytes = load(prefix)?.ok_or_else(|| {
+    let cache = load.cache();
+    if let Some(hit) = cache.and_then(|cache| cache.get(&expected)) {
+        *cell = Cell::clone(&hit);
+        return Ok(());
+    }
+    let bytes = load.node(prefix)?.ok_or_else(|| {
         StorageError::Corrupt(format!(
             "trie node {expected} at path {prefix:?} is missing"
         ))
@@ -120,6 +202,9 @@ fn load_stub(cell: &mut Cell, prefix: &Nibbles, load: &LoadNode<'_>) -> Result<(
     let mut loaded = witness::decode_cell(&bytes, &NodeMap::default(), prefix.len())
         .map_err(|e| StorageError::Corrupt(format!("trie node at path {prefix:?}: {e}")))?;
     loaded.rlp = Some(rlp);
+    if let Some(cache) = cache {
+        cache.insert(expected, Arc::new(loaded.clone()));
+    }
     *cell = loaded;
     Ok(())
 }
@@ -130,8 +215,9 @@ fn load_path(
     prefix: Nibbles,
     removal: bool,
     load: &LoadNode<'_>,
+    loaded: &mut usize,
 ) -> Result<(), StorageError> {
-    load_stub(cell, &prefix, load)?;
+    load_stub(cell, &prefix, load, loaded)?;
     match &mut cell.node {
         Node::Extension { key, child } if path.starts_with(key) => {
             // The update copies the nodes on its path anyway, so copying them here is free.
@@ -142,6 +228,7 @@ fn load_path(
                 below,
                 removal,
                 load,
+                loaded,
             )
         }
         Node::Branch { children } if !path.is_empty() => {
@@ -156,14 +243,21 @@ fn load_path(
                 {
                     let mut at = prefix;
                     at.push(other as u8);
-                    load_stub(Arc::make_mut(sibling), &at, load)?;
+                    load_stub(Arc::make_mut(sibling), &at, load, loaded)?;
                 }
             }
             match children[nibble].as_mut() {
                 Some(child) => {
                     let mut below = prefix;
                     below.push(nibble as u8);
-                    load_path(Arc::make_mut(child), path.slice(1..), below, removal, load)
+                    load_path(
+                        Arc::make_mut(child),
+                        path.slice(1..),
+                        below,
+                        removal,
+                        load,
+                        loaded,
+                    )
                 }
                 None => Ok(()),
             }
@@ -178,15 +272,16 @@ pub(super) fn load_at(
     target: &Nibbles,
     prefix: Nibbles,
     load: &LoadNode<'_>,
+    loaded: &mut usize,
 ) -> Result<(), StorageError> {
-    load_stub(cell, &prefix, load)?;
+    load_stub(cell, &prefix, load, loaded)?;
     if prefix.len() >= target.len() {
         return Ok(());
     }
     match &mut cell.node {
         Node::Extension { key, child } if target.slice(prefix.len()..).starts_with(key) => {
             let below = prefix.join(key);
-            load_at(Arc::make_mut(child), target, below, load)
+            load_at(Arc::make_mut(child), target, below, load, loaded)
         }
         Node::Branch { children } => {
             let nibble = target.get_unchecked(prefix.len());
@@ -194,7 +289,7 @@ pub(super) fn load_at(
                 Some(child) => {
                     let mut below = prefix;
                     below.push(nibble);
-                    load_at(Arc::make_mut(child), target, below, load)
+                    load_at(Arc::make_mut(child), target, below, load, loaded)
                 }
                 None => Ok(()),
             }
@@ -203,13 +298,16 @@ pub(super) fn load_at(
     }
 }
 
-fn evict(cell: &mut Cell, depth: usize, keep: usize) {
+fn evict(cell: &mut Cell, depth: usize, keep: usize, cache: Option<&NodeCache>) {
     let stub = |child: &mut Arc<Cell>, depth: usize| {
         if depth > keep
             && let Some(rlp) = &child.rlp
-            && rlp.as_hash().is_some()
+            && let Some(hash) = rlp.as_hash()
             && !matches!(child.node, Node::Stub(_))
         {
+            if let Some(cache) = cache {
+                cache.insert(hash, Arc::clone(child));
+            }
             *child = Arc::new(Cell {
                 node: Node::Stub(rlp.clone()),
                 rlp: Some(rlp.clone()),
@@ -222,7 +320,7 @@ fn evict(cell: &mut Cell, depth: usize, keep: usize) {
         Node::Extension { key, child } => {
             let below = depth + key.len();
             if !stub(child, below) && !matches!(child.node, Node::Stub(_)) {
-                evict(Arc::make_mut(child), below, keep);
+                evict(Arc::make_mut(child), below, keep, cache);
             }
         }
         Node::Branch { children } => {
@@ -230,7 +328,7 @@ fn evict(cell: &mut Cell, depth: usize, keep: usize) {
                 if !stub(child, depth + 1)
                     && matches!(child.node, Node::Branch { .. } | Node::Extension { .. })
                 {
-                    evict(Arc::make_mut(child), depth + 1, keep);
+                    evict(Arc::make_mut(child), depth + 1, keep, cache);
                 }
             }
         }

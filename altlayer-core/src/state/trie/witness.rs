@@ -56,7 +56,13 @@ impl MerkleTrie {
                 Ok(()) => return Ok(witness),
                 Err(MissingNode { path }) => {
                     if let Some(load) = load {
-                        super::stored::load_at(&mut self.root, &path, Nibbles::new(), load)?;
+                        super::stored::load_at(
+                            &mut self.root,
+                            &path,
+                            Nibbles::new(),
+                            load,
+                            &mut self.loaded,
+                        )?;
                     }
                     if !expand(&mut witness.root, &self.root, path, Nibbles::new()) {
                         // The full trie cannot supply it either; nothing more to add.
