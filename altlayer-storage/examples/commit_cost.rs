@@ -2,7 +2,7 @@
 //! accounts, the time inside the store's reads and commits against the whole block.
 //! `cargo run --release -p altlayer-storage --example commit_cost`
 
-use alloy_consensus::transaction::Recovered;
+use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use altlayer_core::{
     EvmStateTransition, RollupConfig,
@@ -122,15 +122,29 @@ fn main() {
         timestamp: nonce + 1,
         ..Default::default()
     };
+    // `RAW=1`: from signed bytes, decoding and recovering the senders alongside execution
+    // (what the storage benchmark measures), instead of transactions already recovered.
+    let raw = std::env::var("RAW").is_ok();
+    let build = |stf: &mut EvmStateTransition, nonce: u64, txs: Vec<Recovered<TxEnvelope>>| {
+        if raw {
+            let bytes: Vec<Vec<u8>> = txs
+                .iter()
+                .map(|tx| alloy_eips::Encodable2718::encoded_2718(tx.inner()))
+                .collect();
+            stf.build_block_from_raw(attributes(nonce), &bytes, ExecuteOptions::default())
+                .unwrap();
+        } else {
+            stf.build_block(attributes(nonce), txs, ExecuteOptions::default())
+                .unwrap();
+        }
+    };
     let mut memory =
         EvmStateTransition::new(config.clone(), state.clone(), 0, DEFAULT_INITIAL_BASE_FEE);
     let mut in_memory = Duration::ZERO;
     for nonce in 0..BLOCKS {
         let txs = transfers(nonce);
         let start = Instant::now();
-        memory
-            .build_block(attributes(nonce), txs, ExecuteOptions::default())
-            .unwrap();
+        build(&mut memory, nonce, txs);
         in_memory += start.elapsed();
     }
     // `HISTORY` and `APPLY_EVERY` set the store's journal (the storage benchmark uses 16, 16),
@@ -165,8 +179,7 @@ fn main() {
         *store.accounts.lock().unwrap() = (0,);
         let before = size(&store);
         let start = Instant::now();
-        stf.build_block(attributes(nonce), txs, ExecuteOptions::default())
-            .unwrap();
+        build(&mut stf, nonce, txs);
         let total = start.elapsed();
         durable += total;
         let (reads, read_time) = *store.reads.lock().unwrap();

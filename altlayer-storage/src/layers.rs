@@ -9,9 +9,7 @@
 //! the pages the blocks share are written once. geth's path database keeps its recent diff
 //! layers the same way.
 
-use crate::tables::{
-    corrupt, decode_account, decode_items, encode_account, encode_items, node_key, slot_key,
-};
+use crate::tables::{corrupt, decode_account, decode_items, encode_account, node_key, slot_key};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
 use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
 use nybbles::Nibbles;
@@ -28,13 +26,43 @@ type ByBlock = Vec<Written>;
 /// value into the index cost a durable block more than its commit.
 pub(crate) type Written = (u64, u32);
 
+/// A key of the state tables, held inline: an account (20 bytes), a slot (52) or a trie node
+/// (33 and up to 64 nibbles). The index holds hundreds of thousands of keys, and a heap copy of
+/// each (and of every key looked up) cost a durable block more than the look-ups themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    len: u8,
+    bytes: [u8; MAX_KEY],
+}
+
+/// The longest key: a trie node's, owner (32), path length (1), 64 nibbles.
+const MAX_KEY: usize = 33 + 64;
+
+impl Key {
+    /// The key of `bytes`, which [`MAX_KEY`] bounds (the tables' keys are laid out by
+    /// `tables`, none longer).
+    fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(MAX_KEY);
+        let mut key = Self {
+            len: len as u8,
+            bytes: [0; MAX_KEY],
+        };
+        key.bytes[..len].copy_from_slice(&bytes[..len]);
+        key
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
 /// The journaled blocks' changes, by key, for reads.
 #[derive(Debug, Default)]
 pub(crate) struct Layers {
     /// The journaled blocks, by height.
     pub(crate) blocks: BTreeMap<u64, StateDiff>,
     /// Per key, its value after each journaled block that wrote it.
-    values: HashMap<(Versioned, Vec<u8>), ByBlock>,
+    values: HashMap<(Versioned, Key), ByBlock>,
     /// Per account, the journaled blocks that wiped its storage.
     wiped_slots: HashMap<Address, Vec<u64>>,
     /// Per storage trie owner, the journaled blocks that wiped its nodes.
@@ -65,20 +93,20 @@ impl Layers {
                 .or_default()
                 .push(height);
         }
-        let mut set = |which, key: Vec<u8>, position: usize| {
-            let by_block = self.values.entry((which, key)).or_default();
+        let mut set = |which, key: &[u8], position: usize| {
+            let by_block = self.values.entry((which, Key::new(key))).or_default();
             // Blocks come in height order; a block pushed again replaces its entry.
             by_block.retain(|(h, _)| *h < height);
             by_block.push((height, position as u32));
         };
         for (position, (address, _)) in diff.accounts.iter().enumerate() {
-            set(Versioned::Account, address.to_vec(), position);
+            set(Versioned::Account, address.as_slice(), position);
         }
         for (position, (address, slot, _)) in diff.storage.iter().enumerate() {
-            set(Versioned::Slot, slot_key(address, slot).to_vec(), position);
+            set(Versioned::Slot, &slot_key(address, slot), position);
         }
         for (position, (owner, path, _)) in diff.nodes.iter().enumerate() {
-            set(Versioned::Node, node_key(owner, path), position);
+            set(Versioned::Node, &node_key(owner, path), position);
         }
         self.blocks.insert(height, diff);
     }
@@ -166,7 +194,7 @@ impl Layers {
     pub(crate) fn get(&self, at: u64, which: Versioned, key: &[u8]) -> Found {
         let written = self
             .values
-            .get(&(which, key.to_vec()))
+            .get(&(which, Key::new(key)))
             .and_then(|by_block| by_block.iter().rev().find(|(h, _)| *h <= at))
             .map(|written| (written.0, self.value(which, *written)));
         let wiped = match which {
@@ -255,8 +283,8 @@ impl Layers {
             drop_height(&mut self.wiped_nodes, keccak256(address), height);
         }
         let values = &mut self.values;
-        let mut unset = |which, key: Vec<u8>| {
-            let key = (which, key);
+        let mut unset = |which, key: &[u8]| {
+            let key = (which, Key::new(key));
             if let Some(by_block) = values.get_mut(&key) {
                 by_block.retain(|(h, _)| *h != height);
                 if by_block.is_empty() {
@@ -265,68 +293,75 @@ impl Layers {
             }
         };
         for (address, _) in &diff.accounts {
-            unset(Versioned::Account, address.to_vec());
+            unset(Versioned::Account, address.as_slice());
         }
         for (address, slot, _) in &diff.storage {
-            unset(Versioned::Slot, slot_key(address, slot).to_vec());
+            unset(Versioned::Slot, &slot_key(address, slot));
         }
         for (owner, path, _) in &diff.nodes {
-            unset(Versioned::Node, node_key(owner, path));
+            unset(Versioned::Node, &node_key(owner, path));
         }
     }
 }
 
-/// A state diff as the journal keeps it.
+/// A state diff as the journal keeps it: five lists of items (accounts, wiped accounts, slots,
+/// code, trie nodes) as [`crate::tables::decode_items`] reads them, written into one buffer.
 pub(crate) fn encode_diff(diff: &StateDiff) -> Vec<u8> {
-    let accounts: Vec<Vec<u8>> = diff
-        .accounts
-        .iter()
-        .map(|(address, account)| {
-            let mut out = address.to_vec();
-            if let Some(account) = account {
-                out.extend_from_slice(&encode_account(account));
-            }
-            out
-        })
-        .collect();
-    let wiped: Vec<&[u8]> = diff.wiped.iter().map(|a| a.as_slice()).collect();
-    let storage: Vec<Vec<u8>> = diff
-        .storage
-        .iter()
-        .map(|(address, slot, value)| {
-            let mut out = slot_key(address, slot).to_vec();
-            out.extend_from_slice(&value.to_be_bytes::<32>());
-            out
-        })
-        .collect();
-    let code: Vec<Vec<u8>> = diff
-        .code
-        .iter()
-        .map(|(hash, code)| [hash.as_slice(), code.as_ref()].concat())
-        .collect();
-    let nodes: Vec<Vec<u8>> = diff
+    /// One item: its length, then its parts.
+    fn item(out: &mut Vec<u8>, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        for part in parts {
+            out.extend_from_slice(part);
+        }
+    }
+    fn count(out: &mut Vec<u8>, n: usize) {
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+    let nodes: usize = diff
         .nodes
         .iter()
-        .map(|(owner, path, node)| {
-            let key = node_key(owner, path);
-            let mut out = Vec::with_capacity(1 + key.len() + node.as_ref().map_or(0, Vec::len));
-            out.push(key.len() as u8);
-            out.extend_from_slice(&key);
-            if let Some(node) = node {
-                out.extend_from_slice(node);
-            }
-            out
-        })
-        .collect();
-    let mut out = Vec::new();
-    for list in [
-        encode_items(accounts.iter().map(Vec::as_slice)),
-        encode_items(wiped.into_iter()),
-        encode_items(storage.iter().map(Vec::as_slice)),
-        encode_items(code.iter().map(Vec::as_slice)),
-        encode_items(nodes.iter().map(Vec::as_slice)),
-    ] {
-        out.extend_from_slice(&list);
+        .map(|(_, path, node)| 38 + path.len() + node.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mut out = Vec::with_capacity(
+        20 + diff.accounts.len() * 128 + diff.storage.len() * 88 + diff.wiped.len() * 24 + nodes,
+    );
+    count(&mut out, diff.accounts.len());
+    for (address, account) in &diff.accounts {
+        match account {
+            Some(account) => item(&mut out, &[address.as_slice(), &encode_account(account)]),
+            None => item(&mut out, &[address.as_slice()]),
+        }
+    }
+    count(&mut out, diff.wiped.len());
+    for address in &diff.wiped {
+        item(&mut out, &[address.as_slice()]);
+    }
+    count(&mut out, diff.storage.len());
+    for (address, slot, value) in &diff.storage {
+        item(
+            &mut out,
+            &[&slot_key(address, slot), &value.to_be_bytes::<32>()],
+        );
+    }
+    count(&mut out, diff.code.len());
+    for (hash, code) in &diff.code {
+        item(&mut out, &[hash.as_slice(), code.as_ref()]);
+    }
+    count(&mut out, diff.nodes.len());
+    for (owner, path, node) in &diff.nodes {
+        // The node's key (as `node_key` lays it out) behind its length, then the node.
+        let mut key = [0u8; 33 + 64];
+        key[..32].copy_from_slice(owner.as_slice());
+        key[32] = path.len() as u8;
+        for (i, nibble) in path.iter().enumerate() {
+            key[33 + i] = nibble;
+        }
+        let key = &key[..33 + path.len()];
+        item(
+            &mut out,
+            &[&[key.len() as u8], key, node.as_deref().unwrap_or_default()],
+        );
     }
     out
 }
