@@ -1,24 +1,25 @@
-//! Decoded trie nodes kept in memory by hash, shared by every state over one store.
-//!
-//! A state over a store lets go of the nodes below the resident top of its trie after each
-//! block, and a replica opened at a block starts with its root alone; without a cache, the
-//! next block loads every node on its paths again (a read, a hash check and a decode per
-//! node, ≈ 10,000 a block for 1,000 transfers). Geth keeps a "clean cache" of trie nodes for
-//! the same reason. Nodes are keyed by their hash, so an entry can never be stale: a block
-//! that changes a node gives it a new hash, a revert brings back the old one, and replicas at
-//! different blocks share the nodes their tries have in common.
-//!
-//! The memory is bounded by two generations, each at most half the budget: entries go into
-//! the current one; when it is full, the previous one is dropped and the current one takes
-//! its place; an entry found in the previous one moves back to the current. What is used
-//! block after block stays; what is not leaves within two generations. O(1) per operation,
-//! no per-entry bookkeeping.
+//! [`NodeCache`]: decoded trie nodes kept in memory by hash, shared by every state over one
+//! store.
 
 use super::{Arc, B256, Cell, Node};
 use alloy_primitives::map::B256Map;
 use std::sync::{Mutex, PoisonError};
 
-/// Decoded trie nodes by hash, bounded in memory; see the [module docs](self).
+/// Decoded trie nodes by hash, bounded in memory.
+///
+/// A state over a store lets go of the nodes below the resident top of its trie when it holds
+/// too much, and a replica opened at a block starts with its root alone; without a cache, the
+/// next block loads every node on its paths again (a read, a hash check and a decode per
+/// node, thousands a block). Geth keeps a "clean cache" of trie nodes for the same reason.
+/// Nodes are keyed by their hash, so an entry can never be stale: a block that changes a node
+/// gives it a new hash, a revert brings back the old one, and replicas at different blocks
+/// share the nodes their tries have in common.
+///
+/// The memory is bounded by two generations, each at most half the budget: entries go into
+/// the current one; when it is full, the previous one is dropped and the current one takes
+/// its place; an entry found in the previous one moves back to the current. What is used
+/// block after block stays; what is not leaves within two generations. O(1) per operation,
+/// no per-entry bookkeeping.
 ///
 /// A store hands one to the states over it ([`crate::storage::StateStore::node_cache`]).
 /// Subtrees share their nodes with the tries that loaded them (nodes are copied on write),
