@@ -166,12 +166,7 @@ fn run(
 }
 
 fn write(store: &MemoryStore, rollup: &Restaked4) {
-    let records = rollup.persist().unwrap();
-    let records: Vec<(&str, Option<&[u8]>)> = records
-        .iter()
-        .map(|(name, bytes)| (*name, Some(bytes.as_slice())))
-        .collect();
-    store.write_records(&records).unwrap();
+    store.save_records(&rollup.persist().unwrap()).unwrap();
 }
 
 #[test]

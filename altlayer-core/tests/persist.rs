@@ -78,12 +78,7 @@ fn summary(events: &[RollupEvent]) -> (Vec<B256>, Vec<u64>) {
 }
 
 fn write(store: &MemoryStore, rollup: &DefaultRollup) {
-    let records = rollup.persist().unwrap();
-    let records: Vec<(&str, Option<&[u8]>)> = records
-        .iter()
-        .map(|(name, bytes)| (*name, Some(bytes.as_slice())))
-        .collect();
-    store.write_records(&records).unwrap();
+    store.save_records(&rollup.persist().unwrap()).unwrap();
 }
 
 #[test]

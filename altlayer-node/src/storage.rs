@@ -233,12 +233,8 @@ impl NodeStore {
 
     /// Writes the rollup's records in one durable transaction.
     pub fn write_records(&self, records: &[(&'static str, Vec<u8>)]) -> Result<(), NodeStoreError> {
-        let records: Vec<(&str, Option<&[u8]>)> = records
-            .iter()
-            .map(|(name, bytes)| (*name, Some(bytes.as_slice())))
-            .collect();
         self.store
-            .write_records(&records)
+            .save_records(records)
             .map_err(|error| NodeStoreError::Storage {
                 dir: self.dir.clone(),
                 error: error.into(),

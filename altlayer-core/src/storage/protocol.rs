@@ -16,4 +16,14 @@ pub trait ProtocolStore: Send + Sync + std::fmt::Debug {
 
     /// Writes `records` (`None` deletes one) in one durable transaction.
     fn write_records(&self, records: &[(&str, Option<&[u8]>)]) -> Result<(), StorageError>;
+
+    /// Writes records as a rollup's `persist` gives them (name and bytes, none deleted) in
+    /// one durable transaction.
+    fn save_records(&self, records: &[(&str, Vec<u8>)]) -> Result<(), StorageError> {
+        let records: Vec<(&str, Option<&[u8]>)> = records
+            .iter()
+            .map(|(name, bytes)| (*name, Some(bytes.as_slice())))
+            .collect();
+        self.write_records(&records)
+    }
 }
