@@ -142,8 +142,9 @@ impl WorldState {
 
     /// The store now holds this state as block `at` (it was committed from
     /// [`WorldState::take_diff`], or is a block the store already had): reads go to the store
-    /// at `at`. What memory holds of the state (accounts, trie nodes) is the store's block
-    /// too, so it stays for the next block, up to a bound set by the store's
+    /// at `at`. What memory holds of a state whose changes were taken for the store (accounts,
+    /// trie nodes) is the store's block too, so it stays for the next block, up to a bound set
+    /// by the store's
     /// [`NodeCache`](crate::storage::NodeCache) (half its budget, at about 512 bytes an
     /// account or node; none without a cache). Past the bound, memory lets go of everything
     /// but the top of the account trie, and the subtrees it let go go into the cache.
@@ -153,6 +154,11 @@ impl WorldState {
         let Some(b) = self.backing.as_mut() else {
             return;
         };
+        // Memory is the store's block only when its changes went into the store through
+        // `take_diff` (which leaves nothing changed, nothing unhashed): a replica that reached
+        // the store's block on its own still has its changes marked (slots written, storage
+        // wiped), which the next commit must not write again.
+        let taken = b.changed.is_empty() && self.dirty.is_empty();
         b.at = at;
         b.changed.clear();
         b.new_code.clear();
@@ -171,7 +177,7 @@ impl WorldState {
                 .values()
                 .map(|code| 1 + code.len() / HELD_BYTES)
                 .sum::<usize>();
-        if held <= bound {
+        if taken && held <= bound {
             // Tombstones only hid stored accounts until the commit that deleted them.
             self.accounts.retain(|_, a| !a.is_deleted());
             return;

@@ -12,7 +12,12 @@ use std::{
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    /// Decoded trie nodes for the states over the store, as a database's store keeps them.
+    nodes: NodeCache,
 }
+
+/// The default budget of a [`MemoryStore`]'s [`NodeCache`].
+const NODE_CACHE_BYTES: usize = 16 << 20;
 
 /// What block `block` overwrote: the key, and its value before.
 #[derive(Clone, Debug)]
@@ -56,6 +61,7 @@ impl MemoryStore {
                 history: Some(history),
                 ..Inner::default()
             }),
+            nodes: NodeCache::new(NODE_CACHE_BYTES),
         }
     }
 
@@ -63,7 +69,16 @@ impl MemoryStore {
     pub fn archive() -> Self {
         Self {
             inner: RwLock::new(Inner::default()),
+            nodes: NodeCache::new(NODE_CACHE_BYTES),
         }
+    }
+
+    /// The same store with a cache of decoded trie nodes of `bytes` (16 MiB by default; 0
+    /// keeps none, and the states over it hold nothing between blocks but the top of the
+    /// account trie).
+    pub fn with_node_cache(mut self, bytes: usize) -> Self {
+        self.nodes = NodeCache::new(bytes);
+        self
     }
 
     /// Number of accounts at the head.
@@ -270,6 +285,10 @@ impl StateStore for MemoryStore {
             inner.prune(oldest);
         }
         Ok(())
+    }
+
+    fn node_cache(&self) -> Option<&NodeCache> {
+        Some(&self.nodes)
     }
 
     fn import(&self, part: &StateDiff) -> Result<(), StorageError> {

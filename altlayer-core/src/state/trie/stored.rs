@@ -171,22 +171,22 @@ impl MerkleTrie {
 }
 
 /// Replaces the stub `cell` (at `prefix`) by the node the store holds there, counting it in
-/// `loaded`.
+/// `count`.
 fn load_stub(
     cell: &mut Cell,
     prefix: &Nibbles,
     load: &LoadNode<'_>,
-    loaded: &mut usize,
+    count: &mut usize,
 ) -> Result<(), StorageError> {
     let Node::Stub(rlp) = &cell.node else {
         return Ok(());
     };
-    *loaded += 1;
     let rlp = rlp.clone();
     let expected = rlp.as_hash().unwrap_or_else(|| keccak256(rlp.as_slice()));
     let cache = load.cache();
     if let Some(hit) = cache.and_then(|cache| cache.get(&expected)) {
         *cell = Cell::clone(&hit);
+        *count += 1;
         return Ok(());
     }
     let bytes = load.node(prefix)?.ok_or_else(|| {
@@ -206,6 +206,7 @@ fn load_stub(
         cache.insert(expected, Arc::new(loaded.clone()));
     }
     *cell = loaded;
+    *count += 1;
     Ok(())
 }
 
