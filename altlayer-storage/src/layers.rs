@@ -9,7 +9,9 @@
 //! the pages the blocks share are written once. geth's path database keeps its recent diff
 //! layers the same way.
 
-use crate::tables::{corrupt, decode_account, decode_items, encode_account, node_key, slot_key};
+use crate::tables::{
+    Key, corrupt, decode_account, decode_items, encode_account, node_key, slot_key,
+};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
 use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
 use nybbles::Nibbles;
@@ -25,36 +27,6 @@ type ByBlock = Vec<Written>;
 /// accounts, storage or nodes, by the key's kind). The value stays in the diff: copying every
 /// value into the index cost a durable block more than its commit.
 pub(crate) type Written = (u64, u32);
-
-/// A key of the state tables, held inline: an account (20 bytes), a slot (52) or a trie node
-/// (33 and up to 64 nibbles). The index holds hundreds of thousands of keys, and a heap copy of
-/// each (and of every key looked up) cost a durable block more than the look-ups themselves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Key {
-    len: u8,
-    bytes: [u8; MAX_KEY],
-}
-
-/// The longest key: a trie node's, owner (32), path length (1), 64 nibbles.
-const MAX_KEY: usize = 33 + 64;
-
-impl Key {
-    /// The key of `bytes`, which [`MAX_KEY`] bounds (the tables' keys are laid out by
-    /// `tables`, none longer).
-    fn new(bytes: &[u8]) -> Self {
-        let len = bytes.len().min(MAX_KEY);
-        let mut key = Self {
-            len: len as u8,
-            bytes: [0; MAX_KEY],
-        };
-        key.bytes[..len].copy_from_slice(&bytes[..len]);
-        key
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len as usize]
-    }
-}
 
 /// The journaled blocks' changes, by key, for reads.
 #[derive(Debug, Default)]
@@ -223,7 +195,7 @@ impl Layers {
             .iter()
             .filter_map(|((which, key), by_block)| {
                 let upto = by_block.partition_point(|(h, _)| *h <= through);
-                (upto > 0).then(|| (*which, key.as_slice(), &by_block[..upto]))
+                (upto > 0).then(|| (*which, &key[..], &by_block[..upto]))
             })
             .collect();
         writes.sort_unstable_by(|a, b| (a.0 as u8, a.1).cmp(&(b.0 as u8, b.1)));
@@ -350,17 +322,15 @@ pub(crate) fn encode_diff(diff: &StateDiff) -> Vec<u8> {
     }
     count(&mut out, diff.nodes.len());
     for (owner, path, node) in &diff.nodes {
-        // The node's key (as `node_key` lays it out) behind its length, then the node.
-        let mut key = [0u8; 33 + 64];
-        key[..32].copy_from_slice(owner.as_slice());
-        key[32] = path.len() as u8;
-        for (i, nibble) in path.iter().enumerate() {
-            key[33 + i] = nibble;
-        }
-        let key = &key[..33 + path.len()];
+        // The node's key behind its length, then the node.
+        let key = node_key(owner, path);
         item(
             &mut out,
-            &[&[key.len() as u8], key, node.as_deref().unwrap_or_default()],
+            &[
+                &[key.len() as u8],
+                &key,
+                node.as_deref().unwrap_or_default(),
+            ],
         );
     }
     out

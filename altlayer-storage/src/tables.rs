@@ -100,13 +100,54 @@ pub(crate) fn slot_key(address: &Address, slot: &U256) -> [u8; 52] {
     key
 }
 
+/// A key of the state tables, held inline: an account (20 bytes), a slot (52) or a trie node
+/// (33 and up to 64 nibbles). The journal's index holds hundreds of thousands of keys, and
+/// every trie read makes one: a heap copy of each cost a durable block more than the
+/// look-ups themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    len: u8,
+    bytes: [u8; MAX_KEY],
+}
+
+/// The longest key: a trie node's, owner (32), path length (1), 64 nibbles.
+const MAX_KEY: usize = 33 + 64;
+
+impl Key {
+    /// The key of `bytes`, which [`MAX_KEY`] bounds (no key laid out here is longer).
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(MAX_KEY);
+        let mut key = Self {
+            len: len as u8,
+            bytes: [0; MAX_KEY],
+        };
+        key.bytes[..len].copy_from_slice(&bytes[..len]);
+        key
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
 /// A trie node's key: the owner, the path's length, one byte per nibble. The length keeps
 /// paths of different lengths apart when a block number follows them in history keys.
-pub(crate) fn node_key(owner: &TrieOwner, path: &Nibbles) -> Vec<u8> {
-    let mut key = Vec::with_capacity(33 + path.len());
-    key.extend_from_slice(owner.as_slice());
-    key.push(path.len() as u8);
-    key.extend(path.iter());
+pub(crate) fn node_key(owner: &TrieOwner, path: &Nibbles) -> Key {
+    // A path has at most 64 nibbles (a 32-byte key's).
+    let len = path.len().min(64);
+    let mut key = Key {
+        len: (33 + len) as u8,
+        bytes: [0; MAX_KEY],
+    };
+    key.bytes[..32].copy_from_slice(owner.as_slice());
+    key.bytes[32] = len as u8;
+    for (byte, nibble) in key.bytes[33..33 + len].iter_mut().zip(path.iter()) {
+        *byte = nibble;
+    }
     key
 }
 

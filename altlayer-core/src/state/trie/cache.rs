@@ -91,19 +91,10 @@ impl NodeCache {
         NodeCacheStats {
             entries: g.current.len() + g.previous.len(),
             bytes: g.weight + g.previous_weight,
-            budget: self.half * 2,
+            budget: self.budget(),
             hits: g.hits,
             misses: g.misses,
         }
-    }
-
-    /// Drops every entry.
-    pub fn clear(&self) {
-        let mut g = self.lock();
-        g.current.clear();
-        g.previous.clear();
-        g.weight = 0;
-        g.previous_weight = 0;
     }
 
     /// The subtree whose root hashes to `hash`, if held.
