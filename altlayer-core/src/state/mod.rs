@@ -106,21 +106,6 @@ struct Backing {
     new_code: B256Set,
 }
 
-impl Backing {
-    /// Where the trie of `owner` loads its nodes: the store's cache of decoded nodes, then
-    /// the store as of `at`.
-    fn nodes<'a>(
-        &'a self,
-        owner: &'a B256,
-    ) -> trie::Cached<'a, impl Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync + 'a>
-    {
-        trie::Cached {
-            read: move |path: &Nibbles| self.store.trie_node(self.at, owner, path),
-            cache: self.store.node_cache(),
-        }
-    }
-}
-
 /// World state with an incrementally maintained Ethereum state root, in memory or over a
 /// [`StateStore`].
 #[derive(Clone, Debug, Default)]

@@ -1,9 +1,9 @@
-//! What a state over a store hands to it: the changes of a block, or a whole genesis, and
-//! letting go of memory once the store holds them.
+//! What a state over a store hands to it (the changes of a block, or a whole genesis), how
+//! its tries load nodes from it, and letting go of memory once the store holds them.
 
 use super::{
-    ACCOUNT_TRIE, Address, Arc, B256, Bytes, EMPTY_ROOT_HASH, RESIDENT_DEPTH, StateDiff,
-    StorageError, StoredAccount, U256, WorldState, keccak256,
+    ACCOUNT_TRIE, Address, Arc, B256, Backing, Bytes, EMPTY_ROOT_HASH, Nibbles, RESIDENT_DEPTH,
+    StateDiff, StorageError, StoredAccount, U256, WorldState, keccak256, trie,
 };
 
 impl WorldState {
@@ -194,5 +194,20 @@ impl WorldState {
         self.accounts.clear();
         self.code.clear();
         self.trie.evict(RESIDENT_DEPTH, cache);
+    }
+}
+
+impl Backing {
+    /// Where the trie of `owner` loads its nodes: the store's cache of decoded nodes, then
+    /// the store as of `at`.
+    pub(super) fn nodes<'a>(
+        &'a self,
+        owner: &'a B256,
+    ) -> trie::Cached<'a, impl Fn(&Nibbles) -> Result<Option<Vec<u8>>, StorageError> + Sync + 'a>
+    {
+        trie::Cached {
+            read: move |path: &Nibbles| self.store.trie_node(self.at, owner, path),
+            cache: self.store.node_cache(),
+        }
     }
 }
