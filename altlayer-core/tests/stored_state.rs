@@ -276,3 +276,111 @@ fn the_evm_over_a_store_builds_the_chain_it_builds_in_memory_and_reopens() {
         memory.state().proof(&accounts[1].address, &[]).unwrap()
     );
 }
+
+/// A store that counts the accounts read from it.
+#[derive(Debug)]
+struct CountingStore {
+    inner: MemoryStore,
+    accounts: std::sync::atomic::AtomicUsize,
+}
+
+impl StateStore for CountingStore {
+    fn head(&self) -> Result<Option<altlayer_core::storage::StoredHead>, StorageError> {
+        self.inner.head()
+    }
+    fn block_hash(&self, height: u64) -> Result<Option<alloy_primitives::B256>, StorageError> {
+        self.inner.block_hash(height)
+    }
+    fn header(&self, height: u64) -> Result<Option<Header>, StorageError> {
+        self.inner.header(height)
+    }
+    fn account(
+        &self,
+        at: u64,
+        address: &Address,
+    ) -> Result<Option<altlayer_core::storage::StoredAccount>, StorageError> {
+        self.accounts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.account(at, address)
+    }
+    fn storage(&self, at: u64, address: &Address, slot: &U256) -> Result<U256, StorageError> {
+        self.inner.storage(at, address, slot)
+    }
+    fn code(
+        &self,
+        hash: &alloy_primitives::B256,
+    ) -> Result<Option<alloy_primitives::Bytes>, StorageError> {
+        self.inner.code(hash)
+    }
+    fn trie_node(
+        &self,
+        at: u64,
+        owner: &altlayer_core::storage::TrieOwner,
+        path: &nybbles::Nibbles,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.trie_node(at, owner, path)
+    }
+    fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
+        self.inner.commit(commit)
+    }
+    fn unwind(&self, height: u64) -> Result<(), StorageError> {
+        self.inner.unwind(height)
+    }
+}
+
+/// Execution reads an account before it writes it (a transfer's recipient more than once):
+/// the store answers each account once a block, and answers again once the state stands on
+/// the next block, with that block's value.
+#[test]
+fn an_account_is_read_from_the_store_once_a_block() {
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::new(8),
+        accounts: Default::default(),
+    });
+    let reads = || store.accounts.load(std::sync::atomic::Ordering::Relaxed);
+    let mut state = WorldState::new();
+    state.set_balance(addr(1), U256::from(7)).unwrap();
+    let root = state.state_root().unwrap();
+    let genesis = Header {
+        state_root: root,
+        ..Header::default()
+    };
+    let block = Block {
+        header: genesis.clone(),
+        transactions: vec![],
+    };
+    store
+        .commit(BlockCommit {
+            block: &block,
+            hash: genesis.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &state.genesis_diff().unwrap(),
+        })
+        .unwrap();
+    let mut stored = WorldState::stored(store.clone(), 0, root);
+    let before = reads();
+    assert_eq!(stored.balance(&addr(1)), Ok(U256::from(7)));
+    assert_eq!(stored.nonce(&addr(1)), Ok(0));
+    assert_eq!(stored.balance(&addr(2)), Ok(U256::ZERO));
+    assert_eq!(stored.balance(&addr(2)), Ok(U256::ZERO));
+    assert_eq!(reads() - before, 2, "one read per account");
+    stored.set_balance(addr(1), U256::from(8)).unwrap();
+    assert_eq!(
+        reads() - before,
+        2,
+        "loading an account read already reads nothing"
+    );
+    assert_eq!(stored.balance(&addr(1)), Ok(U256::from(8)));
+
+    // The block committed, the state stands on it: what was read at block 0 is not
+    // answered for block 1 (read again, once).
+    let header = commit(&store.inner, &mut stored, &genesis);
+    let before = reads();
+    assert_eq!(stored.balance(&addr(2)), Ok(U256::ZERO));
+    assert_eq!(stored.balance(&addr(2)), Ok(U256::ZERO));
+    assert_eq!(reads() - before, 1);
+    assert_eq!(stored.balance(&addr(1)), Ok(U256::from(8)));
+    let reopened = WorldState::stored(store.clone(), 1, header.state_root);
+    assert_eq!(reopened.balance(&addr(1)), Ok(U256::from(8)));
+}

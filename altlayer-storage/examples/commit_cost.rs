@@ -147,8 +147,8 @@ fn main() {
         build(&mut memory, nonce, txs);
         in_memory += start.elapsed();
     }
-    // `HISTORY` and `APPLY_EVERY` set the store's journal (the storage benchmark uses 16, 16),
-    // `CACHE_MB` its cache.
+    // `HISTORY` and `APPLY_EVERY` set the store's journal (the storage benchmark uses the
+    // defaults, 128 and 64), `CACHE_MB` its cache.
     let number = |name: &str, default: usize| {
         std::env::var(name)
             .ok()

@@ -15,7 +15,7 @@ use crate::tables::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
 use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
 use nybbles::Nibbles;
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use crate::snapshot::Versioned;
 
@@ -84,7 +84,17 @@ impl Layers {
     }
 
     /// The value a journaled block wrote (`None`: deleted), as the tables keep it.
-    pub(crate) fn value(&self, which: Versioned, (height, position): Written) -> Option<Vec<u8>> {
+    pub(crate) fn value(&self, which: Versioned, written: Written) -> Option<Vec<u8>> {
+        self.value_ref(which, written).map(Cow::into_owned)
+    }
+
+    /// [`Layers::value`] without copying a trie node out of the block's diff (applying
+    /// writes hundreds of thousands).
+    pub(crate) fn value_ref(
+        &self,
+        which: Versioned,
+        (height, position): Written,
+    ) -> Option<Cow<'_, [u8]>> {
         let diff = self.blocks.get(&height)?;
         let position = position as usize;
         match which {
@@ -92,16 +102,16 @@ impl Layers {
                 .accounts
                 .get(position)
                 .and_then(|(_, account)| account.as_ref())
-                .map(|account| encode_account(account).to_vec()),
+                .map(|account| Cow::Owned(encode_account(account).to_vec())),
             Versioned::Slot => diff
                 .storage
                 .get(position)
                 .filter(|(_, _, value)| !value.is_zero())
-                .map(|(_, _, value)| value.to_be_bytes::<32>().to_vec()),
+                .map(|(_, _, value)| Cow::Owned(value.to_be_bytes::<32>().to_vec())),
             Versioned::Node => diff
                 .nodes
                 .get(position)
-                .and_then(|(_, _, node)| node.clone()),
+                .and_then(|(_, _, node)| node.as_deref().map(Cow::Borrowed)),
         }
     }
 

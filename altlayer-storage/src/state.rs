@@ -56,6 +56,78 @@ impl RedbStore {
             None => pruned,
         }
     }
+
+    /// Writes a block in one durable transaction: its state changes to the journal (the
+    /// genesis block's straight into the tables), the block, its receipts and indexes and the
+    /// new head, and, with `apply`, the journaled blocks through the given height into the
+    /// tables (`record`: with their history).
+    fn write_block(
+        &self,
+        commit: &BlockCommit<'_>,
+        new_head: &StoredHead,
+        apply: Option<(&Layers, u64)>,
+        record: bool,
+    ) -> Result<(), StorageError> {
+        let height = new_head.height;
+        let genesis = height == 0;
+        let mut tx = self.db.begin_write().map_err(backend)?;
+        tx.set_quick_repair(true);
+        if genesis {
+            let mut writer = Writer::new(&tx, height, false)?;
+            writer.state(commit.state)?;
+            writer.finish()?;
+        } else {
+            tx.open_table(JOURNAL)
+                .map_err(backend)?
+                .insert(height, encode_diff(commit.state).as_slice())
+                .map_err(backend)?;
+        }
+        if let Some((layers, through)) = apply {
+            let blocks: Vec<(u64, &StateDiff)> = layers
+                .blocks
+                .range(..=through)
+                .map(|(h, d)| (*h, d))
+                .collect();
+            if blocks.iter().any(|(_, diff)| !diff.wiped.is_empty()) {
+                // A wipe deletes what the blocks before it wrote: block by block.
+                for (block, diff) in &blocks {
+                    let mut writer = Writer::new(&tx, *block, record)?;
+                    writer.state(diff)?;
+                    writer.finish()?;
+                }
+            } else {
+                apply_merged(&tx, layers, &blocks, through, record)?;
+            }
+            let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
+            for (block, _) in &blocks {
+                journal.remove(*block).map_err(backend)?;
+            }
+            chain::index_transactions(&tx, &layers.transactions_through(through))?;
+        }
+        chain::write_block(&tx, commit)?;
+        {
+            let mut meta = tx.open_table(META).map_err(backend)?;
+            meta.insert("head", encode_head(new_head).as_slice())
+                .map_err(backend)?;
+            if genesis {
+                meta.remove("importing").map_err(backend)?;
+            }
+            let applied = apply
+                .map(|(_, through)| through)
+                .or(genesis.then_some(height));
+            if let Some(through) = applied {
+                meta.insert("applied", through.to_be_bytes().as_slice())
+                    .map_err(backend)?;
+                // Without history in the tables, the applied blocks' states are gone: said
+                // in the file, so that opening it later as an archive does not read them.
+                if !record && !genesis {
+                    meta.insert("oldest", through.to_be_bytes().as_slice())
+                        .map_err(backend)?;
+                }
+            }
+        }
+        tx.commit().map_err(backend)
+    }
 }
 
 impl StateStore for RedbStore {
@@ -150,9 +222,12 @@ impl StateStore for RedbStore {
             (false, 0)
         };
         let record = self.history.is_none() && !genesis;
-        // The block joins the layers first (the write lock keeps readers out until the
-        // commit): applying reads the blocks' writes from the layers' index.
-        if !genesis {
+        let new_head = StoredHead {
+            height,
+            hash: commit.hash,
+            state_root: header.state_root,
+        };
+        let join = |layers: &mut Layers| {
             layers.push(height, commit.state.clone());
             layers.push_transactions(
                 height,
@@ -163,68 +238,28 @@ impl StateStore for RedbStore {
                     .map(|tx| *tx.tx_hash())
                     .collect(),
             );
-        }
-        let new_head = StoredHead {
-            height,
-            hash: commit.hash,
-            state_root: header.state_root,
         };
-        let written = (|| {
-            let mut tx = self.db.begin_write().map_err(backend)?;
-            tx.set_quick_repair(true);
-            if !genesis {
-                tx.open_table(JOURNAL)
-                    .map_err(backend)?
-                    .insert(height, encode_diff(commit.state).as_slice())
-                    .map_err(backend)?;
-            }
-            if apply {
-                let mut blocks: Vec<(u64, &StateDiff)> = layers
-                    .blocks
-                    .range(..=through)
-                    .map(|(h, d)| (*h, d))
-                    .collect();
-                if genesis {
-                    blocks.push((height, commit.state));
+        let written = if genesis {
+            self.write_block(&commit, &new_head, None, false)
+        } else if apply {
+            // Applying reads the blocks' writes from the layers' index, this one's too: it
+            // joins the layers first (the write lock keeps readers out until the commit).
+            join(&mut layers);
+            self.write_block(&commit, &new_head, Some((&layers, through)), record)
+        } else {
+            // The block's index in memory and its durable write are independent: built side
+            // by side, the index costs the commit nothing (the write lock keeps readers out
+            // until both are done).
+            let index: &mut Layers = &mut layers;
+            std::thread::scope(|scope| {
+                let indexed = scope.spawn(|| join(index));
+                let written = self.write_block(&commit, &new_head, None, false);
+                if let Err(panic) = indexed.join() {
+                    std::panic::resume_unwind(panic);
                 }
-                if genesis || blocks.iter().any(|(_, diff)| !diff.wiped.is_empty()) {
-                    // A wipe deletes what the blocks before it wrote: block by block.
-                    for (block, diff) in &blocks {
-                        let mut writer = Writer::new(&tx, *block, record)?;
-                        writer.state(diff)?;
-                        writer.finish()?;
-                    }
-                } else {
-                    apply_merged(&tx, &layers, &blocks, through, record)?;
-                }
-                let mut journal = tx.open_table(JOURNAL).map_err(backend)?;
-                for (block, _) in &blocks {
-                    journal.remove(*block).map_err(backend)?;
-                }
-                chain::index_transactions(&tx, &layers.transactions_through(through))?;
-            }
-            chain::write_block(&tx, &commit)?;
-            {
-                let mut meta = tx.open_table(META).map_err(backend)?;
-                meta.insert("head", encode_head(&new_head).as_slice())
-                    .map_err(backend)?;
-                if genesis {
-                    meta.remove("importing").map_err(backend)?;
-                }
-                if apply {
-                    meta.insert("applied", through.to_be_bytes().as_slice())
-                        .map_err(backend)?;
-                    // Without history in the tables, the applied blocks' states are gone:
-                    // said in the file, so that opening it later as an archive does not read
-                    // them.
-                    if !record && !genesis {
-                        meta.insert("oldest", through.to_be_bytes().as_slice())
-                            .map_err(backend)?;
-                    }
-                }
-            }
-            tx.commit().map_err(backend)
-        })();
+                written
+            })
+        };
         if let Err(error) = written {
             if !genesis {
                 layers.drop_after(height - 1);
@@ -621,15 +656,16 @@ fn apply_merged(
                 Kind::Slot => Versioned::Slot,
                 Kind::Node => Versioned::Node,
             };
-            let mut before = match layers.value(which, *last) {
-                Some(value) => table.insert(*key, value.as_slice()),
+            let replaced = match layers.value_ref(which, *last).as_deref() {
+                Some(value) => table.insert(*key, value),
                 None => table.remove(*key),
             }
-            .map_err(backend)?
-            .map(|v| v.value().to_vec());
+            .map_err(backend)?;
             if !record {
+                // Without history the value replaced is not needed: not copied.
                 continue;
             }
+            let mut before = replaced.map(|v| v.value().to_vec());
             for written in *writes {
                 let height = &written.0;
                 history

@@ -104,6 +104,8 @@ struct Backing {
     changed: AddressSet,
     /// Code added since `at`.
     new_code: B256Set,
+    /// Accounts read from the store at `at` and not loaded.
+    read: stored::ReadCache,
 }
 
 /// World state with an incrementally maintained Ethereum state root, in memory or over a
@@ -145,6 +147,7 @@ impl WorldState {
                 at,
                 changed: AddressSet::default(),
                 new_code: B256Set::default(),
+                read: stored::ReadCache::default(),
             }),
             ..Self::default()
         }
@@ -193,10 +196,7 @@ impl WorldState {
             )));
         }
         match &self.backing {
-            Some(b) => Ok(b
-                .store
-                .account(b.at, address)?
-                .map(|a| (a.nonce, a.balance, a.code_hash))),
+            Some(b) => Ok(b.read(address)?.map(|a| (a.nonce, a.balance, a.code_hash))),
             None => Ok(None),
         }
     }
@@ -298,7 +298,11 @@ impl WorldState {
         if self.accounts.contains_key(&address) {
             return Ok(());
         }
-        if let Some(leaf) = b.store.account(b.at, &address)? {
+        if let Some(leaf) = b
+            .read
+            .take(&address)
+            .map_or_else(|| b.store.account(b.at, &address), Ok)?
+        {
             self.accounts
                 .insert(address, Arc::new(Account::loaded(&leaf)));
         }

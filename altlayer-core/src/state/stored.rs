@@ -2,9 +2,10 @@
 //! its tries load nodes from it, and letting go of memory once the store holds them.
 
 use super::{
-    ACCOUNT_TRIE, Address, Arc, B256, Backing, Bytes, EMPTY_ROOT_HASH, Nibbles, RESIDENT_DEPTH,
-    StateDiff, StorageError, StoredAccount, U256, WorldState, keccak256, trie,
+    ACCOUNT_TRIE, Address, AddressMap, Arc, B256, Backing, Bytes, EMPTY_ROOT_HASH, Nibbles,
+    RESIDENT_DEPTH, StateDiff, StorageError, StoredAccount, U256, WorldState, keccak256, trie,
 };
+use std::sync::{Mutex, PoisonError};
 
 impl WorldState {
     /// What changed since the store's block, for the store to commit as the next block: the
@@ -160,6 +161,7 @@ impl WorldState {
         // wiped), which the next commit must not write again.
         let taken = b.changed.is_empty() && self.dirty.is_empty();
         b.at = at;
+        b.read.clear();
         b.changed.clear();
         b.new_code.clear();
         self.dirty.clear();
@@ -197,7 +199,54 @@ impl WorldState {
     }
 }
 
+/// Accounts a state read from the store at its block without loading them (execution reads
+/// an account before it writes it, and a transfer's recipient is read more than once): the
+/// store answers each once a block. Cleared when the state moves to another block; bounded.
+#[derive(Debug, Default)]
+pub(super) struct ReadCache(Mutex<AddressMap<Option<StoredAccount>>>);
+
+impl ReadCache {
+    /// Accounts kept at most: past it, the cache starts again (a replica that only reads,
+    /// such as a call at a past block, never stands on another block).
+    const BOUND: usize = 1 << 16;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AddressMap<Option<StoredAccount>>> {
+        // The map holds only whole entries: a panic elsewhere leaves it valid.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The read kept for `address`, taken out (the account is being loaded).
+    pub(super) fn take(&self, address: &Address) -> Option<Option<StoredAccount>> {
+        self.lock().remove(address)
+    }
+
+    pub(super) fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// A replica cloned from a state starts with no reads of its own (cheap to clone).
+impl Clone for ReadCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
 impl Backing {
+    /// The account at `address` as of the store's block `at`, read once.
+    pub(super) fn read(&self, address: &Address) -> Result<Option<StoredAccount>, StorageError> {
+        if let Some(read) = self.read.lock().get(address) {
+            return Ok(*read);
+        }
+        let read = self.store.account(self.at, address)?;
+        let mut cache = self.read.lock();
+        if cache.len() >= ReadCache::BOUND {
+            cache.clear();
+        }
+        cache.insert(*address, read);
+        Ok(read)
+    }
+
     /// Where the trie of `owner` loads its nodes: the store's cache of decoded nodes, then
     /// the store as of `at`.
     pub(super) fn nodes<'a>(
