@@ -98,6 +98,8 @@ type OnLeaf<'a> = dyn FnMut(Vec<u8>, &[u8], &mut CheckReport) + 'a;
 impl RedbStore {
     /// Sizes, heights and counts.
     pub fn stats(&self) -> Result<StoreStats, StorageError> {
+        // Counted with no apply half way (its blocks would be in the journal and the tables).
+        self.settle_apply(&mut self.layers_mut(), true)?;
         let tx = self.db.begin_read().map_err(backend)?;
         let mut tables = Vec::new();
         for handle in tx.list_tables().map_err(backend)? {
@@ -128,6 +130,7 @@ impl RedbStore {
     /// storage root must be its slots'; its code must be there; and every block's hash, body,
     /// receipts and index entries must agree.
     pub fn check(&self) -> Result<CheckReport, StorageError> {
+        self.settle_apply(&mut self.layers_mut(), true)?;
         let mut report = CheckReport {
             head: self.head()?,
             ..CheckReport::default()
@@ -488,6 +491,7 @@ impl RedbStore {
     /// It takes the store: compacting needs the database to itself, so a node's own store
     /// is pruned while the node is stopped (`altlayer db prune`).
     pub fn prune(self, before: u64) -> Result<PruneReport, StorageError> {
+        self.settle_apply(&mut self.layers_mut(), true)?;
         let bytes_before = std::fs::metadata(&self.path).map_or(0, |m| m.len());
         let applied = self.snapshot().applied;
         let before = before.min(applied);
@@ -537,7 +541,11 @@ impl RedbStore {
             ..
         } = self;
         drop(snapshot);
-        db.compact().map_err(backend)?;
+        // Nothing else holds the database: the apply is done (above).
+        std::sync::Arc::get_mut(&mut db)
+            .ok_or_else(|| StorageError::Backend("the database is still in use".into()))?
+            .compact()
+            .map_err(backend)?;
         drop(db);
         Ok(PruneReport {
             history_entries: deleted,

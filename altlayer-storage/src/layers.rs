@@ -2,8 +2,8 @@
 //! as diff layers over the tables.
 //!
 //! A block's commit appends its state changes to the journal (one sequential write) with the
-//! block itself, durably; every [`APPLY_EVERY`] blocks the journaled changes go into the state
-//! tables together, in one transaction. Rewriting the tables' B-tree pages for each block was
+//! block itself, durably; every `apply_every` blocks the journaled changes go into the state
+//! tables together ([`crate::apply`]). Rewriting the tables' B-tree pages for each block was
 //! what made a durable block cost ten times the block in memory: a block's keys are spread
 //! over the whole key space, so each commit rewrote nearly every leaf page. Applied together,
 //! the pages the blocks share are written once. geth's path database keeps its recent diff
@@ -15,7 +15,7 @@ use crate::tables::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
 use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
 use nybbles::Nibbles;
-use std::{borrow::Cow, collections::BTreeMap};
+use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 
 use crate::snapshot::Versioned;
 
@@ -32,7 +32,7 @@ pub(crate) type Written = (u64, u32);
 #[derive(Debug, Default)]
 pub(crate) struct Layers {
     /// The journaled blocks, by height.
-    pub(crate) blocks: BTreeMap<u64, StateDiff>,
+    pub(crate) blocks: BTreeMap<u64, Arc<StateDiff>>,
     /// Per key, its value after each journaled block that wrote it.
     values: HashMap<(Versioned, Key), ByBlock>,
     /// Per account, the journaled blocks that wiped its storage.
@@ -80,7 +80,7 @@ impl Layers {
         for (position, (owner, path, _)) in diff.nodes.iter().enumerate() {
             set(Versioned::Node, &node_key(owner, path), position);
         }
-        self.blocks.insert(height, diff);
+        self.blocks.insert(height, Arc::new(diff));
     }
 
     /// The value a journaled block wrote (`None`: deleted), as the tables keep it.
@@ -149,6 +149,14 @@ impl Layers {
         entries
     }
 
+    /// The transaction hashes of the journaled blocks up to `through`, per block.
+    pub(crate) fn block_transactions_through(&self, through: u64) -> Vec<(u64, Vec<B256>)> {
+        self.block_transactions
+            .range(..=through)
+            .map(|(height, hashes)| (*height, hashes.clone()))
+            .collect()
+    }
+
     fn forget_transactions(&mut self, height: u64) {
         for hash in self.block_transactions.remove(&height).unwrap_or_default() {
             // A transaction included again by a later block keeps that block's entry.
@@ -213,7 +221,7 @@ impl Layers {
     }
 
     /// Takes the journaled blocks up to `height` out (they are being applied).
-    pub(crate) fn take_through(&mut self, height: u64) -> Vec<(u64, StateDiff)> {
+    pub(crate) fn take_through(&mut self, height: u64) -> Vec<(u64, Arc<StateDiff>)> {
         let kept = self.blocks.split_off(&(height + 1));
         let taken = std::mem::replace(&mut self.blocks, kept);
         // One pass over the index (every key's entries up to `height` go), cheaper than

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod admin;
+mod apply;
 mod chain;
 mod layers;
 mod protocol;
@@ -13,12 +14,16 @@ pub use chain::BlockBody;
 
 use alloy_primitives::B256;
 use altlayer_core::storage::{NodeCache, StorageError, StoredHead};
+use apply::{Applying, Committing};
 use layers::Layers;
 use redb::{Database, ReadableDatabase};
 use snapshot::Snapshot;
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, PoisonError, RwLock},
+    sync::{
+        Arc, Mutex, PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 use tables::{FORMAT, JOURNAL, META, corrupt, u64_of};
 
@@ -40,8 +45,9 @@ pub struct StoreOptions {
     pub history: Option<u64>,
     /// Blocks whose state changes go into the state tables together. Blocks wait in the
     /// journal (on disk, and in memory as diff layers) until `history + apply_every` are
-    /// there; then the oldest `apply_every` are applied in one transaction. More blocks
-    /// per apply write the tables' pages less often, at the cost of memory.
+    /// there; then the oldest `apply_every` are applied, on a thread of their own (in one
+    /// transaction with the block for an archive). More blocks per apply write the tables'
+    /// pages less often, at the cost of memory.
     pub apply_every: usize,
 }
 
@@ -102,7 +108,7 @@ pub enum OpenError {
 /// a crash does not scan the file).
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     history: Option<u64>,
     apply_every: usize,
@@ -114,6 +120,12 @@ pub struct RedbStore {
     head: RwLock<Option<StoredHead>>,
     /// Decoded trie nodes, by hash, shared by the states over this store.
     nodes: NodeCache,
+    /// The apply under way on its thread, if any ([`apply`]).
+    applying: ApplySlot,
+    /// Block commits the apply's thread lets take the write lock first.
+    committing: Arc<Committing>,
+    /// No block before this one can be read: an apply under way overwrites their values.
+    floor: AtomicU64,
 }
 
 impl RedbStore {
@@ -148,7 +160,7 @@ impl RedbStore {
         let snapshot = Snapshot::take(&db).map_err(foreign)?;
         let (head, layers) = Self::recover(&db, snapshot.applied).map_err(foreign)?;
         let store = Self {
-            db,
+            db: Arc::new(db),
             path: path.clone(),
             history: options.history,
             apply_every: options.apply_every.max(1),
@@ -156,6 +168,9 @@ impl RedbStore {
             layers: RwLock::new(layers),
             head: RwLock::new(head),
             nodes: NodeCache::new(node_cache),
+            applying: ApplySlot::default(),
+            committing: Arc::default(),
+            floor: AtomicU64::new(0),
         };
         match store.meta_u64("format").map_err(foreign)? {
             Some(FORMAT) => {}
@@ -322,6 +337,63 @@ impl RedbStore {
             .map_or(0, |h| h.height)
     }
 
+    /// Takes the apply under way into the layers and the snapshot once its thread is done
+    /// (with `wait`, waits for it): the applied blocks leave the layers as the new snapshot,
+    /// which has them in its tables, comes in. The caller holds the layers' write lock.
+    /// An apply that failed is dropped and its error returned; nothing of it is visible, and
+    /// the next block due to apply starts another.
+    pub(crate) fn settle_apply(&self, layers: &mut Layers, wait: bool) -> Result<(), StorageError> {
+        let done = {
+            let mut applying = self.applying.lock();
+            match applying.as_ref() {
+                Some(a) if wait || a.is_finished() => applying.take(),
+                _ => None,
+            }
+        };
+        let Some(done) = done else {
+            return Ok(());
+        };
+        let through = done.through;
+        done.join()?;
+        let taken = layers.take_through(through);
+        // Hundreds of thousands of small allocations: freed beside the next block, not in it.
+        let _ = std::thread::Builder::new()
+            .name("altlayer-free".into())
+            .spawn(move || drop(taken));
+        self.refresh()
+    }
+
+    /// No block before this one can be read: the file's oldest, or an apply's under way.
+    pub(crate) fn floor(&self) -> u64 {
+        self.snapshot()
+            .oldest
+            .max(self.floor.load(Ordering::Relaxed))
+    }
+
+    /// Whether an apply is under way on its thread.
+    pub(crate) fn applying(&self) -> bool {
+        self.applying.lock().is_some()
+    }
+
+    /// Starts applying the journaled blocks through `through` on a thread of their own.
+    pub(crate) fn start_apply(&self, layers: &Layers, through: u64) -> Result<(), StorageError> {
+        let blocks = layers
+            .blocks
+            .range(..=through)
+            .map(|(h, diff)| (*h, Arc::clone(diff)))
+            .collect();
+        let applying = Applying::start(
+            Arc::clone(&self.db),
+            Arc::clone(&self.committing),
+            blocks,
+            layers.block_transactions_through(through),
+            through,
+        )?;
+        self.floor.fetch_max(through, Ordering::Relaxed);
+        *self.applying.lock() = Some(applying);
+        Ok(())
+    }
+
     /// The snapshot state reads go through.
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(&self.snapshot.read().unwrap_or_else(PoisonError::into_inner))
@@ -373,4 +445,30 @@ pub(crate) fn decode_head(bytes: &[u8]) -> Result<StoredHead, StorageError> {
 /// A redb failure as core's storage error.
 pub(crate) fn backend(error: impl Into<redb::Error>) -> StorageError {
     StorageError::Backend(error.into().to_string())
+}
+
+/// Where a store keeps its apply under way. Dropped (with the store), it waits for the apply:
+/// the thread holds the file open, and a store opened again on the directory would be refused
+/// until it lets go. (Stopped instead, as by a crash, the apply is taken up again from the
+/// journal.)
+#[derive(Debug, Default)]
+struct ApplySlot(Mutex<Option<Applying>>);
+
+impl ApplySlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Applying>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for ApplySlot {
+    fn drop(&mut self) {
+        let applying = self
+            .0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(applying) = applying {
+            let _ = applying.join();
+        }
+    }
 }

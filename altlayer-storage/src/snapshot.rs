@@ -84,7 +84,9 @@ impl Snapshot {
         if at > head {
             return Err(StorageError::Ahead { at, head });
         }
-        if at < self.oldest {
+        // The tables as they are can always be read: above the applied block, keys an apply
+        // under way (or cut short) wrote are the journal's, which the caller reads first.
+        if at < head && at < self.oldest {
             return Err(StorageError::Pruned {
                 at,
                 oldest: self.oldest,

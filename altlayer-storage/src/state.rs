@@ -50,7 +50,7 @@ impl RedbStore {
 
     /// The oldest block whose state is kept, with `head` the head.
     pub(crate) fn oldest(&self, head: u64) -> u64 {
-        let pruned = self.snapshot().oldest;
+        let pruned = self.floor();
         match self.history {
             Some(history) => pruned.max(head.saturating_sub(history)),
             None => pruned,
@@ -70,6 +70,7 @@ impl RedbStore {
     ) -> Result<(), StorageError> {
         let height = new_head.height;
         let genesis = height == 0;
+        let _first = self.committing.mark();
         let mut tx = self.db.begin_write().map_err(backend)?;
         tx.set_quick_repair(true);
         if genesis {
@@ -86,7 +87,7 @@ impl RedbStore {
             let blocks: Vec<(u64, &StateDiff)> = layers
                 .blocks
                 .range(..=through)
-                .map(|(h, d)| (*h, d))
+                .map(|(h, d)| (*h, &**d))
                 .collect();
             if blocks.iter().any(|(_, diff)| !diff.wiped.is_empty()) {
                 // A wipe deletes what the blocks before it wrote: block by block.
@@ -121,8 +122,7 @@ impl RedbStore {
                 // Without history in the tables, the applied blocks' states are gone: said
                 // in the file, so that opening it later as an archive does not read them.
                 if !record && !genesis {
-                    meta.insert("oldest", through.to_be_bytes().as_slice())
-                        .map_err(backend)?;
+                    crate::apply::raise_oldest(&mut meta, through)?;
                 }
             }
         }
@@ -193,6 +193,7 @@ impl StateStore for RedbStore {
 
     fn commit(&self, commit: BlockCommit<'_>) -> Result<(), StorageError> {
         let mut layers = self.layers_mut();
+        self.settle_apply(&mut layers, false)?;
         let header = &commit.block.header;
         let height = header.height;
         let head = self.head()?;
@@ -216,12 +217,23 @@ impl StateStore for RedbStore {
         let window = self.history.map_or(0, |h| h as usize);
         let (apply, through) = if genesis {
             (true, height)
-        } else if layers.blocks.len() + 1 >= window + self.apply_every {
-            (true, height.saturating_sub(window as u64))
+        } else if layers.blocks.len() + 1 >= window + self.apply_every && !self.applying() {
+            // Not below the floor: an apply cut short by a crash wrote values up to it.
+            (true, height.saturating_sub(window as u64).max(self.floor()))
         } else {
             (false, 0)
         };
         let record = self.history.is_none() && !genesis;
+        // Without history in the tables and without a wipe, the blocks due go to the tables
+        // on a thread of their own once this block is written ([`crate::apply`]).
+        let background = apply
+            && !genesis
+            && !record
+            && layers
+                .blocks
+                .range(..=through)
+                .all(|(_, diff)| diff.wiped.is_empty());
+        let apply = apply && !background;
         let new_head = StoredHead {
             height,
             hash: commit.hash,
@@ -271,6 +283,11 @@ impl StateStore for RedbStore {
             self.refresh()?;
         }
         *self.head.write().unwrap_or_else(PoisonError::into_inner) = Some(new_head);
+        if background {
+            // The block is written whatever happens here: a thread that cannot start is
+            // started again by the next block.
+            let _ = self.start_apply(&layers, through);
+        }
         Ok(())
     }
 
@@ -385,6 +402,7 @@ impl RedbStore {
 
     fn unwind_keeping(&self, height: u64, keep: bool) -> Result<(), StorageError> {
         let mut layers = self.layers_mut();
+        self.settle_apply(&mut layers, true)?;
         let Some(head) = self.head()? else {
             return Ok(());
         };

@@ -59,7 +59,7 @@ pub(crate) const CHANGESETS: TableDefinition<'_, u64, &[u8]> = TableDefinition::
 pub(crate) const PROTOCOL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("protocol");
 
 /// Which history table a changed key belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     Account = 0,
     Slot = 1,
