@@ -326,6 +326,9 @@ impl StateStore for CountingStore {
     fn unwind(&self, height: u64) -> Result<(), StorageError> {
         self.inner.unwind(height)
     }
+    fn node_cache(&self) -> Option<&altlayer_core::storage::NodeCache> {
+        self.inner.node_cache()
+    }
 }
 
 /// Execution reads an account before it writes it (a transfer's recipient more than once):
@@ -383,4 +386,62 @@ fn an_account_is_read_from_the_store_once_a_block() {
     assert_eq!(stored.balance(&addr(1)), Ok(U256::from(8)));
     let reopened = WorldState::stored(store.clone(), 1, header.state_root);
     assert_eq!(reopened.balance(&addr(1)), Ok(U256::from(8)));
+}
+
+/// A state that holds more than its bound lets go of it, but for the accounts the block just
+/// committed changed: the next block finds them (a block's senders, a hot contract) without
+/// reading them, and the others are read again. Roots stay exact.
+#[test]
+fn letting_go_keeps_what_the_last_block_changed() {
+    // A 64 KiB node cache: a state holds 64 accounts or nodes between blocks.
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::new(8).with_node_cache(64 << 10),
+        accounts: Default::default(),
+    });
+    let reads = || store.accounts.load(std::sync::atomic::Ordering::Relaxed);
+    let mut memory = WorldState::new();
+    for i in 1..=200u8 {
+        memory.set_balance(addr(i), U256::from(i)).unwrap();
+    }
+    let root = memory.state_root().unwrap();
+    let mut head = Header {
+        state_root: root,
+        ..Header::default()
+    };
+    let block = Block {
+        header: head.clone(),
+        transactions: vec![],
+    };
+    store
+        .commit(BlockCommit {
+            block: &block,
+            hash: head.hash(),
+            senders: &[],
+            receipts: &[],
+            state: &memory.genesis_diff().unwrap(),
+        })
+        .unwrap();
+    let mut stored = WorldState::stored(store.clone(), 0, root);
+    // Three blocks of eight accounts each: the third takes the state past its bound.
+    for block in 0..3u8 {
+        for i in 1 + 8 * block..=8 + 8 * block {
+            memory.set_balance(addr(i), U256::from(1_000)).unwrap();
+            stored.set_balance(addr(i), U256::from(1_000)).unwrap();
+        }
+        head = commit(&store.inner, &mut stored, &head);
+        assert_eq!(head.state_root, memory.state_root().unwrap());
+    }
+    let before = reads();
+    for i in 17..=24 {
+        assert_eq!(stored.balance(&addr(i)), Ok(U256::from(1_000)));
+    }
+    assert_eq!(reads() - before, 0, "the last block's accounts are held");
+    assert_eq!(stored.balance(&addr(1)), Ok(U256::from(1_000)));
+    assert_eq!(reads() - before, 1, "the earlier blocks' were let go of");
+    for i in [1u8, 17, 30] {
+        memory.set_balance(addr(i), U256::from(7)).unwrap();
+        stored.set_balance(addr(i), U256::from(7)).unwrap();
+    }
+    let head = commit(&store.inner, &mut stored, &head);
+    assert_eq!(head.state_root, memory.state_root().unwrap());
 }

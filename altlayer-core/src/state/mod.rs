@@ -16,6 +16,7 @@
 mod account;
 mod proof;
 mod stored;
+use stored::Backing;
 pub mod trie;
 
 pub use account::Account;
@@ -94,20 +95,6 @@ impl DBErrorMarker for StorageError {}
 /// 4,369 nodes at most, the part of every path that a block is sure to touch again.
 const RESIDENT_DEPTH: usize = 3;
 
-/// The store a state reads through, and what it changed since the store's block `at`.
-#[derive(Clone, Debug)]
-struct Backing {
-    store: Arc<dyn StateStore>,
-    /// The block whose post-state the store answers for this state.
-    at: u64,
-    /// Accounts changed since `at`.
-    changed: AddressSet,
-    /// Code added since `at`.
-    new_code: B256Set,
-    /// Accounts read from the store at `at` and not loaded.
-    read: stored::ReadCache,
-}
-
 /// World state with an incrementally maintained Ethereum state root, in memory or over a
 /// [`StateStore`].
 #[derive(Clone, Debug, Default)]
@@ -148,6 +135,7 @@ impl WorldState {
                 changed: AddressSet::default(),
                 new_code: B256Set::default(),
                 read: stored::ReadCache::default(),
+                last_block: Vec::new(),
             }),
             ..Self::default()
         }

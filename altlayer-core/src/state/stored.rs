@@ -2,8 +2,9 @@
 //! its tries load nodes from it, and letting go of memory once the store holds them.
 
 use super::{
-    ACCOUNT_TRIE, Address, AddressMap, Arc, B256, Backing, Bytes, EMPTY_ROOT_HASH, Nibbles,
-    RESIDENT_DEPTH, StateDiff, StorageError, StoredAccount, U256, WorldState, keccak256, trie,
+    ACCOUNT_TRIE, Address, AddressMap, AddressSet, Arc, B256, B256Set, Bytes, EMPTY_ROOT_HASH,
+    Nibbles, RESIDENT_DEPTH, StateDiff, StateStore, StorageError, StoredAccount, U256, WorldState,
+    keccak256, trie,
 };
 use std::sync::{Mutex, PoisonError};
 
@@ -19,6 +20,7 @@ impl WorldState {
         let mut diff = StateDiff::default();
         let mut changed: Vec<Address> = b.changed.drain().collect();
         changed.sort_unstable();
+        b.last_block.clear();
         for address in changed {
             let Some(account) = self.accounts.get_mut(&address) else {
                 continue;
@@ -44,6 +46,7 @@ impl WorldState {
                 diff.storage.push((address, slot, value));
             }
             let owner = keccak256(address);
+            b.last_block.push((address, owner));
             diff.nodes.extend(
                 account
                     .storage_trie
@@ -148,7 +151,9 @@ impl WorldState {
     /// by the store's
     /// [`NodeCache`](crate::storage::NodeCache) (half its budget, at about 512 bytes an
     /// account or node; none without a cache). Past the bound, memory lets go of everything
-    /// but the top of the account trie, and the subtrees it let go go into the cache.
+    /// but the top of the account trie and the accounts the block changed (with their paths
+    /// and storage, unless they alone hold half the bound), and the subtrees it let go go
+    /// into the cache.
     pub fn stand_on(&mut self, at: u64) {
         /// Bytes counted for an account or a trie node held.
         const HELD_BYTES: usize = 512;
@@ -184,19 +189,58 @@ impl WorldState {
             self.accounts.retain(|_, a| !a.is_deleted());
             return;
         }
+        // What the block just committed changed stays (its senders, a hot contract and its
+        // storage: the next block is likely to touch them again), unless that alone is a good
+        // part of the bound; a replica whose memory is not the store's block keeps nothing.
+        let mut kept = std::mem::take(&mut b.last_block);
+        let kept_units: usize = kept
+            .iter()
+            .filter_map(|(address, _)| self.accounts.get(address))
+            .map(|a| 1 + a.storage.len() + a.storage_trie.loaded() + RESIDENT_DEPTH)
+            .sum();
+        if !taken || kept_units > bound / 2 {
+            kept.clear();
+        }
+        let keep: AddressSet = kept.iter().map(|(address, _)| *address).collect();
         if let Some(cache) = cache {
             // The next block finds the storage tries this one loaded (a contract's hot slots)
             // without reading them again.
-            for account in self.accounts.values() {
-                if account.storage_trie.is_stored() {
+            for (address, account) in &self.accounts {
+                if !keep.contains(address) && account.storage_trie.is_stored() {
                     account.storage_trie.cache_into(cache);
                 }
             }
         }
-        self.accounts.clear();
-        self.code.clear();
-        self.trie.evict(RESIDENT_DEPTH, cache);
+        let mut gone = std::mem::take(&mut self.accounts);
+        for address in &keep {
+            if let Some(account) = gone.remove(address).filter(|a| !a.is_deleted()) {
+                self.accounts.insert(*address, account);
+            }
+        }
+        trie::drop_aside(gone);
+        let code: B256Set = self.accounts.values().map(|a| a.code_hash).collect();
+        self.code.retain(|hash, _| code.contains(hash));
+        let mut keys: Vec<B256> = kept.into_iter().map(|(_, key)| key).collect();
+        keys.sort_unstable();
+        self.trie.evict(RESIDENT_DEPTH, &keys, cache);
     }
+}
+
+/// The store a state reads through, and what it changed since the store's block `at`.
+#[derive(Clone, Debug)]
+pub(super) struct Backing {
+    pub(super) store: Arc<dyn StateStore>,
+    /// The block whose post-state the store answers for this state.
+    pub(super) at: u64,
+    /// Accounts changed since `at`.
+    pub(super) changed: AddressSet,
+    /// Code added since `at`.
+    pub(super) new_code: B256Set,
+    /// Accounts read from the store at `at` and not loaded.
+    pub(super) read: ReadCache,
+    /// The accounts the last block committed through [`WorldState::take_diff`] changed, with
+    /// their trie keys: what memory keeps when it lets go of the rest.
+    pub(super) last_block: Vec<(Address, B256)>,
 }
 
 /// Accounts a state read from the store at its block without loading them (execution reads

@@ -30,10 +30,13 @@ pub struct NodeCache {
     inner: Mutex<Generations>,
 }
 
+/// Subtrees by hash, with their weights.
+type Generation = B256Map<(Arc<Cell>, usize)>;
+
 #[derive(Default)]
 struct Generations {
-    current: B256Map<(Arc<Cell>, usize)>,
-    previous: B256Map<(Arc<Cell>, usize)>,
+    current: Generation,
+    previous: Generation,
     /// Bytes held by `current`.
     weight: usize,
     /// Bytes held by `previous`.
@@ -109,7 +112,9 @@ impl NodeCache {
             Some((cell, weight)) => {
                 g.hits += 1;
                 g.previous_weight -= weight;
-                g.put(self.half, *hash, Arc::clone(&cell), weight);
+                let dropped = g.put(self.half, *hash, Arc::clone(&cell), weight);
+                drop(g);
+                let_go(dropped);
                 Some(cell)
             }
             None => {
@@ -126,21 +131,51 @@ impl NodeCache {
         if weight > self.half {
             return;
         }
-        self.lock().put(self.half, hash, cell, weight);
+        let dropped = self.lock().put(self.half, hash, cell, weight);
+        let_go(dropped);
     }
 }
 
+/// A generation the cache dropped: freed outside the lock, aside ([`drop_aside`]).
+fn let_go(generation: Option<Generation>) {
+    if let Some(generation) = generation.filter(|g| !g.is_empty()) {
+        drop_aside(generation);
+    }
+}
+
+/// Frees `what` on a thread of its own (where it is, if no thread starts): tens of megabytes
+/// of small nodes or accounts let go of at once took the block that did it a hundred
+/// milliseconds.
+pub(crate) fn drop_aside<T: Send + 'static>(what: T) {
+    let _ = std::thread::Builder::new()
+        .name("altlayer-free".into())
+        .spawn(move || drop(what));
+}
+
 impl Generations {
-    fn put(&mut self, half: usize, hash: B256, cell: Arc<Cell>, weight: usize) {
+    /// Puts `cell` in the current generation; returns the previous one when the current one
+    /// took its place (for the caller to let go of outside the lock).
+    fn put(
+        &mut self,
+        half: usize,
+        hash: B256,
+        cell: Arc<Cell>,
+        weight: usize,
+    ) -> Option<Generation> {
         if let Some((_, old)) = self.current.remove(&hash) {
             self.weight -= old;
         }
+        let mut dropped = None;
         if self.weight + weight > half {
-            self.previous = std::mem::take(&mut self.current);
+            dropped = Some(std::mem::replace(
+                &mut self.previous,
+                std::mem::take(&mut self.current),
+            ));
             self.previous_weight = std::mem::take(&mut self.weight);
         }
         self.weight += weight;
         self.current.insert(hash, (cell, weight));
+        dropped
     }
 }
 

@@ -27,6 +27,7 @@ mod cache;
 mod stored;
 mod witness;
 
+pub(crate) use cache::drop_aside;
 pub use cache::{NodeCache, NodeCacheStats};
 pub use stored::{Cached, LoadNode, NodeJournal, NodeSource};
 pub use witness::{NodeMap, PartialTrie, WitnessError, node_map};

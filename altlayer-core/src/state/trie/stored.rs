@@ -152,11 +152,11 @@ impl MerkleTrie {
     }
 
     /// Replaces every hashed subtree deeper than `keep` nibbles by a stub, so that memory
-    /// holds the top of the trie and the store the rest; the subtrees go into `cache`, where
-    /// the next block finds them. Unhashed changes stay.
-    pub fn evict(&mut self, keep: usize, cache: Option<&NodeCache>) {
-        evict(&mut self.root, 0, keep, cache);
-        self.loaded = 0;
+    /// holds the top of the trie and the store the rest, but for the paths to the `kept` keys
+    /// (sorted): what the next block is likely to touch again. The subtrees go into `cache`,
+    /// where the next block finds them. Unhashed changes stay.
+    pub fn evict(&mut self, keep: usize, kept: &[B256], cache: Option<&NodeCache>) {
+        self.loaded = evict(&mut self.root, 0, keep, kept, cache);
     }
 
     /// Puts the whole trie, as far as it is loaded and hashed, into `cache` under its root
@@ -299,7 +299,25 @@ pub(super) fn load_at(
     }
 }
 
-fn evict(cell: &mut Cell, depth: usize, keep: usize, cache: Option<&NodeCache>) {
+/// The nibble of `key` at `depth`.
+fn nibble(key: &B256, depth: usize) -> u8 {
+    let byte = key[depth / 2];
+    if depth.is_multiple_of(2) {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
+}
+
+/// Evicts below `cell` (at `depth`), keeping the paths to the `kept` keys (sorted, all under
+/// `cell`'s path); returns the nodes deeper than `keep` left in memory.
+fn evict(
+    cell: &mut Cell,
+    depth: usize,
+    keep: usize,
+    kept: &[B256],
+    cache: Option<&NodeCache>,
+) -> usize {
     let stub = |child: &mut Arc<Cell>, depth: usize| {
         if depth > keep
             && let Some(rlp) = &child.rlp
@@ -317,23 +335,43 @@ fn evict(cell: &mut Cell, depth: usize, keep: usize, cache: Option<&NodeCache>) 
         }
         false
     };
+    let held = |child: &Cell, depth: usize| {
+        usize::from(depth > keep && !matches!(child.node, Node::Stub(_)))
+    };
     match &mut cell.node {
         Node::Extension { key, child } => {
             let below = depth + key.len();
-            if !stub(child, below) && !matches!(child.node, Node::Stub(_)) {
-                evict(Arc::make_mut(child), below, keep, cache);
+            let under: Vec<B256> = kept
+                .iter()
+                .filter(|k| (0..key.len()).all(|i| nibble(k, depth + i) == key.get_unchecked(i)))
+                .copied()
+                .collect();
+            if (!under.is_empty() || !stub(child, below)) && !matches!(child.node, Node::Stub(_)) {
+                return held(child, below)
+                    + evict(Arc::make_mut(child), below, keep, &under, cache);
             }
+            0
         }
         Node::Branch { children } => {
-            for child in children.iter_mut().flatten() {
-                if !stub(child, depth + 1)
+            let mut count = 0;
+            let mut rest = kept;
+            for (i, child) in children.iter_mut().enumerate() {
+                let at = rest.partition_point(|k| nibble(k, depth) <= i as u8);
+                let (under, after) = rest.split_at(at);
+                rest = after;
+                let Some(child) = child else { continue };
+                if (!under.is_empty() || !stub(child, depth + 1))
                     && matches!(child.node, Node::Branch { .. } | Node::Extension { .. })
                 {
-                    evict(Arc::make_mut(child), depth + 1, keep, cache);
+                    count += held(child, depth + 1)
+                        + evict(Arc::make_mut(child), depth + 1, keep, under, cache);
+                } else {
+                    count += held(child, depth + 1);
                 }
             }
+            count
         }
-        _ => {}
+        _ => 0,
     }
 }
 
