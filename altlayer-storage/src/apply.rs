@@ -32,8 +32,9 @@ use redb::{Database, ReadableTable};
 use std::{
     borrow::Cow,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
+        mpsc,
     },
     thread::JoinHandle,
 };
@@ -73,53 +74,122 @@ impl Drop for CommitMark<'_> {
     }
 }
 
-/// An apply under way on its thread.
+/// The thread a store's applies run on, one after the other, started with the first. One
+/// thread for the store's life, not one per apply: what it allocates (redb's pages among it)
+/// stays in one arena of the allocator instead of in a new thread's each time.
+#[derive(Debug, Default)]
+pub(crate) struct Worker(Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl Worker {
+    /// Runs `job` on the thread (started if it is not running, or stopped by a panic).
+    fn run(&self, job: Job) -> Result<(), StorageError> {
+        let mut worker = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = match worker.as_ref() {
+            Some((jobs, _)) => match jobs.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("altlayer-apply".into())
+            .spawn(move || {
+                for job in queue {
+                    job();
+                }
+            })
+            .map_err(|e| StorageError::Backend(format!("starting the apply thread: {e}")))?;
+        jobs.send(job)
+            .map_err(|_| StorageError::Backend("the apply thread stopped".into()))?;
+        *worker = Some((jobs, thread));
+        Ok(())
+    }
+
+    /// Stops the thread once its jobs are done.
+    pub(crate) fn stop(&mut self) {
+        let worker = self
+            .0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((jobs, thread)) = worker {
+            drop(jobs);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An apply under way on the store's apply thread.
 #[derive(Debug)]
 pub(crate) struct Applying {
     /// The last block it applies.
     pub(crate) through: u64,
-    thread: JoinHandle<Result<(), StorageError>>,
+    result: mpsc::Receiver<Result<(), StorageError>>,
+    done: Option<Result<(), StorageError>>,
 }
 
 impl Applying {
     /// Starts applying `blocks` (the journaled blocks through `through`, oldest first, none of
     /// them wiping storage) and indexing their `transactions` (per block, in order).
     pub(crate) fn start(
+        worker: &Worker,
         db: Arc<Database>,
         committing: Arc<Committing>,
         blocks: Vec<(u64, Arc<StateDiff>)>,
         transactions: Vec<(u64, Vec<B256>)>,
         through: u64,
     ) -> Result<Self, StorageError> {
-        let thread = std::thread::Builder::new()
-            .name("altlayer-apply".into())
-            .spawn(move || {
-                apply(
-                    &db,
-                    &committing,
-                    &blocks,
-                    &transactions,
-                    through,
-                    SLICE,
-                    None,
-                )
-            })
-            .map_err(|e| StorageError::Backend(format!("starting the apply thread: {e}")))?;
-        Ok(Self { through, thread })
+        let (sender, result) = mpsc::channel();
+        worker.run(Box::new(move || {
+            let applied = apply(
+                &db,
+                &committing,
+                &blocks,
+                &transactions,
+                through,
+                SLICE,
+                None,
+            );
+            // The database and the blocks go before the result: a store that waits for it
+            // has the file to itself again.
+            drop((db, blocks));
+            let _ = sender.send(applied);
+        }))?;
+        Ok(Self {
+            through,
+            result,
+            done: None,
+        })
     }
 
-    /// Whether the thread is done (its result waits in [`Applying::join`]).
-    pub(crate) fn is_finished(&self) -> bool {
-        self.thread.is_finished()
+    /// Whether the apply is done (its result waits in [`Applying::join`]).
+    pub(crate) fn is_finished(&mut self) -> bool {
+        if self.done.is_none() {
+            self.done = match self.result.try_recv() {
+                Ok(result) => Some(result),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => Some(Err(stopped())),
+            };
+        }
+        self.done.is_some()
     }
 
-    /// Waits for the thread: `Ok` once every block through [`Applying::through`] is in the
+    /// Waits for the apply: `Ok` once every block through [`Applying::through`] is in the
     /// tables and out of the journal.
     pub(crate) fn join(self) -> Result<(), StorageError> {
-        self.thread
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        match self.done {
+            Some(result) => result,
+            None => self.result.recv().unwrap_or_else(|_| Err(stopped())),
+        }
     }
+}
+
+/// An apply whose thread stopped before it was done (it panicked).
+fn stopped() -> StorageError {
+    StorageError::Backend("the apply thread stopped before the apply was done".into())
 }
 
 /// Writes `blocks` into the tables, `slice` keys a transaction; `stop_after` slices stops

@@ -14,7 +14,7 @@ pub use chain::BlockBody;
 
 use alloy_primitives::B256;
 use altlayer_core::storage::{NodeCache, StorageError, StoredHead};
-use apply::{Applying, Committing};
+use apply::{Applying, Committing, Worker};
 use layers::Layers;
 use redb::{Database, ReadableDatabase};
 use snapshot::Snapshot;
@@ -345,10 +345,8 @@ impl RedbStore {
     pub(crate) fn settle_apply(&self, layers: &mut Layers, wait: bool) -> Result<(), StorageError> {
         let done = {
             let mut applying = self.applying.lock();
-            match applying.as_ref() {
-                Some(a) if wait || a.is_finished() => applying.take(),
-                _ => None,
-            }
+            let done = applying.as_mut().is_some_and(|a| wait || a.is_finished());
+            if done { applying.take() } else { None }
         };
         let Some(done) = done else {
             return Ok(());
@@ -383,6 +381,7 @@ impl RedbStore {
             .map(|(h, diff)| (*h, Arc::clone(diff)))
             .collect();
         let applying = Applying::start(
+            &self.applying.worker,
             Arc::clone(&self.db),
             Arc::clone(&self.committing),
             blocks,
@@ -452,23 +451,27 @@ pub(crate) fn backend(error: impl Into<redb::Error>) -> StorageError {
 /// until it lets go. (Stopped instead, as by a crash, the apply is taken up again from the
 /// journal.)
 #[derive(Debug, Default)]
-struct ApplySlot(Mutex<Option<Applying>>);
+struct ApplySlot {
+    current: Mutex<Option<Applying>>,
+    worker: Worker,
+}
 
 impl ApplySlot {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Applying>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Drop for ApplySlot {
     fn drop(&mut self) {
         let applying = self
-            .0
+            .current
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(applying) = applying {
             let _ = applying.join();
         }
+        self.worker.stop();
     }
 }

@@ -260,17 +260,15 @@ impl StateStore for RedbStore {
             self.write_block(&commit, &new_head, Some((&layers, through)), record)
         } else {
             // The block's index in memory and its durable write are independent: built side
-            // by side, the index costs the commit nothing (the write lock keeps readers out
-            // until both are done).
+            // by side (the write lock keeps readers out until both are done), the index costs
+            // the commit nothing. On rayon's threads, which live on, rather than a thread
+            // started for each block.
             let index: &mut Layers = &mut layers;
-            std::thread::scope(|scope| {
-                let indexed = scope.spawn(|| join(index));
-                let written = self.write_block(&commit, &new_head, None, false);
-                if let Err(panic) = indexed.join() {
-                    std::panic::resume_unwind(panic);
-                }
-                written
-            })
+            rayon::join(
+                || self.write_block(&commit, &new_head, None, false),
+                || join(index),
+            )
+            .0
         };
         if let Err(error) = written {
             if !genesis {
