@@ -296,16 +296,11 @@ fn finish(
             }
         }
     }
-    let mut entries: Vec<(B256, (u64, u32))> = transactions
-        .iter()
-        .flat_map(|(height, hashes)| {
-            hashes
-                .iter()
-                .enumerate()
-                .map(move |(i, hash)| (*hash, (*height, i as u32)))
-        })
-        .collect();
-    entries.sort_unstable_by_key(|(hash, _)| *hash);
+    let entries = crate::layers::index_entries(
+        transactions
+            .iter()
+            .map(|(height, hashes)| (*height, hashes.as_slice())),
+    );
     chain::index_transactions(tx, &entries)?;
     {
         let mut journal = tx.open_table(JOURNAL).map_err(backend)?;

@@ -48,6 +48,23 @@ pub(crate) struct Layers {
     block_transactions: BTreeMap<u64, Vec<B256>>,
 }
 
+/// Transaction index entries (hash -> block, index) of blocks' transactions, sorted by hash:
+/// the order that writes the index's pages once.
+pub(crate) fn index_entries<'a>(
+    blocks: impl Iterator<Item = (u64, &'a [B256])>,
+) -> Vec<(B256, (u64, u32))> {
+    let mut entries: Vec<(B256, (u64, u32))> = blocks
+        .flat_map(|(height, hashes)| {
+            hashes
+                .iter()
+                .enumerate()
+                .map(move |(i, hash)| (*hash, (height, i as u32)))
+        })
+        .collect();
+    entries.sort_unstable_by_key(|(hash, _)| *hash);
+    entries
+}
+
 /// What the layers say of a key as of a block.
 pub(crate) enum Found {
     /// A journaled block set it (`None`: deleted it).
@@ -135,18 +152,11 @@ impl Layers {
 
     /// The transaction index entries of the journaled blocks up to `through`, by hash.
     pub(crate) fn transactions_through(&self, through: u64) -> Vec<(B256, (u64, u32))> {
-        let mut entries: Vec<(B256, (u64, u32))> = self
-            .block_transactions
-            .range(..=through)
-            .flat_map(|(height, hashes)| {
-                hashes
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, hash)| (*hash, (*height, i as u32)))
-            })
-            .collect();
-        entries.sort_unstable_by_key(|(hash, _)| *hash);
-        entries
+        index_entries(
+            self.block_transactions
+                .range(..=through)
+                .map(|(height, hashes)| (*height, hashes.as_slice())),
+        )
     }
 
     /// The transaction hashes of the journaled blocks up to `through`, per block.
