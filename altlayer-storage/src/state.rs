@@ -261,14 +261,18 @@ impl StateStore for RedbStore {
         } else {
             // The block's index in memory and its durable write are independent: built side
             // by side (the write lock keeps readers out until both are done), the index costs
-            // the commit nothing. On rayon's threads, which live on, rather than a thread
-            // started for each block.
+            // the commit nothing. A scoped thread, not `rayon::join`, which here mostly ran
+            // the two one after the other (2.0 x the block in memory against 1.77 x in
+            // `commit_cost`, the same hour).
             let index: &mut Layers = &mut layers;
-            rayon::join(
-                || self.write_block(&commit, &new_head, None, false),
-                || join(index),
-            )
-            .0
+            std::thread::scope(|scope| {
+                let indexed = scope.spawn(|| join(index));
+                let written = self.write_block(&commit, &new_head, None, false);
+                if let Err(panic) = indexed.join() {
+                    std::panic::resume_unwind(panic);
+                }
+                written
+            })
         };
         if let Err(error) = written {
             if !genesis {
