@@ -11,7 +11,7 @@ use altlayer_core::{
     execution::{BlockAttributes, ExecuteOptions},
     primitives::{Block, Header},
     state::{AccountChange, StateChanges, WorldState},
-    storage::{BlockCommit, MemoryStore, StateStore, StorageError},
+    storage::{BlockCommit, MemoryStore, StateDiff, StateStore, StorageError},
 };
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -53,31 +53,39 @@ fn block_changes() -> impl Strategy<Value = StateChanges> {
     })
 }
 
-/// Commits `state`'s changes as the block after `parent` and lets it stand on the store.
-fn commit(store: &MemoryStore, state: &mut WorldState, parent: &Header) -> Header {
-    let root = state.state_root().unwrap();
+/// The block after `parent` with `state`'s changes, and the changes taken for the store.
+fn block_after(state: &mut WorldState, parent: &Header) -> (Block, StateDiff) {
     let header = Header {
         height: parent.height + 1,
         parent_hash: parent.hash(),
-        state_root: root,
+        state_root: state.state_root().unwrap(),
         ..Header::default()
     };
     let block = Block {
-        header: header.clone(),
+        header,
         transactions: vec![],
     };
-    let diff = state.take_diff().unwrap();
+    (block, state.take_diff().unwrap())
+}
+
+fn store_block(store: &MemoryStore, (block, diff): &(Block, StateDiff)) {
     store
         .commit(BlockCommit {
-            block: &block,
+            block,
             hash: block.hash(),
             senders: &[],
             receipts: &[],
-            state: &diff,
+            state: diff,
         })
         .unwrap();
-    state.stand_on(header.height);
-    header
+}
+
+/// Commits `state`'s changes as the block after `parent` and lets it stand on the store.
+fn commit(store: &MemoryStore, state: &mut WorldState, parent: &Header) -> Header {
+    let block = block_after(state, parent);
+    store_block(store, &block);
+    state.stand_on(block.0.header.height);
+    block.0.header
 }
 
 fn assert_same_reads(memory: &WorldState, stored: &WorldState) {
@@ -153,6 +161,57 @@ proptest! {
         let mut back = WorldState::stored(store.clone(), header.height, header.state_root);
         assert_same_reads(memory, &back);
         prop_assert_eq!(back.state_root().unwrap(), header.state_root);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A state one block ahead of its store (a replica writing behind: each block's changes
+    /// go to the store once the next block is applied) reads as the state in memory after
+    /// every block, with memory let go of after every block (a store without a cache keeps
+    /// nothing but what the ahead block changed); a block that deletes or wipes is stored
+    /// before the next, as such a replica does.
+    #[test]
+    fn a_state_ahead_of_its_store_is_the_state_in_memory(
+        blocks in prop::collection::vec(block_changes(), 1..14),
+    ) {
+        let store = Arc::new(MemoryStore::default().with_node_cache(0));
+        let mut memory = WorldState::new();
+        let genesis = Header { state_root: memory.state_root().unwrap(), ..Header::default() };
+        store_block(&store, &(
+            Block { header: genesis.clone(), transactions: vec![] },
+            memory.genesis_diff().unwrap(),
+        ));
+        let mut stored = WorldState::stored(store.clone(), 0, genesis.state_root);
+        let mut head = genesis;
+        let mut ahead: Option<(Block, StateDiff)> = None;
+        for changes in &blocks {
+            memory.apply(changes).unwrap();
+            stored.apply(changes).unwrap();
+            prop_assert_eq!(stored.state_root().unwrap(), memory.state_root().unwrap());
+            let block = block_after(&mut stored, &head);
+            head = block.0.header.clone();
+            if let Some(previous) = ahead.take() {
+                store_block(&store, &previous);
+                stored.stand_on_ahead(previous.0.header.height);
+            }
+            if block.1.wiped.is_empty() {
+                ahead = Some(block);
+            } else {
+                store_block(&store, &block);
+                stored.stand_on(head.height);
+            }
+            assert_same_reads(&memory, &stored);
+        }
+        if let Some(last) = ahead.take() {
+            store_block(&store, &last);
+            stored.stand_on(head.height);
+        }
+        assert_same_reads(&memory, &stored);
+        prop_assert_eq!(stored.state_root().unwrap(), head.state_root);
+        let reopened = WorldState::stored(store.clone(), head.height, head.state_root);
+        assert_same_reads(&memory, &reopened);
     }
 }
 

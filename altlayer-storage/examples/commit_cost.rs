@@ -1,6 +1,7 @@
 //! Where a durable block's time goes: prints, for blocks of 1,000 transfers over 100,000
 //! accounts, the time inside the store's reads and commits against the whole block.
-//! `cargo run --release -p altlayer-storage --example commit_cost`
+//! `cargo run --release -p altlayer-storage --example commit_cost` (`BEHIND=1`: the replica
+//! writes behind, each block's commit beside the next block).
 
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -20,6 +21,10 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+
+/// The node binary's allocator, as in the storage benchmark.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Debug)]
 struct Timed {
@@ -101,23 +106,31 @@ fn main() {
     for i in 0..99_000 {
         state.set_balance(filler(i), U256::from(1)).unwrap();
     }
-    // The same blocks in memory first: the baseline the durable block is compared with.
-    let transfers = |nonce: u64| -> Vec<_> {
-        senders
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let tx = s.transfer(
-                    config.chain_id,
-                    nonce,
-                    filler((i * 97 + nonce as usize * 13) % 99_000),
-                    U256::from(1),
-                );
-                Recovered::new_unchecked(tx, s.address)
-            })
-            .collect()
-    };
-    const BLOCKS: u64 = 200;
+    // `BLOCKS`: how many (200 by default).
+    let blocks: u64 = std::env::var("BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    // Every block's transactions signed before any is built: a block written behind gets no
+    // time of its own between the blocks measured.
+    let signed: Vec<Vec<Recovered<TxEnvelope>>> = (0..blocks)
+        .map(|nonce| {
+            senders
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let tx = s.transfer(
+                        config.chain_id,
+                        nonce,
+                        filler((i * 97 + nonce as usize * 13) % 99_000),
+                        U256::from(1),
+                    );
+                    Recovered::new_unchecked(tx, s.address)
+                })
+                .collect()
+        })
+        .collect();
+    let transfers = |nonce: u64| signed[nonce as usize].clone();
     let attributes = |nonce: u64| BlockAttributes {
         timestamp: nonce + 1,
         ..Default::default()
@@ -138,10 +151,11 @@ fn main() {
                 .unwrap();
         }
     };
+    // The same blocks in memory first: the baseline the durable block is compared with.
     let mut memory =
         EvmStateTransition::new(config.clone(), state.clone(), 0, DEFAULT_INITIAL_BASE_FEE);
     let mut in_memory = Duration::ZERO;
-    for nonce in 0..BLOCKS {
+    for nonce in 0..blocks {
         let txs = transfers(nonce);
         let start = Instant::now();
         build(&mut memory, nonce, txs);
@@ -170,9 +184,11 @@ fn main() {
     let mut stf = EvmStateTransition::new(config.clone(), state, 0, DEFAULT_INITIAL_BASE_FEE)
         .store_genesis(store.clone())
         .unwrap();
+    let behind = std::env::var("BEHIND").is_ok();
+    stf.set_write_behind(behind).unwrap();
     let size = |s: &Timed| std::fs::metadata(s.inner.path()).unwrap().len();
     let mut durable = Duration::ZERO;
-    for nonce in 0..BLOCKS {
+    for nonce in 0..blocks {
         let txs = transfers(nonce);
         *store.reads.lock().unwrap() = (0, Duration::ZERO);
         *store.commits.lock().unwrap() = Duration::ZERO;
@@ -202,10 +218,13 @@ fn main() {
             cache.hits + cache.misses,
         );
     }
+    let start = Instant::now();
+    stf.flush().unwrap();
+    durable += start.elapsed();
     println!(
-        "mean over {BLOCKS} blocks: durable {:?}, in memory {:?} ({:.2} x)",
-        durable / BLOCKS as u32,
-        in_memory / BLOCKS as u32,
+        "mean over {blocks} blocks: durable {:?}, in memory {:?} ({:.2} x)",
+        durable / blocks as u32,
+        in_memory / blocks as u32,
         durable.as_secs_f64() / in_memory.as_secs_f64()
     );
 }

@@ -98,7 +98,9 @@ type OnLeaf<'a> = dyn FnMut(Vec<u8>, &[u8], &mut CheckReport) + 'a;
 impl RedbStore {
     /// Sizes, heights and counts.
     pub fn stats(&self) -> Result<StoreStats, StorageError> {
-        // Counted with no apply half way (its blocks would be in the journal and the tables).
+        // Counted with no apply half way (its blocks would be in the journal and the tables)
+        // and no commit half way.
+        let _writer = self.exclusive();
         self.settle_apply(&mut self.layers_mut(), true)?;
         let tx = self.db.begin_read().map_err(backend)?;
         let mut tables = Vec::new();
@@ -130,6 +132,7 @@ impl RedbStore {
     /// storage root must be its slots'; its code must be there; and every block's hash, body,
     /// receipts and index entries must agree.
     pub fn check(&self) -> Result<CheckReport, StorageError> {
+        let _writer = self.exclusive();
         self.settle_apply(&mut self.layers_mut(), true)?;
         let mut report = CheckReport {
             head: self.head()?,
@@ -491,7 +494,9 @@ impl RedbStore {
     /// It takes the store: compacting needs the database to itself, so a node's own store
     /// is pruned while the node is stopped (`altlayer db prune`).
     pub fn prune(self, before: u64) -> Result<PruneReport, StorageError> {
+        let writer = self.exclusive();
         self.settle_apply(&mut self.layers_mut(), true)?;
+        drop(writer);
         let bytes_before = std::fs::metadata(&self.path).map_or(0, |m| m.len());
         let applied = self.snapshot().applied;
         let before = before.min(applied);

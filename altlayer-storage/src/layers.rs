@@ -15,7 +15,12 @@ use crate::tables::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
 use altlayer_core::storage::{StateDiff, StorageError, StoredAccount};
 use nybbles::Nibbles;
-use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
+use std::{
+    borrow::Cow,
+    collections::BTreeMap,
+    ops::Range,
+    sync::{Arc, PoisonError, RwLock},
+};
 
 use crate::snapshot::Versioned;
 
@@ -73,8 +78,36 @@ pub(crate) enum Found {
     Tables,
 }
 
+/// Keys indexed per hold of the layers' write lock by [`push_in_parts`]: a part keeps readers
+/// out for well under a millisecond.
+const PART: usize = 1_024;
+
+/// Joins block `height`'s changes to `layers` as [`Layers::push`] does, taking the write lock
+/// for [`PART`] keys at a time: readers (the next block executing, the RPC) wait for a part,
+/// not for the whole index. Until the head moves to the block, no read is at its height, so
+/// none sees it half indexed.
+pub(crate) fn push_in_parts(layers: &RwLock<Layers>, height: u64, diff: StateDiff) {
+    let write = || layers.write().unwrap_or_else(PoisonError::into_inner);
+    let diff = Arc::new(diff);
+    let keys = write().begin(height, Arc::clone(&diff));
+    let mut from = 0;
+    while from < keys {
+        let to = (from + PART).min(keys);
+        write().index(height, &diff, from..to);
+        from = to;
+    }
+}
+
 impl Layers {
     pub(crate) fn push(&mut self, height: u64, diff: StateDiff) {
+        let diff = Arc::new(diff);
+        let keys = self.begin(height, Arc::clone(&diff));
+        self.index(height, &diff, 0..keys);
+    }
+
+    /// Holds block `height`'s diff and its wipes; returns how many keys it writes, for
+    /// [`Layers::index`].
+    fn begin(&mut self, height: u64, diff: Arc<StateDiff>) -> usize {
         for address in &diff.wiped {
             self.wiped_slots.entry(*address).or_default().push(height);
             self.wiped_nodes
@@ -82,22 +115,34 @@ impl Layers {
                 .or_default()
                 .push(height);
         }
+        let keys = diff.accounts.len() + diff.storage.len() + diff.nodes.len();
+        self.blocks.insert(height, diff);
+        keys
+    }
+
+    /// Indexes the keys `range` of block `height`'s diff, counted over its accounts, then its
+    /// slots, then its nodes.
+    fn index(&mut self, height: u64, diff: &StateDiff, range: Range<usize>) {
         let mut set = |which, key: &[u8], position: usize| {
             let by_block = self.values.entry((which, Key::new(key))).or_default();
             // Blocks come in height order; a block pushed again replaces its entry.
             by_block.retain(|(h, _)| *h < height);
             by_block.push((height, position as u32));
         };
-        for (position, (address, _)) in diff.accounts.iter().enumerate() {
-            set(Versioned::Account, address.as_slice(), position);
+        let (accounts, slots) = (diff.accounts.len(), diff.storage.len());
+        for i in range {
+            if let Some((address, _)) = diff.accounts.get(i) {
+                set(Versioned::Account, address.as_slice(), i);
+            } else if let Some((address, slot, _)) = diff.storage.get(i - accounts) {
+                set(Versioned::Slot, &slot_key(address, slot), i - accounts);
+            } else if let Some((owner, path, _)) = diff.nodes.get(i - accounts - slots) {
+                set(
+                    Versioned::Node,
+                    &node_key(owner, path),
+                    i - accounts - slots,
+                );
+            }
         }
-        for (position, (address, slot, _)) in diff.storage.iter().enumerate() {
-            set(Versioned::Slot, &slot_key(address, slot), position);
-        }
-        for (position, (owner, path, _)) in diff.nodes.iter().enumerate() {
-            set(Versioned::Node, &node_key(owner, path), position);
-        }
-        self.blocks.insert(height, Arc::new(diff));
     }
 
     /// The value a journaled block wrote (`None`: deleted), as the tables keep it.

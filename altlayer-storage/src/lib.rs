@@ -116,6 +116,10 @@ pub struct RedbStore {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Blocks committed to the journal and not applied to the state tables yet.
     layers: RwLock<Layers>,
+    /// Held by whatever changes the chain (a commit, an unwind, an import) and by the
+    /// commands that need it still: a commit holds the layers' write lock only while it
+    /// changes them, not while it writes and syncs, so reads go on meanwhile.
+    writer: Mutex<()>,
     /// The last block committed.
     head: RwLock<Option<StoredHead>>,
     /// Decoded trie nodes, by hash, shared by the states over this store.
@@ -166,6 +170,7 @@ impl RedbStore {
             apply_every: options.apply_every.max(1),
             snapshot: RwLock::new(Arc::new(snapshot)),
             layers: RwLock::new(layers),
+            writer: Mutex::new(()),
             head: RwLock::new(head),
             nodes: NodeCache::new(node_cache),
             applying: ApplySlot::default(),
@@ -328,6 +333,12 @@ impl RedbStore {
 
     pub(crate) fn layers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Layers> {
         self.layers.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The chain to this caller alone among those that change it (the `writer` lock).
+    /// Taken before the layers' write lock, never after.
+    pub(crate) fn exclusive(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn head_height(&self) -> u64 {

@@ -8,6 +8,7 @@
 //! fees and receipts follow Ethereum's rules for the configured [`SpecId`]. Execution writes into
 //! an overlay; the world state changes only once the whole block has succeeded.
 
+mod behind;
 mod config;
 #[cfg(feature = "test-utils")]
 mod drill;
@@ -72,6 +73,8 @@ pub struct EvmStateTransition {
     /// A fault drill armed on this replica (never on its clones).
     #[cfg(feature = "test-utils")]
     drill: Option<drill::Drill>,
+    /// Writing blocks behind execution, when on ([`EvmStateTransition::set_write_behind`]).
+    behind: behind::Behind,
 }
 
 impl Clone for EvmStateTransition {
@@ -85,6 +88,7 @@ impl Clone for EvmStateTransition {
             hashes: self.hashes.clone(),
             #[cfg(feature = "test-utils")]
             drill: None,
+            behind: behind::Behind::default(),
         }
     }
 }
@@ -193,6 +197,7 @@ impl EvmStateTransition {
             hashes,
             #[cfg(feature = "test-utils")]
             drill: None,
+            behind: behind::Behind::default(),
         }
     }
 
@@ -236,6 +241,7 @@ impl EvmStateTransition {
             hashes,
             #[cfg(feature = "test-utils")]
             drill: None,
+            behind: behind::Behind::default(),
         })
     }
 
@@ -465,6 +471,13 @@ impl EvmStateTransition {
         let store = std::sync::Arc::clone(store);
         let header = &block.header;
         let hash = block.hash();
+        if self.goes_behind(&*store, &header.parent_hash) {
+            // Held, the undos would have every account the diff is taken from copied first
+            // (`Arc::make_mut`); a failed write behind is put right by opening the replica
+            // again instead.
+            drop(undos);
+            return self.persist_behind(store, block, hash, senders, receipts);
+        }
         let written = (|| {
             let extends = store
                 .head()?
@@ -499,6 +512,7 @@ impl EvmStateTransition {
     /// the store back to this replica's head (which the store holds, on the reverted
     /// branch's common part) in one transaction.
     pub fn become_head(&mut self) -> Result<(), ExecutionError> {
+        self.flush()?;
         let Some((store, _)) = self.state.store() else {
             return Ok(());
         };

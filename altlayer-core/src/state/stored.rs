@@ -155,6 +155,21 @@ impl WorldState {
     /// and storage, unless they alone hold half the bound), and the subtrees it let go go
     /// into the cache.
     pub fn stand_on(&mut self, at: u64) {
+        self.settle(at, false);
+    }
+
+    /// The store now holds block `at`, and this state is one block further: that block's
+    /// changes were taken with [`WorldState::take_diff`] and are on their way to the store
+    /// (a replica writing behind, [`crate::EvmStateTransition::set_write_behind`]). Reads go
+    /// to the store at `at`; memory lets go as [`WorldState::stand_on`] does but keeps
+    /// whatever that block changed, bound or not: the store does not have it yet. That block
+    /// must not have deleted an account or wiped storage (memory does not keep what a wipe
+    /// hides): a replica waits for such a block's write instead.
+    pub fn stand_on_ahead(&mut self, at: u64) {
+        self.settle(at, true);
+    }
+
+    fn settle(&mut self, at: u64, ahead: bool) {
         /// Bytes counted for an account or a trie node held.
         const HELD_BYTES: usize = 512;
         let Some(b) = self.backing.as_mut() else {
@@ -165,6 +180,11 @@ impl WorldState {
         // the store's block on its own still has its changes marked (slots written, storage
         // wiped), which the next commit must not write again.
         let taken = b.changed.is_empty() && self.dirty.is_empty();
+        if ahead && !taken {
+            // Changes since the take: nothing is let go and reads stay where they were (on
+            // a block before them all).
+            return;
+        }
         b.at = at;
         b.read.clear();
         b.changed.clear();
@@ -198,7 +218,7 @@ impl WorldState {
             .filter_map(|(address, _)| self.accounts.get(address))
             .map(|a| 1 + a.storage.len() + a.storage_trie.loaded() + RESIDENT_DEPTH)
             .sum();
-        if !taken || kept_units > bound / 2 {
+        if !ahead && (!taken || kept_units > bound / 2) {
             kept.clear();
         }
         let keep: AddressSet = kept.iter().map(|(address, _)| *address).collect();
