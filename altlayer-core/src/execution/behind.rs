@@ -13,6 +13,11 @@
 //! outside the process (a receipt answered, a block gossiped or posted) flushes first.
 //! A write that fails loses the blocks not yet written: the replica is opened again at the
 //! store's head and the call that found the failure returns it.
+//!
+//! What it gains depends on the cores free: most of a commit's work is the CPU's (encoding,
+//! the B-tree's pages), so on two cores, both already running the next block's recovery and
+//! root, a stream of blocks went from 1.91–2.09 x the blocks in memory to 1.77–2.03 x
+//! (`benches/README.md`, storage); the sync alone is a few milliseconds.
 
 use super::{EvmStateTransition, ExecutionError, Receipt};
 use crate::{
