@@ -2,18 +2,18 @@
 //! at the head and as of older blocks, and after unwinding; and the EVM state transition over
 //! a store builds the same chain as in memory, and reopens from the store alone.
 
-use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{Address, U256, map::AddressMap};
 use alloy_trie::KECCAK_EMPTY;
 use altlayer_core::{
     EvmStateTransition, RollupConfig, StateTransition,
     dev::{DevAccount, dev_state, dev_state_transition},
-    execution::{BlockAttributes, ExecuteOptions},
     primitives::{Block, Header},
     state::{AccountChange, StateChanges, WorldState},
     storage::{BlockCommit, MemoryStore, StateDiff, StateStore, StorageError},
 };
 use proptest::prelude::*;
+
+mod common;
 use std::sync::Arc;
 
 fn addr(i: u8) -> Address {
@@ -283,27 +283,9 @@ fn the_evm_over_a_store_builds_the_chain_it_builds_in_memory_and_reopens() {
             .store_genesis(store.clone())
             .unwrap();
     assert_eq!(stored.head(), memory.head());
-    let chain_id = config.chain_id;
     let mut nonces = vec![0u64; accounts.len()];
     let build = |stf: &mut EvmStateTransition, height: u64, nonces: &mut Vec<u64>| {
-        let txs: Vec<_> = (0..8)
-            .map(|i| {
-                let from = (height as usize * 3 + i) % accounts.len();
-                let to = Address::with_last_byte((height * 8 + i as u64) as u8);
-                let tx = accounts[from].transfer(chain_id, nonces[from], to, U256::from(1_000 + i));
-                nonces[from] += 1;
-                Recovered::new_unchecked(tx, accounts[from].address)
-            })
-            .collect();
-        stf.build_block(
-            BlockAttributes {
-                timestamp: height,
-                ..BlockAttributes::default()
-            },
-            txs,
-            ExecuteOptions::default(),
-        )
-        .unwrap()
+        common::transfer_block(stf, &accounts, nonces, height).unwrap()
     };
     let mut memory_nonces = nonces.clone();
     for height in 1..=6 {

@@ -2,12 +2,12 @@
 //! the same chain as in memory, the store one block behind at most and whole once flushed,
 //! and a failed write that loses only the blocks not written.
 
-use alloy_consensus::transaction::Recovered;
+mod common;
+
 use alloy_primitives::{Address, B256, Bytes, U256};
 use altlayer_core::{
     EvmStateTransition, RollupConfig,
     dev::{DevAccount, dev_state, dev_state_transition},
-    execution::{BlockAttributes, BuiltBlock, ExecuteOptions},
     primitives::Header,
     storage::{
         BlockCommit, MemoryStore, NodeCache, StateStore, StorageError, StoredAccount, StoredHead,
@@ -72,35 +72,6 @@ impl StateStore for FailingStore {
 
 const ACCOUNTS: u64 = 16;
 
-/// Block `height`: eight transfers, some to new accounts, some to accounts an earlier block
-/// paid, from senders that change block to block.
-fn build(
-    stf: &mut EvmStateTransition,
-    accounts: &[DevAccount],
-    nonces: &mut [u64],
-    height: u64,
-) -> Result<BuiltBlock, String> {
-    let chain_id = stf.config().chain_id;
-    let txs = (0..8)
-        .map(|i| {
-            let from = (height as usize * 3 + i) % accounts.len();
-            let to = Address::with_last_byte(((height * 5 + i as u64) % 40) as u8);
-            let tx = accounts[from].transfer(chain_id, nonces[from], to, U256::from(1_000 + i));
-            nonces[from] += 1;
-            Recovered::new_unchecked(tx, accounts[from].address)
-        })
-        .collect();
-    stf.build_block(
-        BlockAttributes {
-            timestamp: height,
-            ..BlockAttributes::default()
-        },
-        txs,
-        ExecuteOptions::default(),
-    )
-    .map_err(|error| error.to_string())
-}
-
 fn over(store: Arc<dyn StateStore>, memory: &EvmStateTransition) -> EvmStateTransition {
     let mut stf = EvmStateTransition::new(
         memory.config().clone(),
@@ -124,8 +95,8 @@ fn a_replica_writing_behind_builds_the_chain_it_builds_in_memory() {
     let mut behind = over(store.clone(), &memory);
     let (mut memory_nonces, mut nonces) = (vec![0; 16], vec![0; 16]);
     for height in 1..=12 {
-        let a = build(&mut memory, &accounts, &mut memory_nonces, height).unwrap();
-        let b = build(&mut behind, &accounts, &mut nonces, height).unwrap();
+        let a = common::transfer_block(&mut memory, &accounts, &mut memory_nonces, height).unwrap();
+        let b = common::transfer_block(&mut behind, &accounts, &mut nonces, height).unwrap();
         assert_eq!(a.block, b.block, "block {height}");
         assert_eq!(a.outcome.receipts, b.outcome.receipts);
         // The store is at most one block behind the replica.
@@ -150,8 +121,8 @@ fn a_replica_writing_behind_builds_the_chain_it_builds_in_memory() {
     let mut reopened = EvmStateTransition::open(config, store).unwrap();
     reopened.set_write_behind(true).unwrap();
     for height in 13..=16 {
-        let a = build(&mut memory, &accounts, &mut memory_nonces, height).unwrap();
-        let b = build(&mut reopened, &accounts, &mut nonces, height).unwrap();
+        let a = common::transfer_block(&mut memory, &accounts, &mut memory_nonces, height).unwrap();
+        let b = common::transfer_block(&mut reopened, &accounts, &mut nonces, height).unwrap();
         assert_eq!(a.block, b.block, "block {height} after reopening");
     }
     reopened.set_write_behind(false).unwrap();
@@ -170,14 +141,14 @@ fn a_failed_write_behind_loses_only_the_blocks_not_written() {
     let mut behind = over(store.clone(), &memory);
     let mut nonces = vec![0; 16];
     for height in 1..=4 {
-        build(&mut behind, &accounts, &mut nonces, height).unwrap();
+        common::transfer_block(&mut behind, &accounts, &mut nonces, height).unwrap();
     }
     // Block 5's write fails: the build of block 6, which waits for it, says so, and the
     // replica stands on the store's head (block 4) again, its state the store's.
     store.fail_at.store(5, Ordering::SeqCst);
     let mut before_failure = nonces.clone();
-    build(&mut behind, &accounts, &mut nonces, 5).unwrap();
-    let error = build(&mut behind, &accounts, &mut nonces, 6).unwrap_err();
+    common::transfer_block(&mut behind, &accounts, &mut nonces, 5).unwrap();
+    let error = common::transfer_block(&mut behind, &accounts, &mut nonces, 6).unwrap_err();
     assert!(error.contains("disk full"), "{error}");
     let head = store.head().unwrap().unwrap();
     assert_eq!(head.height, 4);
@@ -192,7 +163,7 @@ fn a_failed_write_behind_loses_only_the_blocks_not_written() {
     // The chain goes on from there once the store takes blocks again.
     store.fail_at.store(NONE, Ordering::SeqCst);
     for height in 5..=7 {
-        build(&mut behind, &accounts, &mut before_failure, height).unwrap();
+        common::transfer_block(&mut behind, &accounts, &mut before_failure, height).unwrap();
     }
     behind.flush().unwrap();
     assert_eq!(store.head().unwrap().map(|h| h.height), Some(7));
