@@ -244,6 +244,8 @@ pub enum Domain {
     Alert,
     /// A state-root assertion in a challenge.
     Assertion,
+    /// The MACH set's hand-over of the L1's rosters to the next epoch's operator sets.
+    RosterHandoff,
 }
 
 impl Domain {
@@ -256,6 +258,7 @@ impl Domain {
             Self::FinalityVote => b"altlayer/mach/vote",
             Self::Alert => b"altlayer/mach/alert",
             Self::Assertion => b"altlayer/vital/assertion",
+            Self::RosterHandoff => b"altlayer/l1/roster",
         }
     }
 }

@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+
+pub mod anvil;
+pub mod bindings;
+pub mod deploy;
+pub mod roster;
+
+pub use deploy::{DeployConfig, DeployGas, Deployment};
+pub use roster::{L1Operator, L1Roster, handoff_digest, l1_certificate};
+
+/// Why an L1 operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum L1Error {
+    /// anvil could not be found, installed or started.
+    #[error("anvil: {0}")]
+    Anvil(String),
+    /// A contract call or deployment failed (a revert carries its data).
+    #[error(transparent)]
+    Contract(#[from] alloy_contract::Error),
+    /// The L1's JSON-RPC failed.
+    #[error("L1 RPC: {0}")]
+    Rpc(String),
+    /// A setting or file is unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl L1Error {
+    fn rpc(error: impl std::fmt::Display) -> Self {
+        Self::Rpc(error.to_string())
+    }
+}
