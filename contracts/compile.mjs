@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import solc from "solc";
 
 // The contracts deployed on the L1; libraries and structs are compiled into them.
-const DEPLOYED = ["Rosters", "MachServiceManager"];
+const DEPLOYED = ["Rosters", "MachServiceManager", "VitalStepVerifier", "RollupSettlement"];
 
 const src = new URL("./src/", import.meta.url);
 const sources = Object.fromEntries(

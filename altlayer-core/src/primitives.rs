@@ -246,6 +246,8 @@ pub enum Domain {
     Assertion,
     /// The MACH set's hand-over of the L1's rosters to the next epoch's operator sets.
     RosterHandoff,
+    /// The VITAL set's verdict on one step of a disputed batch, for a one-step verifier on L1.
+    StepVerdict,
 }
 
 impl Domain {
@@ -259,6 +261,7 @@ impl Domain {
             Self::Alert => b"altlayer/mach/alert",
             Self::Assertion => b"altlayer/vital/assertion",
             Self::RosterHandoff => b"altlayer/l1/roster",
+            Self::StepVerdict => b"altlayer/vital/step",
         }
     }
 }

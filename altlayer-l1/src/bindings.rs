@@ -30,6 +30,26 @@ pub mod mach {
     );
 }
 
+/// The one-step verifier that takes the VITAL set's certified verdict.
+pub mod vital {
+    alloy_sol_types::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        VitalStepVerifier,
+        "artifacts/VitalStepVerifier.json"
+    );
+}
+
+/// Batches, challenge windows, bonds and the bisection game.
+pub mod settlement {
+    alloy_sol_types::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        RollupSettlement,
+        "artifacts/RollupSettlement.json"
+    );
+}
+
 /// Conversions of the shared structs between two contracts' modules, field by field.
 macro_rules! shared_structs {
     ($from:ident :: $fc:ident => $to:ident :: $tc:ident) => {

@@ -2,11 +2,14 @@
 
 use crate::{
     L1Error,
-    bindings::{mach::MachServiceManager, rosters::Rosters},
+    bindings::{
+        mach::MachServiceManager, rosters::Rosters, settlement::RollupSettlement,
+        vital::VitalStepVerifier,
+    },
     roster::L1Roster,
 };
 use alloy_network::ReceiptResponse;
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256, U256};
 use alloy_provider::Provider;
 use altlayer_core::{ChainId, RollupId};
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,27 @@ pub struct DeployConfig {
     pub handoff_threshold: u8,
     /// Percentage of the MACH stake a fast-finality or alert certificate needs (inclusive).
     pub mach_threshold: u8,
+    /// Percentage of the VITAL stake a one-step verdict needs (inclusive).
+    pub vital_threshold: u8,
+    /// The batches' rules.
+    pub batches: BatchRules,
+}
+
+/// What `RollupSettlement` is deployed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchRules {
+    /// The rollup's genesis state root: the first batch's pre-state root.
+    pub genesis_state_root: B256,
+    /// The only address that commits batches.
+    pub proposer: Address,
+    /// Seconds of L1 time a batch may be challenged for.
+    pub challenge_window_secs: u64,
+    /// Seconds each move of a game (and the one-step proof) has.
+    pub move_timeout_secs: u64,
+    /// The proposer's bond per batch, in wei.
+    pub proposer_bond: U256,
+    /// The least a challenger locks, in wei.
+    pub min_challenge_bond: U256,
 }
 
 /// The deployed contracts' addresses: written by `altlayer l1 deploy` as JSON, read by a spec's
@@ -38,6 +62,10 @@ pub struct Deployment {
     pub rosters: Address,
     /// `MachServiceManager`.
     pub mach: Address,
+    /// `VitalStepVerifier`.
+    pub vital_verifier: Address,
+    /// `RollupSettlement`.
+    pub settlement: Address,
 }
 
 /// Gas each deployment transaction used.
@@ -49,6 +77,10 @@ pub struct DeployGas {
     pub mach: u64,
     /// `MachServiceManager.setResolver`.
     pub set_resolver: u64,
+    /// `VitalStepVerifier`.
+    pub vital_verifier: u64,
+    /// `RollupSettlement`.
+    pub settlement: u64,
 }
 
 impl Deployment {
@@ -59,13 +91,16 @@ impl Deployment {
         config: &DeployConfig,
         resolver: Option<Address>,
     ) -> Result<(Self, DeployGas), L1Error> {
-        if !(1..=100).contains(&config.handoff_threshold)
-            || !(1..=100).contains(&config.mach_threshold)
-        {
-            return Err(L1Error::Config(format!(
-                "thresholds must be in 1..=100 %, got {} and {}",
-                config.handoff_threshold, config.mach_threshold
-            )));
+        for (name, percent) in [
+            ("handoff", config.handoff_threshold),
+            ("MACH", config.mach_threshold),
+            ("VITAL", config.vital_threshold),
+        ] {
+            if !(1..=100).contains(&percent) {
+                return Err(L1Error::Config(format!(
+                    "the {name} threshold must be in 1..=100 %, got {percent}"
+                )));
+            }
         }
         let l1_chain_id = provider.get_chain_id().await.map_err(L1Error::rpc)?;
         let initial = config.rosters.iter().map(|r| r.as_sol().clone()).collect();
@@ -112,11 +147,41 @@ impl Deployment {
             .await
             .map_err(L1Error::rpc)?;
         gas.set_resolver = receipt.gas_used();
+        let receipt = VitalStepVerifier::deploy_builder(provider, rosters, config.vital_threshold)
+            .send()
+            .await?
+            .get_receipt()
+            .await
+            .map_err(L1Error::rpc)?;
+        let vital_verifier = deployed(&receipt, "VitalStepVerifier")?;
+        gas.vital_verifier = receipt.gas_used();
+        let rules = &config.batches;
+        let receipt = RollupSettlement::deploy_builder(
+            provider,
+            config.chain_id,
+            config.rollup.0,
+            rules.genesis_state_root,
+            rules.proposer,
+            vital_verifier,
+            rules.challenge_window_secs,
+            rules.move_timeout_secs,
+            rules.proposer_bond,
+            rules.min_challenge_bond,
+        )
+        .send()
+        .await?
+        .get_receipt()
+        .await
+        .map_err(L1Error::rpc)?;
+        let settlement = deployed(&receipt, "RollupSettlement")?;
+        gas.settlement = receipt.gas_used();
         Ok((
             Self {
                 l1_chain_id,
                 rosters,
                 mach,
+                vital_verifier,
+                settlement,
             },
             gas,
         ))

@@ -5,8 +5,10 @@ pub mod bindings;
 pub mod deploy;
 pub mod roster;
 
-pub use deploy::{DeployConfig, DeployGas, Deployment};
-pub use roster::{L1Operator, L1Roster, handoff_digest, l1_certificate};
+pub use deploy::{BatchRules, DeployConfig, DeployGas, Deployment};
+pub use roster::{
+    L1Operator, L1Roster, handoff_digest, l1_certificate, step_verdict_digest, vital_step_proof,
+};
 
 /// Why an L1 operation failed.
 #[derive(Debug, thiserror::Error)]

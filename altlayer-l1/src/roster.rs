@@ -195,3 +195,40 @@ pub fn handoff_digest(
     }
     signing_digest(Domain::RosterHandoff, chain_id, rollup, keccak256(&payload))
 }
+
+/// The digest the VITAL set signs for its verdict on step `step` of batch `batch_index`
+/// (committed with `da_commitment`) from the agreed root `pre_root`: `valid` and the root the
+/// step leads to (`VitalStepVerifier.verdictDigest`).
+#[allow(clippy::too_many_arguments)]
+pub fn step_verdict_digest(
+    chain_id: ChainId,
+    rollup: RollupId,
+    batch_index: u64,
+    da_commitment: B256,
+    step: u64,
+    pre_root: B256,
+    valid: bool,
+    post_root: B256,
+) -> B256 {
+    let mut payload = Vec::with_capacity(8 + 32 + 8 + 32 + 1 + 32);
+    payload.extend_from_slice(&batch_index.to_be_bytes());
+    payload.extend_from_slice(da_commitment.as_slice());
+    payload.extend_from_slice(&step.to_be_bytes());
+    payload.extend_from_slice(pre_root.as_slice());
+    payload.push(u8::from(valid));
+    payload.extend_from_slice(post_root.as_slice());
+    signing_digest(Domain::StepVerdict, chain_id, rollup, keccak256(&payload))
+}
+
+/// The proof `VitalStepVerifier` takes: the verdict with the VITAL roster and its certificate,
+/// `abi.encode(valid, postRoot, roster, certificate)`.
+pub fn vital_step_proof(
+    valid: bool,
+    post_root: B256,
+    roster: &L1Roster,
+    certificate: Rosters::Certificate,
+) -> alloy_primitives::Bytes {
+    (valid, post_root, roster.as_sol().clone(), certificate)
+        .abi_encode_params()
+        .into()
+}

@@ -13,13 +13,18 @@ use altlayer_core::{
     bls::{SecretKey, Signature},
 };
 use altlayer_l1::{
-    DeployConfig, Deployment, L1Operator, L1Roster, anvil::spawn_anvil, bindings::rosters::Rosters,
-    l1_certificate, roster::SERVICES,
+    BatchRules, DeployConfig, Deployment, L1Operator, L1Roster, anvil::spawn_anvil,
+    bindings::rosters::Rosters, l1_certificate, roster::SERVICES,
 };
 use altlayer_staking::{OperatorSetId, Service};
 
 pub(crate) const CHAIN_ID: u64 = 42_069;
 pub(crate) const ROLLUP: RollupId = RollupId(7);
+pub(crate) const GENESIS_ROOT: B256 = B256::repeat_byte(0x0a);
+pub(crate) const WINDOW: u64 = 3_600;
+pub(crate) const MOVE_TIMEOUT: u64 = 600;
+pub(crate) const PROPOSER_BOND: u64 = 1_000_000_000_000_000_000;
+pub(crate) const CHALLENGE_BOND: u64 = 100_000_000_000_000_000;
 
 /// One service's operators at one epoch: secret keys, stakes, in address order.
 #[derive(Clone)]
@@ -134,11 +139,21 @@ impl L1 {
             rosters: [sets[0].l1(), sets[1].l1(), sets[2].l1()],
             handoff_threshold: 66,
             mach_threshold: 66,
+            vital_threshold: 66,
+            batches: BatchRules {
+                genesis_state_root: GENESIS_ROOT,
+                proposer: anvil.addresses()[0],
+                challenge_window_secs: WINDOW,
+                move_timeout_secs: MOVE_TIMEOUT,
+                proposer_bond: U256::from(PROPOSER_BOND),
+                min_challenge_bond: U256::from(CHALLENGE_BOND),
+            },
         };
         let (deployment, gas) = Deployment::deploy(&provider, &config, None).await.unwrap();
         println!(
-            "gas: deploy Rosters {}, MachServiceManager {}, setResolver {}",
-            gas.rosters, gas.mach, gas.set_resolver
+            "gas: deploy Rosters {}, MachServiceManager {}, setResolver {}, VitalStepVerifier {}, \
+             RollupSettlement {}",
+            gas.rosters, gas.mach, gas.set_resolver, gas.vital_verifier, gas.settlement
         );
         Self {
             anvil,
@@ -157,6 +172,15 @@ impl L1 {
 pub(crate) fn gas_of(receipt: &impl ReceiptResponse) -> u64 {
     assert!(receipt.status(), "transaction reverted");
     receipt.gas_used()
+}
+
+/// Moves the L1's clock `seconds` on and mines a block.
+pub(crate) async fn advance(provider: &DynProvider, seconds: u64) {
+    provider
+        .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (seconds,))
+        .await
+        .unwrap();
+    mine(provider).await;
 }
 
 /// Mines a block (so what was accepted in the last one may be used).
