@@ -6,8 +6,9 @@
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import solc from "solc";
 
-// The contracts deployed on the L1; libraries and structs are compiled into them.
-const DEPLOYED = ["Rosters", "MachServiceManager", "VitalStepVerifier", "RollupSettlement"];
+// The contracts deployed on the L1, and `L2Withdrawals`, predeployed on the rollup; libraries
+// and structs are compiled into them.
+const DEPLOYED = ["Rosters", "MachServiceManager", "VitalStepVerifier", "RollupSettlement", "Bridge", "L2Withdrawals"];
 
 const src = new URL("./src/", import.meta.url);
 const sources = Object.fromEntries(

@@ -50,6 +50,26 @@ pub mod settlement {
     );
 }
 
+/// The ETH bridge: deposits in, withdrawals out with state proofs.
+pub mod bridge {
+    alloy_sol_types::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        Bridge,
+        "artifacts/Bridge.json"
+    );
+}
+
+/// The rollup's withdrawal predeploy (on L2), whose storage the bridge proves.
+pub mod l2_withdrawals {
+    alloy_sol_types::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        L2Withdrawals,
+        "artifacts/L2Withdrawals.json"
+    );
+}
+
 /// Conversions of the shared structs between two contracts' modules, field by field.
 macro_rules! shared_structs {
     ($from:ident :: $fc:ident => $to:ident :: $tc:ident) => {

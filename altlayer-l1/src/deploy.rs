@@ -3,7 +3,7 @@
 use crate::{
     L1Error,
     bindings::{
-        mach::MachServiceManager, rosters::Rosters, settlement::RollupSettlement,
+        bridge::Bridge, mach::MachServiceManager, rosters::Rosters, settlement::RollupSettlement,
         vital::VitalStepVerifier,
     },
     roster::L1Roster,
@@ -66,6 +66,8 @@ pub struct Deployment {
     pub vital_verifier: Address,
     /// `RollupSettlement`.
     pub settlement: Address,
+    /// `Bridge`.
+    pub bridge: Address,
 }
 
 /// Gas each deployment transaction used.
@@ -81,6 +83,8 @@ pub struct DeployGas {
     pub vital_verifier: u64,
     /// `RollupSettlement`.
     pub settlement: u64,
+    /// `Bridge`.
+    pub bridge: u64,
 }
 
 impl Deployment {
@@ -175,6 +179,14 @@ impl Deployment {
         .map_err(L1Error::rpc)?;
         let settlement = deployed(&receipt, "RollupSettlement")?;
         gas.settlement = receipt.gas_used();
+        let receipt = Bridge::deploy_builder(provider, settlement, mach, crate::L2_WITHDRAWALS)
+            .send()
+            .await?
+            .get_receipt()
+            .await
+            .map_err(L1Error::rpc)?;
+        let bridge = deployed(&receipt, "Bridge")?;
+        gas.bridge = receipt.gas_used();
         Ok((
             Self {
                 l1_chain_id,
@@ -182,6 +194,7 @@ impl Deployment {
                 mach,
                 vital_verifier,
                 settlement,
+                bridge,
             },
             gas,
         ))

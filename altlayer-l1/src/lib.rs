@@ -10,6 +10,11 @@ pub use roster::{
     L1Operator, L1Roster, handoff_digest, l1_certificate, step_verdict_digest, vital_step_proof,
 };
 
+/// Where the rollup's genesis puts the `L2Withdrawals` predeploy, whose storage records every
+/// withdrawal the L1 bridge pays.
+pub const L2_WITHDRAWALS: alloy_primitives::Address =
+    alloy_primitives::address!("0xa1700000000000000000000000000000000000b1");
+
 /// Why an L1 operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

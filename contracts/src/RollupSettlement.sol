@@ -139,6 +139,7 @@ contract RollupSettlement {
     error RootGap(bytes32 expected, bytes32 given);
     error NoSteps();
     error UnknownBatch(uint64 index);
+    error NotFinal(uint64 index);
     error NotChallengeable(uint64 index);
     error AlreadyChallenging(uint64 index, address challenger);
     error UnknownDispute(uint256 dispute);
@@ -345,6 +346,12 @@ contract RollupSettlement {
     /// Whether `challenger` disputes batch `index` (as committed now).
     function challenging(uint64 index, address challenger) external view returns (bool) {
         return index < _batches.length && _challenging[_batches[index].serial][challenger];
+    }
+
+    /// The post-state root of final batch `index`: what withdrawals are proven against.
+    function finalStateRoot(uint64 index) external view returns (bytes32) {
+        if (index >= finalizedCount) revert NotFinal(index);
+        return _batches[index].postStateRoot;
     }
 
     /// A game.

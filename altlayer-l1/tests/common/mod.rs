@@ -127,6 +127,11 @@ pub(crate) struct L1 {
 impl L1 {
     /// anvil with the contracts deployed for `sets` (MACH threshold 66 %, handoff 66 %).
     pub(crate) async fn start(sets: [Set; 3]) -> Self {
+        Self::start_with_genesis(sets, GENESIS_ROOT).await
+    }
+
+    /// The same, for a rollup whose genesis state root is `genesis`.
+    pub(crate) async fn start_with_genesis(sets: [Set; 3], genesis: B256) -> Self {
         let anvil = spawn_anvil(&[]).unwrap();
         let wallet: EthereumWallet = anvil.wallet().unwrap();
         let provider = ProviderBuilder::new()
@@ -141,7 +146,7 @@ impl L1 {
             mach_threshold: 66,
             vital_threshold: 66,
             batches: BatchRules {
-                genesis_state_root: GENESIS_ROOT,
+                genesis_state_root: genesis,
                 proposer: anvil.addresses()[0],
                 challenge_window_secs: WINDOW,
                 move_timeout_secs: MOVE_TIMEOUT,
@@ -152,8 +157,8 @@ impl L1 {
         let (deployment, gas) = Deployment::deploy(&provider, &config, None).await.unwrap();
         println!(
             "gas: deploy Rosters {}, MachServiceManager {}, setResolver {}, VitalStepVerifier {}, \
-             RollupSettlement {}",
-            gas.rosters, gas.mach, gas.set_resolver, gas.vital_verifier, gas.settlement
+             RollupSettlement {}, Bridge {}",
+            gas.rosters, gas.mach, gas.set_resolver, gas.vital_verifier, gas.settlement, gas.bridge
         );
         Self {
             anvil,
