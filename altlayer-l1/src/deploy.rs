@@ -73,8 +73,10 @@ pub struct Deployment {
 /// Gas each deployment transaction used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeployGas {
-    /// `Rosters` (with its first three rosters).
+    /// `Rosters`.
     pub rosters: u64,
+    /// `Rosters.initialize` with the first three rosters.
+    pub initialize: u64,
     /// `MachServiceManager`.
     pub mach: u64,
     /// `MachServiceManager.setResolver`.
@@ -107,13 +109,11 @@ impl Deployment {
             }
         }
         let l1_chain_id = provider.get_chain_id().await.map_err(L1Error::rpc)?;
-        let initial = config.rosters.iter().map(|r| r.as_sol().clone()).collect();
         let receipt = Rosters::deploy_builder(
             provider,
             config.chain_id,
             config.rollup.0,
             config.handoff_threshold,
-            initial,
         )
         .send()
         .await?
@@ -125,6 +125,18 @@ impl Deployment {
             rosters: receipt.gas_used(),
             ..DeployGas::default()
         };
+        let initial = config.rosters.iter().map(|r| r.as_sol().clone()).collect();
+        let receipt = Rosters::new(rosters, provider)
+            .initialize(initial)
+            .send()
+            .await?
+            .get_receipt()
+            .await
+            .map_err(L1Error::rpc)?;
+        if !receipt.status() {
+            return Err(L1Error::Config("setting the first rosters reverted".into()));
+        }
+        gas.initialize = receipt.gas_used();
         let receipt = MachServiceManager::deploy_builder(provider, rosters, config.mach_threshold)
             .send()
             .await?

@@ -606,6 +606,27 @@ async fn malformed_certificates_and_too_recent_rosters_are_refused() {
             "{what}: {error:?}"
         );
     }
+    // The first rosters are set once, by the deployer.
+    let initial: Vec<_> = l1.sets.iter().map(|s| s.l1().into_sol()).collect();
+    let error = rosters
+        .initialize(initial.clone())
+        .call()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        rosters_error(error),
+        RostersErrors::AlreadyInitialized(_)
+    ));
+    let error = rosters
+        .initialize(initial)
+        .from(l1.anvil.addresses()[4])
+        .call()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        rosters_error(error),
+        RostersErrors::NotDeployer(_)
+    ));
     // A signature point off the curve: the precompile refuses it.
     let off_curve = Rosters::Certificate {
         sigma: altlayer_l1::bindings::rosters::BN254::G1Point {

@@ -34,7 +34,7 @@ struct Certificate {
 /// @title Rosters
 /// @notice The rollup's operator sets, epoch by epoch, and the check of their BLS quorum
 /// certificates with the EVM's BN254 precompiles, as EigenLayer's `BLSSignatureChecker` does.
-/// The first rosters are set at deployment; each next epoch's are accepted only with a
+/// The first rosters are set by the deployer (`initialize`); each next epoch's are accepted only with a
 /// certificate of the current MACH set over their hashes (a handoff, as light clients follow a
 /// validator set), so the L1 learns the stake the rollup's ALT ledger holds without a second
 /// staking implementation.
@@ -67,6 +67,8 @@ contract Rosters {
     event EpochAdvanced(uint64 indexed from, uint64 indexed to, uint256 signedStake);
 
     error InvalidThreshold(uint8 percent);
+    error NotDeployer(address caller);
+    error AlreadyInitialized();
     error RosterCount(uint256 given);
     error WrongService(uint256 position, uint8 service);
     error WrongEpoch(uint64 epoch, uint64 current);
@@ -83,11 +85,23 @@ contract Rosters {
     error PairingFailed();
     error BadSignature();
 
-    constructor(uint64 chainId_, uint64 rollupId_, uint8 handoffThreshold_, Roster[] memory initial) {
+    /// Who deployed the contract: it sets the first rosters, once.
+    address public immutable deployer;
+
+    constructor(uint64 chainId_, uint64 rollupId_, uint8 handoffThreshold_) {
         if (handoffThreshold_ == 0 || handoffThreshold_ > 100) revert InvalidThreshold(handoffThreshold_);
         chainId = chainId_;
         rollupId = rollupId_;
         handoffThreshold = handoffThreshold_;
+        deployer = msg.sender;
+    }
+
+    /// Sets the first epoch's rosters (one per service, in service order); once, by the
+    /// deployer. Not in the constructor: a roster of a thousand operators is larger than the
+    /// creation code may be (EIP-3860).
+    function initialize(Roster[] calldata initial) external {
+        if (msg.sender != deployer) revert NotDeployer(msg.sender);
+        if (acceptedAt[currentEpoch] != 0) revert AlreadyInitialized();
         if (initial.length != SERVICES) revert RosterCount(initial.length);
         for (uint256 i = 0; i < SERVICES; i++) {
             _accept(initial[i], i, initial[0].epoch);
@@ -101,6 +115,7 @@ contract Rosters {
     function advanceEpoch(Roster[] calldata next, Roster calldata currentMach, Certificate calldata certificate)
         external
     {
+        if (acceptedAt[currentEpoch] == 0) revert UnknownRoster(MACH, currentEpoch);
         if (next.length != SERVICES) revert RosterCount(next.length);
         uint64 epoch = next[0].epoch;
         if (epoch <= currentEpoch) revert WrongEpoch(epoch, currentEpoch);

@@ -156,9 +156,15 @@ impl L1 {
         };
         let (deployment, gas) = Deployment::deploy(&provider, &config, None).await.unwrap();
         println!(
-            "gas: deploy Rosters {}, MachServiceManager {}, setResolver {}, VitalStepVerifier {}, \
+            "gas: deploy Rosters {}, its first rosters {}, MachServiceManager {}, setResolver {}, VitalStepVerifier {}, \
              RollupSettlement {}, Bridge {}",
-            gas.rosters, gas.mach, gas.set_resolver, gas.vital_verifier, gas.settlement, gas.bridge
+            gas.rosters,
+            gas.initialize,
+            gas.mach,
+            gas.set_resolver,
+            gas.vital_verifier,
+            gas.settlement,
+            gas.bridge
         );
         Self {
             anvil,
