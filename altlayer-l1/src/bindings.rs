@@ -97,16 +97,21 @@ macro_rules! shared_structs {
                 Self {
                     epoch: r.epoch,
                     service: r.service,
-                    operators: r.operators.into_iter().map(Into::into).collect(),
+                    operators: r.operators,
+                    operatorsRoot: r.operatorsRoot,
                     apk: r.apk.into(),
                     totalStake: r.totalStake,
+                    keylessStake: r.keylessStake,
                 }
             }
         }
         impl From<$from::$fc::Certificate> for $to::$tc::Certificate {
             fn from(c: $from::$fc::Certificate) -> Self {
                 Self {
-                    signers: c.signers,
+                    signersListed: c.signersListed,
+                    listed: c.listed.into_iter().map(Into::into).collect(),
+                    proof: c.proof,
+                    proofFlags: c.proofFlags,
                     apkG2: c.apkG2.into(),
                     sigma: c.sigma.into(),
                 }

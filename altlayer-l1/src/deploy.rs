@@ -108,6 +108,12 @@ impl Deployment {
                 )));
             }
         }
+        let epoch = config.rosters[0].epoch();
+        if config.rosters.iter().any(|r| r.epoch() != epoch) {
+            return Err(L1Error::Config(
+                "the first rosters must all be of one epoch".into(),
+            ));
+        }
         let l1_chain_id = provider.get_chain_id().await.map_err(L1Error::rpc)?;
         let receipt = Rosters::deploy_builder(
             provider,
@@ -125,9 +131,13 @@ impl Deployment {
             rosters: receipt.gas_used(),
             ..DeployGas::default()
         };
-        let initial = config.rosters.iter().map(|r| r.as_sol().clone()).collect();
+        let initial = config
+            .rosters
+            .iter()
+            .map(|r| r.operators_sol().to_vec())
+            .collect();
         let receipt = Rosters::new(rosters, provider)
-            .initialize(initial)
+            .initialize(epoch, initial)
             .send()
             .await?
             .get_receipt()

@@ -298,7 +298,10 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
     let mach = MachServiceManager::new(l1.deployment.mach, &l1.provider);
     let current = l1.mach_set();
     let next = epoch_sets(9, &[40, 30, 20, 10, 5]);
-    let next_l1: Vec<_> = next.iter().map(|s| s.l1().into_sol()).collect();
+    let next_l1: Vec<_> = next
+        .iter()
+        .map(|s| s.l1().operators_sol().to_vec())
+        .collect();
     let hashes = [
         next[0].l1().hash(),
         next[1].l1().hash(),
@@ -309,10 +312,13 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
         rosters.handoffDigest(9, hashes).call().await.unwrap(),
         digest
     );
-    // Signed by keys outside the current set, claiming its operators: a forgery.
-    let forged = Set::new(1, current.service, 50, &[25, 25, 25, 25]).certify(digest, &[0, 1, 2, 3]);
+    // Signed by keys outside the current set, claiming its operators (everyone signed, and
+    // the "proof" is the current set's root): a forgery.
+    let mut forged =
+        Set::new(1, current.service, 50, &[25, 25, 25, 25]).certify(digest, &[0, 1, 2, 3]);
+    forged.proof = vec![current.l1().as_sol().operatorsRoot];
     let error = rosters
-        .advanceEpoch(next_l1.clone(), current.l1().into_sol(), forged)
+        .advanceEpoch(9, next_l1.clone(), current.l1().into_sol(), forged)
         .call()
         .await
         .unwrap_err();
@@ -323,6 +329,7 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
     // The current set, below the threshold.
     let error = rosters
         .advanceEpoch(
+            9,
             next_l1.clone(),
             current.l1().into_sol(),
             current.certify(digest, &[0, 1]),
@@ -338,6 +345,7 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
     let other = handoff_digest(CHAIN_ID, ROLLUP, 10, hashes);
     let error = rosters
         .advanceEpoch(
+            9,
             next_l1.clone(),
             current.l1().into_sol(),
             current.certify(other, &[0, 1, 2]),
@@ -352,6 +360,7 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
     // The real hand-over.
     let receipt = rosters
         .advanceEpoch(
+            9,
             next_l1.clone(),
             current.l1().into_sol(),
             current.certify(digest, &[0, 1, 2]),
@@ -373,6 +382,7 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
     // Replaying it, or handing over to an older epoch, is refused.
     let error = rosters
         .advanceEpoch(
+            9,
             next_l1,
             current.l1().into_sol(),
             current.certify(digest, &[0, 1, 2]),
@@ -576,18 +586,35 @@ async fn malformed_certificates_and_too_recent_rosters_are_refused() {
         .call()
         .await
         .unwrap();
-    let with_signers = |signers: Vec<u8>| Rosters::Certificate {
-        signers: signers.into(),
+    // Seven of nine sign: the two non-signers are listed, with the multiproof.
+    assert!(!good.signersListed);
+    assert_eq!(good.listed.len(), 2);
+    let mut forged_stake = good.clone();
+    forged_stake.listed[0].stake = U256::ZERO;
+    let mut reversed = good.clone();
+    reversed.listed.reverse();
+    let mut dropped = good.clone();
+    dropped.listed.pop();
+    let flipped = Rosters::Certificate {
+        signersListed: true,
+        ..good.clone()
+    };
+    let nobody = Rosters::Certificate {
+        signersListed: true,
+        listed: Vec::new(),
+        proof: vec![set.l1().as_sol().operatorsRoot],
+        proofFlags: Vec::new(),
         ..good.clone()
     };
     let cases = [
-        (with_signers(vec![0x7f]), "one byte for nine operators"),
         (
-            with_signers(vec![0x7f, 0, 0]),
-            "three bytes for nine operators",
+            forged_stake,
+            "a non-signer's stake changed: not the roster's",
         ),
-        (with_signers(vec![0x7f, 0x02]), "bit 9 of nine operators"),
-        (with_signers(vec![0, 0]), "no signer"),
+        (reversed, "non-signers out of order"),
+        (dropped, "a non-signer left out of its multiproof"),
+        (flipped, "the non-signers claimed as the signers"),
+        (nobody, "no signer"),
     ];
     for (certificate, what) in cases {
         let error = rosters
@@ -599,17 +626,49 @@ async fn malformed_certificates_and_too_recent_rosters_are_refused() {
         assert!(
             matches!(
                 error,
-                RostersErrors::BitmapLength(_)
-                    | RostersErrors::BitOutOfRange(_)
+                RostersErrors::NotInRoster(_)
+                    | RostersErrors::UnsortedOperators(_)
+                    | RostersErrors::BelowThreshold(_)
                     | RostersErrors::NoSigners(_)
             ),
             "{what}: {error:?}"
         );
     }
-    // The first rosters are set once, by the deployer.
-    let initial: Vec<_> = l1.sets.iter().map(|s| s.l1().into_sol()).collect();
+    // Leaving a non-signer out of the list (its multiproof rebuilt for the one left) would
+    // count its stake as signed: the signature then does not verify.
+    let set_l1 = set.l1();
+    let mut bitmap = altlayer_avs::qc::SignerBitmap::new(9);
+    for i in 0..8 {
+        bitmap.set(i);
+    }
+    let liar = set_l1
+        .certificate(
+            &bitmap,
+            &set.rust().aggregate_key(&bitmap).unwrap(),
+            &altlayer_core::bls::Signature::aggregate(
+                &(0..7)
+                    .map(|i| set.members[i].2.sign(&digest))
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .unwrap();
     let error = rosters
-        .initialize(initial.clone())
+        .checkCertificate(set.l1().into_sol(), digest, liar, 66)
+        .call()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        rosters_error(error),
+        RostersErrors::BadSignature(_)
+    ));
+    // The first rosters are set once, by the deployer.
+    let initial: Vec<_> = l1
+        .sets
+        .iter()
+        .map(|s| s.l1().operators_sol().to_vec())
+        .collect();
+    let error = rosters
+        .initialize(1, initial.clone())
         .call()
         .await
         .unwrap_err();
@@ -618,7 +677,7 @@ async fn malformed_certificates_and_too_recent_rosters_are_refused() {
         RostersErrors::AlreadyInitialized(_)
     ));
     let error = rosters
-        .initialize(initial)
+        .initialize(1, initial)
         .from(l1.anvil.addresses()[4])
         .call()
         .await
@@ -688,7 +747,10 @@ async fn a_roster_certifies_nothing_in_the_l1_block_that_accepts_it() {
         .unwrap();
     let handoff = rosters
         .advanceEpoch(
-            next.iter().map(|s| s.l1().into_sol()).collect(),
+            2,
+            next.iter()
+                .map(|s| s.l1().operators_sol().to_vec())
+                .collect(),
             current.l1().into_sol(),
             current.certify(digest, &[0, 1, 2]),
         )

@@ -11,22 +11,30 @@ struct Operator {
     BN254.G1Point key;
 }
 
-/// The operators of one service (0 SQUAD, 1 VITAL, 2 MACH) at one epoch (the rollup height of
-/// the stake snapshot), in strictly increasing address order, with the aggregate of their keys
-/// and their total stake. The contract keeps its hash only; callers pass it in calldata.
+/// One service's (0 SQUAD, 1 VITAL, 2 MACH) operator set at one epoch (the rollup height of its
+/// stake snapshot), as certificates use it: the Merkle root of its operators (in strictly
+/// increasing address order), their number, the aggregate of their keys, their total stake and
+/// the stake of those without a key. The contract keeps its hash; callers pass it.
 struct Roster {
     uint64 epoch;
     uint8 service;
-    Operator[] operators;
+    uint32 operators;
+    bytes32 operatorsRoot;
     BN254.G1Point apk;
     uint256 totalStake;
+    uint256 keylessStake;
 }
 
-/// A quorum certificate: bit `i` of `signers` (byte `i / 8`, bit `i % 8` from the least
-/// significant) marks operator `i` of the roster; `apkG2` is the sum of the signers' keys in
-/// G2 and `sigma` the sum of their signatures. The Rust `QuorumCertificate` in this form.
+/// A quorum certificate: the operators listed (the non-signers, or when fewer signed, the
+/// signers: `signersListed`), in increasing address order, with a Merkle multiproof that they
+/// are the roster's; `apkG2` is the signers' aggregate key in G2 and `sigma` their aggregate
+/// signature. Nothing about the operators not listed is sent: when all sign, a certificate of
+/// a thousand operators is as small as one of ten.
 struct Certificate {
-    bytes signers;
+    bool signersListed;
+    Operator[] listed;
+    bytes32[] proof;
+    bool[] proofFlags;
     BN254.G2Point apkG2;
     BN254.G1Point sigma;
 }
@@ -73,14 +81,11 @@ contract Rosters {
     error WrongService(uint256 position, uint8 service);
     error WrongEpoch(uint64 epoch, uint64 current);
     error UnsortedOperators(uint256 position);
-    error TotalStakeMismatch(uint256 given, uint256 computed);
-    error ApkMismatch();
     error UnknownRoster(uint8 service, uint64 epoch);
     error RosterTooRecent(uint64 epoch);
-    error BitmapLength(uint256 expected, uint256 given);
-    error BitOutOfRange();
+    error NotInRoster();
     error NoSigners();
-    error SignerWithoutKey(address operator);
+    error OperatorWithoutKey(address operator);
     error BelowThreshold(uint256 signed, uint256 total, uint8 percent);
     error PairingFailed();
     error BadSignature();
@@ -96,35 +101,31 @@ contract Rosters {
         deployer = msg.sender;
     }
 
-    /// Sets the first epoch's rosters (one per service, in service order); once, by the
-    /// deployer. Not in the constructor: a roster of a thousand operators is larger than the
-    /// creation code may be (EIP-3860).
-    function initialize(Roster[] calldata initial) external {
+    /// Sets the first epoch's rosters (the operators of each service, in service order); once,
+    /// by the deployer. Not in the constructor: a thousand operators are more than creation
+    /// code may hold (EIP-3860).
+    function initialize(uint64 epoch, Operator[][] calldata operators) external returns (Roster[] memory accepted) {
         if (msg.sender != deployer) revert NotDeployer(msg.sender);
         if (acceptedAt[currentEpoch] != 0) revert AlreadyInitialized();
-        if (initial.length != SERVICES) revert RosterCount(initial.length);
-        for (uint256 i = 0; i < SERVICES; i++) {
-            _accept(initial[i], i, initial[0].epoch);
-        }
-        currentEpoch = initial[0].epoch;
-        acceptedAt[currentEpoch] = block.number;
+        accepted = _acceptAll(epoch, operators);
+        currentEpoch = epoch;
+        acceptedAt[epoch] = block.number;
     }
 
-    /// Accepts the next epoch's rosters (one per service, in service order, one epoch above
-    /// the current) with a certificate of the current MACH set over their hashes.
-    function advanceEpoch(Roster[] calldata next, Roster calldata currentMach, Certificate calldata certificate)
-        external
-    {
+    /// Accepts the next epoch's rosters (the operators of each service, in service order, at an
+    /// epoch above the current) with a certificate of the current MACH set over their hashes.
+    function advanceEpoch(
+        uint64 epoch,
+        Operator[][] calldata operators,
+        Roster calldata currentMach,
+        Certificate calldata certificate
+    ) external returns (Roster[] memory accepted) {
         if (acceptedAt[currentEpoch] == 0) revert UnknownRoster(MACH, currentEpoch);
-        if (next.length != SERVICES) revert RosterCount(next.length);
-        uint64 epoch = next[0].epoch;
         if (epoch <= currentEpoch) revert WrongEpoch(epoch, currentEpoch);
-        if (currentMach.service != MACH) revert WrongService(0, currentMach.service);
+        if (currentMach.service != MACH) revert WrongService(MACH, currentMach.service);
         if (currentMach.epoch != currentEpoch) revert WrongEpoch(currentMach.epoch, currentEpoch);
-        bytes32[3] memory hashes;
-        for (uint256 i = 0; i < SERVICES; i++) {
-            hashes[i] = _accept(next[i], i, epoch);
-        }
+        accepted = _acceptAll(epoch, operators);
+        bytes32[3] memory hashes = [hashRoster(accepted[0]), hashRoster(accepted[1]), hashRoster(accepted[2])];
         uint256 signed = checkCertificate(currentMach, handoffDigest(epoch, hashes), certificate, handoffThreshold);
         emit EpochAdvanced(currentEpoch, epoch, signed);
         currentEpoch = epoch;
@@ -146,81 +147,142 @@ contract Rosters {
         return keccak256(abi.encode(roster));
     }
 
+    /// A roster's Merkle leaf for an operator: `keccak256(keccak256(abi.encode(operator)))`
+    /// (hashed twice, so no inner node of the tree is also a leaf).
+    function leaf(Operator calldata op) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(op.operator, op.stake, op.key.X, op.key.Y))));
+    }
+
     /// Checks `certificate` on `digest` against `roster`, an accepted roster of an epoch
-    /// accepted before this L1 block: the bitmap fits the roster, the signers hold at least
-    /// `percent` % of its stake (inclusive: `signed * 100 >= total * percent`), and the
-    /// aggregate signature verifies under the signers' aggregate key. Returns the signed stake;
-    /// reverts with the reason otherwise.
+    /// accepted before this L1 block: the listed operators are the roster's (the multiproof),
+    /// distinct, and keyed where they must sign; the signers hold at least `percent` % of the
+    /// stake (inclusive: `signed * 100 >= total * percent`); the aggregate signature verifies
+    /// under the signers' aggregate key (all minus the non-signers', or the listed signers').
+    /// Returns the signed stake; reverts with the reason otherwise.
     function checkCertificate(Roster calldata roster, bytes32 digest, Certificate calldata certificate, uint8 percent)
         public
         view
         returns (uint256 signed)
     {
         if (percent == 0 || percent > 100) revert InvalidThreshold(percent);
-        bytes32 hash = keccak256(abi.encode(roster));
-        if (rosterHash[roster.service][roster.epoch] != hash) revert UnknownRoster(roster.service, roster.epoch);
+        if (rosterHash[roster.service][roster.epoch] != keccak256(abi.encode(roster))) {
+            revert UnknownRoster(roster.service, roster.epoch);
+        }
         if (acceptedAt[roster.epoch] >= block.number) revert RosterTooRecent(roster.epoch);
-        uint256 n = roster.operators.length;
-        bytes calldata bits = certificate.signers;
-        if (bits.length != (n + 7) / 8) revert BitmapLength((n + 7) / 8, bits.length);
-        if (n % 8 != 0 && uint8(bits[bits.length - 1]) >> (n % 8) != 0) revert BitOutOfRange();
-        uint256 count;
-        for (uint256 i = 0; i < n; i++) {
-            if (uint8(bits[i >> 3]) & (1 << (i & 7)) != 0) {
-                Operator calldata op = roster.operators[i];
-                if (op.key.X == 0 && op.key.Y == 0) revert SignerWithoutKey(op.operator);
-                signed += op.stake;
-                count++;
+        Operator[] calldata listed = certificate.listed;
+        bytes32[] memory leaves = new bytes32[](listed.length);
+        uint256 listedStake;
+        BN254.G1Point memory listedKeys;
+        address previous;
+        for (uint256 i = 0; i < listed.length; i++) {
+            Operator calldata op = listed[i];
+            // Increasing addresses: nobody is listed twice.
+            if (i > 0 && op.operator <= previous) revert UnsortedOperators(i);
+            previous = op.operator;
+            if (op.key.X == 0 && op.key.Y == 0) revert OperatorWithoutKey(op.operator);
+            leaves[i] = leaf(op);
+            listedStake += op.stake;
+            listedKeys = BN254.plus(listedKeys, op.key);
+        }
+        if (listed.length > 0 || roster.operators > 0) {
+            if (_multiProofRoot(certificate.proof, certificate.proofFlags, leaves) != roster.operatorsRoot) {
+                revert NotInRoster();
             }
         }
-        if (count == 0) revert NoSigners();
-        if (signed * 100 < roster.totalStake * percent) revert BelowThreshold(signed, roster.totalStake, percent);
-        // The signers' key from whichever is fewer: the signers, or all minus the non-signers.
         BN254.G1Point memory apk;
-        if (count * 2 >= n) {
-            apk = roster.apk;
-            for (uint256 i = 0; i < n; i++) {
-                if (uint8(bits[i >> 3]) & (1 << (i & 7)) == 0) {
-                    BN254.G1Point memory key = roster.operators[i].key;
-                    if (key.X != 0 || key.Y != 0) {
-                        apk = BN254.plus(apk, BN254.negate(key));
-                    }
-                }
-            }
+        if (certificate.signersListed) {
+            signed = listedStake;
+            apk = listedKeys;
         } else {
-            for (uint256 i = 0; i < n; i++) {
-                if (uint8(bits[i >> 3]) & (1 << (i & 7)) != 0) {
-                    apk = BN254.plus(apk, roster.operators[i].key);
-                }
-            }
+            // Keyless operators cannot sign: their stake never counts.
+            signed = roster.totalStake - roster.keylessStake - listedStake;
+            apk = BN254.plus(roster.apk, BN254.negate(listedKeys));
         }
+        if (signed == 0) revert NoSigners();
+        if (signed * 100 < roster.totalStake * percent) revert BelowThreshold(signed, roster.totalStake, percent);
         (bool ok, bool valid) = BN254.verifySignatureAndApk(digest, apk, certificate.apkG2, certificate.sigma);
         if (!ok) revert PairingFailed();
         if (!valid) revert BadSignature();
     }
 
-    /// Records `roster` as service `service`'s at `epoch` after checking what certificates
-    /// will trust: operators sorted and unique, the total and the aggregate key (every key is
-    /// checked on the curve by the addition precompile).
-    function _accept(Roster memory roster, uint256 service, uint64 epoch) private returns (bytes32 hash) {
-        if (roster.service != service) revert WrongService(service, roster.service);
-        if (roster.epoch != epoch) revert WrongEpoch(roster.epoch, epoch);
-        uint256 total;
-        BN254.G1Point memory apk;
+    /// The three rosters of `epoch`, accepted.
+    function _acceptAll(uint64 epoch, Operator[][] calldata operators) private returns (Roster[] memory accepted) {
+        if (operators.length != SERVICES) revert RosterCount(operators.length);
+        accepted = new Roster[](SERVICES);
+        for (uint256 i = 0; i < SERVICES; i++) {
+            accepted[i] = _accept(epoch, uint8(i), operators[i]);
+        }
+    }
+
+    /// Records the roster of `operators` as `service`'s at `epoch`, computing what certificates
+    /// will trust: operators sorted and unique, the Merkle root, the total and keyless stakes
+    /// and the aggregate key (every key is checked on the curve by the addition precompile).
+    function _accept(uint64 epoch, uint8 service, Operator[] calldata operators)
+        private
+        returns (Roster memory roster)
+    {
+        uint256 n = operators.length;
+        // The tree as an array: leaf i at `2n - 2 - i`, the children of node j at 2j+1, 2j+2.
+        bytes32[] memory tree = new bytes32[](n == 0 ? 0 : 2 * n - 1);
         address previous;
-        for (uint256 i = 0; i < roster.operators.length; i++) {
-            Operator memory op = roster.operators[i];
+        for (uint256 i = 0; i < n; i++) {
+            Operator calldata op = operators[i];
             if (i > 0 && op.operator <= previous) revert UnsortedOperators(i);
             previous = op.operator;
-            total += op.stake;
-            if (op.key.X != 0 || op.key.Y != 0) {
-                apk = BN254.plus(apk, op.key);
+            roster.totalStake += op.stake;
+            if (op.key.X == 0 && op.key.Y == 0) {
+                roster.keylessStake += op.stake;
+            } else {
+                roster.apk = BN254.plus(roster.apk, op.key);
             }
+            tree[2 * n - 2 - i] = leaf(op);
         }
-        if (total != roster.totalStake) revert TotalStakeMismatch(roster.totalStake, total);
-        if (apk.X != roster.apk.X || apk.Y != roster.apk.Y) revert ApkMismatch();
-        hash = keccak256(abi.encode(roster));
-        rosterHash[roster.service][epoch] = hash;
-        emit RosterAccepted(epoch, roster.service, hash, roster.operators.length, total);
+        for (uint256 j = n; j > 1; j--) {
+            uint256 node = j - 2;
+            tree[node] = _hashPair(tree[2 * node + 1], tree[2 * node + 2]);
+        }
+        roster.epoch = epoch;
+        roster.service = service;
+        roster.operators = uint32(n);
+        roster.operatorsRoot = n == 0 ? bytes32(0) : tree[0];
+        bytes32 hash = hashRoster(roster);
+        rosterHash[service][epoch] = hash;
+        emit RosterAccepted(epoch, service, hash, n, roster.totalStake);
+    }
+
+    /// The root a multiproof gives (OpenZeppelin's `processMultiProof`, commutative pairs): the
+    /// leaves in the order of their tree positions, highest first.
+    function _multiProofRoot(bytes32[] calldata proof, bool[] calldata flags, bytes32[] memory leaves)
+        private
+        pure
+        returns (bytes32)
+    {
+        uint256 leavesLen = leaves.length;
+        uint256 flagsLen = flags.length;
+        if (leavesLen + proof.length != flagsLen + 1) revert NotInRoster();
+        bytes32[] memory hashes = new bytes32[](flagsLen);
+        uint256 leafPos;
+        uint256 hashPos;
+        uint256 proofPos;
+        for (uint256 i = 0; i < flagsLen; i++) {
+            bytes32 a = leafPos < leavesLen ? leaves[leafPos++] : hashes[hashPos++];
+            bytes32 b;
+            if (flags[i]) {
+                b = leafPos < leavesLen ? leaves[leafPos++] : hashes[hashPos++];
+            } else {
+                if (proofPos >= proof.length) revert NotInRoster();
+                b = proof[proofPos++];
+            }
+            hashes[i] = _hashPair(a, b);
+        }
+        if (flagsLen > 0) {
+            if (proofPos != proof.length) revert NotInRoster();
+            return hashes[flagsLen - 1];
+        }
+        return leavesLen > 0 ? leaves[0] : proof[0];
+    }
+
+    function _hashPair(bytes32 a, bytes32 b) private pure returns (bytes32) {
+        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
     }
 }

@@ -104,7 +104,7 @@ impl Set {
             signers: bitmap,
             signature: Signature::aggregate(&signatures),
         };
-        l1_certificate(&certificate, &self.rust()).unwrap()
+        l1_certificate(&certificate, &self.rust(), &self.l1()).unwrap()
     }
 }
 
