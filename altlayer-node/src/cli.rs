@@ -75,6 +75,12 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Settlement on an Ethereum L1.
+    L1 {
+        /// The tool.
+        #[command(subcommand)]
+        command: L1Command,
+    },
     /// Run the rollup a spec file describes in this process, until Ctrl-C (or the end of its
     /// lifetime).
     Launch {
@@ -132,6 +138,32 @@ impl StorageArgs {
         }
         Ok(())
     }
+}
+
+/// Settlement tools.
+#[derive(Debug, Subcommand)]
+pub enum L1Command {
+    /// Deploy the settlement contracts (rosters, MACH, the one-step verifier, batches, the
+    /// bridge) for the rollup a spec describes, and write their addresses to a file.
+    Deploy {
+        /// The spec file.
+        file: PathBuf,
+        /// The L1's JSON-RPC URL.
+        #[arg(long, value_name = "URL")]
+        rpc: String,
+        /// The deployer's (and batch proposer's) secret key in hex; or set ALTLAYER_L1_KEY.
+        #[arg(long, value_name = "HEX", env = crate::l1::KEY_ENV, hide_env_values = true)]
+        key: String,
+        /// Where to write the contracts' addresses (JSON).
+        #[arg(long, value_name = "FILE", default_value = "l1-contracts.json")]
+        out: PathBuf,
+        /// The proposer's bond per batch, in wei.
+        #[arg(long, value_name = "WEI", default_value = "1000000000000000000")]
+        proposer_bond_wei: alloy_primitives::U256,
+        /// The least a challenger bonds, in wei.
+        #[arg(long, value_name = "WEI", default_value = "100000000000000000")]
+        challenge_bond_wei: alloy_primitives::U256,
+    },
 }
 
 /// Database tools.
@@ -254,6 +286,9 @@ pub enum CliError {
     /// A database tool failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// An L1 command failed.
+    #[error(transparent)]
+    L1(#[from] crate::l1::L1CommandError),
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -392,6 +427,32 @@ pub fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
             DbCommand::Check { dir } => crate::db::check(&dir, out)?,
             DbCommand::Prune { dir, history } => crate::db::prune(&dir, history, out)?,
         },
+        Command::L1 {
+            command:
+                L1Command::Deploy {
+                    file,
+                    rpc,
+                    key,
+                    out: path,
+                    proposer_bond_wei,
+                    challenge_bond_wei,
+                },
+        } => {
+            let spec = load_spec(&file)?;
+            let base = file.parent().unwrap_or(std::path::Path::new("."));
+            let args = crate::l1::DeployArgs {
+                rpc,
+                key,
+                proposer_bond_wei,
+                challenge_bond_wei,
+            };
+            let (deployment, _) =
+                runtime()?.block_on(crate::l1::deploy(&spec, base, &args, out))?;
+            deployment
+                .write(&path)
+                .map_err(crate::l1::L1CommandError::from)?;
+            writeln!(out, "addresses written to {}", path.display())?;
+        }
         Command::Spec {
             command: SpecCommand::Check { file },
         } => {

@@ -210,31 +210,7 @@ pub async fn run(
         None => (spec.genesis(base)?, None),
     };
     let faults = options.faults;
-    let squad = spec.sequencing.mode == SequencingMode::Squad;
-    let restaked = Restaked::dev(&RestakedConfig {
-        chain_id: spec.rollup.chain_id,
-        rollup: genesis.config().rollup_id,
-        params: spec.staking_params()?,
-        sequencers: if squad {
-            spec.sequencing.sequencers()
-        } else {
-            0
-        },
-        sequencer_stake: alt(spec.sequencing.stake),
-        mach_operators: spec.avs.mach.operators,
-        mach_stake: alt(spec.avs.mach.stake),
-        verifier_balance: alt(spec.avs.vital.verifier_balance),
-        fee_per_gas: U256::from(spec.token.fee_per_gas),
-        epoch_blocks: spec.token.epoch_blocks,
-        sequencer_behaviours: if faults.equivocate {
-            vec![(1, Behaviour::Equivocate)]
-        } else {
-            Vec::new()
-        },
-        mach_conducts: (0..faults.mach_offline)
-            .map(|i| (i, MachConduct::Offline))
-            .collect(),
-    })?;
+    let restaked = dev_operators(spec, genesis.config().rollup_id, &faults)?;
     let rpc_addr = match options.rpc {
         Some(addr) => Some(addr),
         None => spec.rpc_addr()?,
@@ -646,4 +622,38 @@ where
     }
     report.finish()?;
     Ok(report.summary)
+}
+
+/// The rollup's operator sets as the spec describes them (development keys): the ALT ledger
+/// with the SQUAD, MACH and VITAL sets at genesis, with the drills of `faults`.
+pub fn dev_operators(
+    spec: &Spec,
+    rollup: altlayer_core::RollupId,
+    faults: &Faults,
+) -> Result<Restaked, LaunchError> {
+    let squad = spec.sequencing.mode == SequencingMode::Squad;
+    Ok(Restaked::dev(&RestakedConfig {
+        chain_id: spec.rollup.chain_id,
+        rollup,
+        params: spec.staking_params()?,
+        sequencers: if squad {
+            spec.sequencing.sequencers()
+        } else {
+            0
+        },
+        sequencer_stake: alt(spec.sequencing.stake),
+        mach_operators: spec.avs.mach.operators,
+        mach_stake: alt(spec.avs.mach.stake),
+        verifier_balance: alt(spec.avs.vital.verifier_balance),
+        fee_per_gas: U256::from(spec.token.fee_per_gas),
+        epoch_blocks: spec.token.epoch_blocks,
+        sequencer_behaviours: if faults.equivocate {
+            vec![(1, Behaviour::Equivocate)]
+        } else {
+            Vec::new()
+        },
+        mach_conducts: (0..faults.mach_offline)
+            .map(|i| (i, MachConduct::Offline))
+            .collect(),
+    })?)
 }

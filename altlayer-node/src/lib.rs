@@ -4,6 +4,7 @@ pub mod cli;
 pub mod da;
 pub mod db;
 pub mod devnet;
+pub mod l1;
 pub mod launch;
 pub mod report;
 pub mod rpc;
