@@ -302,14 +302,14 @@ pub fn handoff_digest(
 }
 
 /// The digest the VITAL set signs for its verdict on step `step` of batch `batch_index`
-/// (committed with `da_commitment`) from the agreed root `pre_root`: `valid` and the root the
+/// (committed with the batch commitment `commitment`) from the agreed root `pre_root`: `valid` and the root the
 /// step leads to (`VitalStepVerifier.verdictDigest`).
 #[allow(clippy::too_many_arguments)]
 pub fn step_verdict_digest(
     chain_id: ChainId,
     rollup: RollupId,
     batch_index: u64,
-    da_commitment: B256,
+    commitment: B256,
     step: u64,
     pre_root: B256,
     valid: bool,
@@ -317,7 +317,7 @@ pub fn step_verdict_digest(
 ) -> B256 {
     let mut payload = Vec::with_capacity(8 + 32 + 8 + 32 + 1 + 32);
     payload.extend_from_slice(&batch_index.to_be_bytes());
-    payload.extend_from_slice(da_commitment.as_slice());
+    payload.extend_from_slice(commitment.as_slice());
     payload.extend_from_slice(&step.to_be_bytes());
     payload.extend_from_slice(pre_root.as_slice());
     payload.push(u8::from(valid));

@@ -196,7 +196,16 @@ async fn a_withdrawal_made_on_the_rollup_is_proven_against_a_final_batch_and_pai
         .await
         .unwrap();
     settlement
-        .commitBatch(0, genesis_root, post_root, 1, B256::repeat_byte(0xda), 1)
+        .commitBatch(
+            0,
+            genesis_root,
+            post_root,
+            1,
+            B256::repeat_byte(0xda),
+            1,
+            3,
+            B256::repeat_byte(0xee),
+        )
         .value(U256::from(PROPOSER_BOND))
         .send()
         .await
@@ -297,7 +306,16 @@ async fn withdrawals_against_a_reverted_batch_or_under_an_alert_wait() {
     let da = B256::repeat_byte(0xda);
     let commit = || {
         settlement
-            .commitBatch(0, genesis_root, post_root, 1, da, 1)
+            .commitBatch(
+                0,
+                genesis_root,
+                post_root,
+                1,
+                da,
+                1,
+                3,
+                B256::repeat_byte(0xee),
+            )
             .value(U256::from(PROPOSER_BOND))
     };
     let finalize = || {

@@ -49,7 +49,16 @@ impl<'a> Game<'a> {
     async fn commit(&self, index: u64, pre: B256, post: B256) -> u64 {
         let receipt = self
             .settlement
-            .commitBatch(index, pre, post, (index + 1) * 10, da(index), 4)
+            .commitBatch(
+                index,
+                pre,
+                post,
+                (index + 1) * 10,
+                da(index),
+                4,
+                3,
+                B256::repeat_byte(0xee),
+            )
             .value(U256::from(PROPOSER_BOND))
             .send()
             .await
@@ -94,31 +103,76 @@ async fn batches_commit_in_order_with_bonds_and_finalize_after_their_window() {
     for (call, what) in [
         (
             game.settlement
-                .commitBatch(0, B256::ZERO, roots[4], 10, da(0), 4)
+                .commitBatch(
+                    0,
+                    B256::ZERO,
+                    roots[4],
+                    10,
+                    da(0),
+                    4,
+                    3,
+                    B256::repeat_byte(0xee),
+                )
                 .value(U256::from(PROPOSER_BOND)),
             "root gap",
         ),
         (
             game.settlement
-                .commitBatch(1, GENESIS_ROOT, roots[4], 10, da(0), 4)
+                .commitBatch(
+                    1,
+                    GENESIS_ROOT,
+                    roots[4],
+                    10,
+                    da(0),
+                    4,
+                    3,
+                    B256::repeat_byte(0xee),
+                )
                 .value(U256::from(PROPOSER_BOND)),
             "out of order",
         ),
         (
             game.settlement
-                .commitBatch(0, GENESIS_ROOT, roots[4], 10, da(0), 4)
+                .commitBatch(
+                    0,
+                    GENESIS_ROOT,
+                    roots[4],
+                    10,
+                    da(0),
+                    4,
+                    3,
+                    B256::repeat_byte(0xee),
+                )
                 .value(U256::from(1)),
             "bond too low",
         ),
         (
             game.settlement
-                .commitBatch(0, GENESIS_ROOT, roots[4], 10, da(0), 0)
+                .commitBatch(
+                    0,
+                    GENESIS_ROOT,
+                    roots[4],
+                    10,
+                    da(0),
+                    0,
+                    3,
+                    B256::repeat_byte(0xee),
+                )
                 .value(U256::from(PROPOSER_BOND)),
             "no steps",
         ),
         (
             game.settlement
-                .commitBatch(0, GENESIS_ROOT, roots[4], 10, da(0), 4)
+                .commitBatch(
+                    0,
+                    GENESIS_ROOT,
+                    roots[4],
+                    10,
+                    da(0),
+                    4,
+                    3,
+                    B256::repeat_byte(0xee),
+                )
                 .value(U256::from(PROPOSER_BOND))
                 .from(l1.anvil.addresses()[5]),
             "not the proposer",
@@ -145,6 +199,18 @@ async fn batches_commit_in_order_with_bonds_and_finalize_after_their_window() {
     println!(
         "gas: commitBatch (next): {}",
         game.commit(1, roots[4], next[4]).await
+    );
+    // The batch as committed: its commitment, steps and DA reference are kept.
+    let first = game.settlement.batches(0).call().await.unwrap();
+    assert_eq!(
+        (
+            first.commitment,
+            first.steps,
+            first.daPosition,
+            first.daCommitment,
+            first.proposer
+        ),
+        (da(0), 4, 3, B256::repeat_byte(0xee), game.proposer)
     );
     // Nothing is final inside the window.
     game.settlement

@@ -401,7 +401,7 @@ fn settlement(c: &mut Criterion) {
                     .await
                     .unwrap();
                 let first = settlement
-                    .commitBatch(0, genesis_root, post_root, 1, B256::repeat_byte(0xda), 16)
+                    .commitBatch(0, genesis_root, post_root, 1, B256::repeat_byte(0xda), 16, 3, B256::repeat_byte(0xee))
                     .value(U256::from(ETHER))
                     .send()
                     .await
@@ -410,7 +410,7 @@ fn settlement(c: &mut Criterion) {
                     .await
                     .unwrap();
                 let second = settlement
-                    .commitBatch(1, post_root, B256::repeat_byte(2), 2, B256::repeat_byte(0xdb), 16)
+                    .commitBatch(1, post_root, B256::repeat_byte(2), 2, B256::repeat_byte(0xdb), 16, 3, B256::repeat_byte(0xee))
                     .value(U256::from(ETHER))
                     .send()
                     .await

@@ -5,12 +5,12 @@ import {Rosters, Roster, Certificate} from "./Rosters.sol";
 
 /// @title IOneStepVerifier
 /// @notice Decides the last step of a dispute game: what step `step` (0-based) of batch
-/// `batchIndex`, committed with DA commitment `daCommitment`, leads to from the agreed root
+/// `batchIndex`, committed with the batch commitment `commitment`, leads to from the agreed root
 /// `preRoot`. `valid` is false when the step cannot execute at all (an invalid transaction or
 /// header): then no claimed root is right. A ZK verifier of the rollup's state transition
 /// could implement it; `VitalStepVerifier` takes the VITAL operators' certified verdict.
 interface IOneStepVerifier {
-    function verifyStep(uint64 batchIndex, bytes32 daCommitment, uint64 step, bytes32 preRoot, bytes calldata proof)
+    function verifyStep(uint64 batchIndex, bytes32 commitment, uint64 step, bytes32 preRoot, bytes calldata proof)
         external
         view
         returns (bool valid, bytes32 postRoot);
@@ -24,7 +24,7 @@ interface IOneStepVerifier {
 /// the VITAL set's stake.
 /// @dev The proof is `abi.encode(bool valid, bytes32 postRoot, Roster roster, Certificate
 /// certificate)`; the digest signed is the Rust `signing_digest` of domain
-/// `altlayer/vital/step` over `keccak256(batchIndex || daCommitment || step || preRoot ||
+/// `altlayer/vital/step` over `keccak256(batchIndex || commitment || step || preRoot ||
 /// valid || postRoot)` (integers big-endian, `valid` one byte).
 contract VitalStepVerifier is IOneStepVerifier {
     Rosters public immutable rosters;
@@ -41,7 +41,7 @@ contract VitalStepVerifier is IOneStepVerifier {
         thresholdPercent = thresholdPercent_;
     }
 
-    function verifyStep(uint64 batchIndex, bytes32 daCommitment, uint64 step, bytes32 preRoot, bytes calldata proof)
+    function verifyStep(uint64 batchIndex, bytes32 commitment, uint64 step, bytes32 preRoot, bytes calldata proof)
         external
         view
         returns (bool valid, bytes32 postRoot)
@@ -53,14 +53,14 @@ contract VitalStepVerifier is IOneStepVerifier {
         uint64 current = rosters.currentEpoch();
         if (roster.epoch != current) revert NotCurrentEpoch(roster.epoch, current);
         rosters.checkCertificate(
-            roster, verdictDigest(batchIndex, daCommitment, step, preRoot, valid, postRoot), certificate, thresholdPercent
+            roster, verdictDigest(batchIndex, commitment, step, preRoot, valid, postRoot), certificate, thresholdPercent
         );
     }
 
     /// The digest the VITAL set signs for a step's verdict.
     function verdictDigest(
         uint64 batchIndex,
-        bytes32 daCommitment,
+        bytes32 commitment,
         uint64 step,
         bytes32 preRoot,
         bool valid,
@@ -68,7 +68,7 @@ contract VitalStepVerifier is IOneStepVerifier {
     ) public view returns (bytes32) {
         return rosters.signingDigest(
             "altlayer/vital/step",
-            keccak256(abi.encodePacked(batchIndex, daCommitment, step, preRoot, valid, postRoot))
+            keccak256(abi.encodePacked(batchIndex, commitment, step, preRoot, valid, postRoot))
         );
     }
 }

@@ -5,7 +5,8 @@ import {IOneStepVerifier} from "./OneStepVerifier.sol";
 
 /// @title RollupSettlement
 /// @notice The rollup's batches on the L1: a bonded proposer commits each batch's state
-/// commitment (pre- and post-state root, last height, DA commitment, step count) in order; a
+/// commitment (pre- and post-state root, last height, the batch's commitment and step count,
+/// where its data is in DA) in order; a
 /// challenge window in L1 time follows; anyone may challenge with a bond, which opens the
 /// bisection game of the Rust `settlement::bisection` module, played here move by move with
 /// deadlines; the last step is decided through an `IOneStepVerifier`. A challenger who wins
@@ -26,7 +27,11 @@ contract RollupSettlement {
     struct Batch {
         bytes32 preStateRoot;
         bytes32 postStateRoot;
+        /// The batch's commitment (the Rust `Batch::commitment`): what its data hashes to.
+        bytes32 commitment;
+        /// Where the data is: its position and commitment in the DA layer (the Rust `DaRef`).
         bytes32 daCommitment;
+        uint64 daPosition;
         uint64 lastHeight;
         uint64 steps;
         uint64 windowEnds;
@@ -108,8 +113,10 @@ contract RollupSettlement {
         bytes32 preStateRoot,
         bytes32 postStateRoot,
         uint64 lastHeight,
-        bytes32 daCommitment,
+        bytes32 commitment,
         uint64 steps,
+        uint64 daPosition,
+        bytes32 daCommitment,
         address proposer,
         uint64 windowEnds
     );
@@ -173,14 +180,18 @@ contract RollupSettlement {
     }
 
     /// Commits batch `index` (the next one) with the proposer's bond: it must start from the
-    /// previous batch's post-state root (the genesis root for the first). Its window starts now.
+    /// previous batch's post-state root (the genesis root for the first). `commitment` is the
+    /// batch's (what a game's last step is bound to), `steps` the steps a game over it bisects,
+    /// `daPosition` and `daCommitment` where its data is. Its window starts now.
     function commitBatch(
         uint64 index,
         bytes32 preStateRoot,
         bytes32 postStateRoot,
         uint64 lastHeight,
-        bytes32 daCommitment,
-        uint64 steps
+        bytes32 commitment,
+        uint64 steps,
+        uint64 daPosition,
+        bytes32 daCommitment
     ) external payable {
         if (msg.sender != proposer) revert NotProposer(msg.sender);
         if (msg.value < proposerBond) revert BondTooLow(msg.value, proposerBond);
@@ -192,7 +203,9 @@ contract RollupSettlement {
         Batch memory batch = Batch({
             preStateRoot: preStateRoot,
             postStateRoot: postStateRoot,
+            commitment: commitment,
             daCommitment: daCommitment,
+            daPosition: daPosition,
             lastHeight: lastHeight,
             steps: steps,
             windowEnds: windowEnds,
@@ -210,7 +223,18 @@ contract RollupSettlement {
         }
         nextIndex = index + 1;
         commits += 1;
-        emit BatchCommitted(index, preStateRoot, postStateRoot, lastHeight, daCommitment, steps, msg.sender, windowEnds);
+        emit BatchCommitted(
+            index,
+            preStateRoot,
+            postStateRoot,
+            lastHeight,
+            commitment,
+            steps,
+            daPosition,
+            daCommitment,
+            msg.sender,
+            windowEnds
+        );
     }
 
     /// Finalizes, in order, the batches whose windows passed with no challenge open; returns
@@ -303,7 +327,7 @@ contract RollupSettlement {
         if (block.timestamp > d.deadline) return _decide(id, Party.Proposer, Reason.Timeout);
         Batch storage batch = _batches[d.batch];
         (bool valid, bytes32 root) =
-            oneStepVerifier.verifyStep(d.batch, batch.daCommitment, d.lo, d.loRoot, proof);
+            oneStepVerifier.verifyStep(d.batch, batch.commitment, d.lo, d.loRoot, proof);
         _decide(id, valid && root == d.hiRoot ? Party.Proposer : Party.Challenger, Reason.OneStepProof);
     }
 
