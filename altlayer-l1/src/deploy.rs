@@ -91,11 +91,12 @@ pub struct DeployGas {
 
 impl Deployment {
     /// Deploys the contracts with `provider`'s default sender, who becomes the deployer of
-    /// record (it names MACH's alert resolver: `resolver`, or itself when `None`).
+    /// record: it sets the first rosters and names `resolver` as the one who may end MACH
+    /// alerts (the operator of the rollup, typically the sender itself).
     pub async fn deploy<P: Provider>(
         provider: &P,
         config: &DeployConfig,
-        resolver: Option<Address>,
+        resolver: Address,
     ) -> Result<(Self, DeployGas), L1Error> {
         for (name, percent) in [
             ("handoff", config.handoff_threshold),
@@ -155,16 +156,6 @@ impl Deployment {
             .map_err(L1Error::rpc)?;
         let mach = deployed(&receipt, "MachServiceManager")?;
         gas.mach = receipt.gas_used();
-        let resolver = match resolver {
-            Some(resolver) => resolver,
-            None => provider
-                .get_accounts()
-                .await
-                .map_err(L1Error::rpc)?
-                .first()
-                .copied()
-                .ok_or_else(|| L1Error::Config("the provider has no account".into()))?,
-        };
         let receipt = MachServiceManager::new(mach, provider)
             .setResolver(resolver)
             .send()

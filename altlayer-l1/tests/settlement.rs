@@ -200,17 +200,28 @@ async fn batches_commit_in_order_with_bonds_and_finalize_after_their_window() {
         "gas: commitBatch (next): {}",
         game.commit(1, roots[4], next[4]).await
     );
-    // The batch as committed: its commitment, steps and DA reference are kept.
+    // The batch as committed: its commitment and steps kept, its DA reference in the event.
     let first = game.settlement.batches(0).call().await.unwrap();
     assert_eq!(
+        (first.commitment, first.steps, first.proposer),
+        (da(0), 4, game.proposer)
+    );
+    let committed = game
+        .settlement
+        .BatchCommitted_filter()
+        .from_block(0)
+        .query()
+        .await
+        .unwrap();
+    let (event, _) = &committed[0];
+    assert_eq!(
         (
-            first.commitment,
-            first.steps,
-            first.daPosition,
-            first.daCommitment,
-            first.proposer
+            event.index,
+            event.daPosition,
+            event.daCommitment,
+            event.windowEnds
         ),
-        (da(0), 4, 3, B256::repeat_byte(0xee), game.proposer)
+        (0, 3, B256::repeat_byte(0xee), first.windowEnds)
     );
     // Nothing is final inside the window.
     game.settlement

@@ -122,7 +122,7 @@ pub async fn deploy(
             min_challenge_bond: args.challenge_bond_wei,
         },
     };
-    let (deployment, gas) = Deployment::deploy(&provider, &config, None).await?;
+    let (deployment, gas) = Deployment::deploy(&provider, &config, proposer).await?;
     let chain = provider
         .get_chain_id()
         .await

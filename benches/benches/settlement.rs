@@ -159,7 +159,9 @@ async fn deploy(anvil: &AnvilInstance, n: usize, genesis: B256) -> Deployed {
             min_challenge_bond: U256::from(ETHER / 10),
         },
     };
-    let (deployment, gas) = Deployment::deploy(&provider, &config, None).await.unwrap();
+    let (deployment, gas) = Deployment::deploy(&provider, &config, proposer)
+        .await
+        .unwrap();
     println!(
         "gas: MACH set of {n}: Rosters.initialize (SQUAD 4, VITAL 4, MACH {n}) {}",
         gas.initialize

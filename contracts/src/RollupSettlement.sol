@@ -28,10 +28,8 @@ contract RollupSettlement {
         bytes32 preStateRoot;
         bytes32 postStateRoot;
         /// The batch's commitment (the Rust `Batch::commitment`): what its data hashes to.
+        /// Where the data is in DA travels in `BatchCommitted` only: nothing here reads it.
         bytes32 commitment;
-        /// Where the data is: its position and commitment in the DA layer (the Rust `DaRef`).
-        bytes32 daCommitment;
-        uint64 daPosition;
         uint64 lastHeight;
         uint64 steps;
         uint64 windowEnds;
@@ -204,8 +202,6 @@ contract RollupSettlement {
             preStateRoot: preStateRoot,
             postStateRoot: postStateRoot,
             commitment: commitment,
-            daCommitment: daCommitment,
-            daPosition: daPosition,
             lastHeight: lastHeight,
             steps: steps,
             windowEnds: windowEnds,

@@ -154,7 +154,9 @@ impl L1 {
                 min_challenge_bond: U256::from(CHALLENGE_BOND),
             },
         };
-        let (deployment, gas) = Deployment::deploy(&provider, &config, None).await.unwrap();
+        let (deployment, gas) = Deployment::deploy(&provider, &config, anvil.addresses()[0])
+            .await
+            .unwrap();
         println!(
             "gas: deploy Rosters {}, its first rosters {}, MachServiceManager {}, setResolver {}, VitalStepVerifier {}, \
              RollupSettlement {}, Bridge {}",
