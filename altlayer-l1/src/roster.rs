@@ -1,7 +1,8 @@
-//! The rollup's operator sets and quorum certificates in the form the L1 contracts take them:
-//! a roster carries each operator's BLS key in G1 (what the contract adds with `ecAdd`), its
-//! stake, the aggregate key and the total; a certificate carries the signer bitmap, the
-//! signers' aggregate key in G2 and the aggregate signature.
+//! The rollup's operator sets, quorum certificates and signed digests in the form the L1
+//! contracts take them: a roster is committed to as the Merkle root of its operators (each
+//! with its BLS key in G1, what the contract adds with `ecAdd`, and its stake) with their
+//! aggregate key and stakes; a certificate lists its non-signers (or its signers, when fewer
+//! signed) with a multiproof, the signers' aggregate key in G2 and the aggregate signature.
 
 use crate::bindings::rosters::{BN254, Rosters};
 use alloy_primitives::{Address, B256, U256, keccak256};
@@ -302,8 +303,8 @@ pub fn handoff_digest(
 }
 
 /// The digest the VITAL set signs for its verdict on step `step` of batch `batch_index`
-/// (committed with the batch commitment `commitment`) from the agreed root `pre_root`: `valid` and the root the
-/// step leads to (`VitalStepVerifier.verdictDigest`).
+/// (committed with the batch commitment `commitment`) from the agreed root `pre_root`: `valid`
+/// and the root the step leads to (`VitalStepVerifier.verdictDigest`).
 #[allow(clippy::too_many_arguments)]
 pub fn step_verdict_digest(
     chain_id: ChainId,
