@@ -142,15 +142,7 @@ async fn deposits_are_numbered_in_a_hash_chain() {
     let (from, to) = (l1.anvil.addresses()[0], Address::repeat_byte(0x22));
     let mut chain = B256::ZERO;
     for nonce in 0..2u64 {
-        let receipt = bridge
-            .deposit(to)
-            .value(U256::from(ETHER))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = bridge.deposit(to).value(U256::from(ETHER)).mined().await;
         println!("gas: deposit #{nonce}: {}", gas_of(&receipt));
         let event = receipt
             .inner
@@ -189,12 +181,8 @@ async fn a_withdrawal_made_on_the_rollup_is_proven_against_a_final_batch_and_pai
     bridge
         .deposit(Address::repeat_byte(1))
         .value(U256::from(5 * ETHER))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     settlement
         .commitBatch(
             0,
@@ -207,12 +195,8 @@ async fn a_withdrawal_made_on_the_rollup_is_proven_against_a_final_batch_and_pai
             B256::repeat_byte(0xee),
         )
         .value(U256::from(PROPOSER_BOND))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let account_proof = proof.account_proof.clone();
     let storage_proof = proof.storage[0].proof.clone();
     let finalize = |account_proof: Vec<Bytes>, storage_proof: Vec<Bytes>| {
@@ -225,14 +209,7 @@ async fn a_withdrawal_made_on_the_rollup_is_proven_against_a_final_batch_and_pai
         .unwrap_err();
     assert!(matches!(bridge_error(error), BridgeErrors::NotFinal(_)));
     advance(&l1.provider, WINDOW).await;
-    settlement
-        .finalize()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    settlement.finalize().mined().await;
     // A proof with a node changed, or of another withdrawal, is refused.
     let mut tampered = storage_proof.clone();
     let mut node = tampered[0].to_vec();
@@ -258,12 +235,8 @@ async fn a_withdrawal_made_on_the_rollup_is_proven_against_a_final_batch_and_pai
     // The real one is paid, once.
     let before = l1.provider.get_balance(recipient).await.unwrap();
     let receipt = finalize(account_proof.clone(), storage_proof.clone())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!(
         "gas: finalizeWithdrawal ({} account and {} storage proof nodes): {}",
         account_proof.len(),
@@ -297,12 +270,8 @@ async fn withdrawals_against_a_reverted_batch_or_under_an_alert_wait() {
     bridge
         .deposit(Address::repeat_byte(1))
         .value(U256::from(5 * ETHER))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let da = B256::repeat_byte(0xda);
     let commit = || {
         settlement
@@ -328,18 +297,14 @@ async fn withdrawals_against_a_reverted_batch_or_under_an_alert_wait() {
     };
     // Batch 0 is challenged; its one step goes straight to the proof, and the VITAL set
     // certifies the step cannot execute: reverted, so never final.
-    commit().send().await.unwrap().get_receipt().await.unwrap();
+    commit().mined().await;
     let challenger = l1.anvil.addresses()[1];
     settlement
         .challenge(0)
         .value(U256::from(CHALLENGE_BOND))
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let vital = &l1.sets[1];
     let digest = step_verdict_digest(CHAIN_ID, ROLLUP, 0, da, 0, genesis_root, false, B256::ZERO);
     let invalid = vital_step_proof(
@@ -348,41 +313,20 @@ async fn withdrawals_against_a_reverted_batch_or_under_an_alert_wait() {
         &vital.l1(),
         vital.certify(digest, &[0, 1]),
     );
-    let receipt = settlement
-        .proveStep(U256::ZERO, invalid)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = settlement.proveStep(U256::ZERO, invalid).mined().await;
     println!(
         "gas: proveStep (the step is invalid) and revert of 1 batch: {}",
         gas_of(&receipt)
     );
     assert_eq!(settlement.nextIndex().call().await.unwrap(), 0);
     advance(&l1.provider, WINDOW).await;
-    settlement
-        .finalize()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    settlement.finalize().mined().await;
     let error = finalize().call().await.unwrap_err();
     assert!(matches!(bridge_error(error), BridgeErrors::NotFinal(_)));
     // Committed again, final after its window: but a MACH alert holds withdrawals.
-    commit().send().await.unwrap().get_receipt().await.unwrap();
+    commit().mined().await;
     advance(&l1.provider, WINDOW).await;
-    settlement
-        .finalize()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    settlement.finalize().mined().await;
     assert!(settlement.isFinal(0).call().await.unwrap());
     let alert = MachServiceManager::Alert {
         height: 9,
@@ -399,30 +343,12 @@ async fn withdrawals_against_a_reverted_batch_or_under_an_alert_wait() {
         set.l1().into_sol().into(),
         set.certify(alert_digest, &[0, 1, 2]).into(),
     )
-    .send()
-    .await
-    .unwrap()
-    .get_receipt()
-    .await
-    .unwrap();
+    .mined()
+    .await;
     let error = finalize().call().await.unwrap_err();
     assert!(matches!(bridge_error(error), BridgeErrors::AlertsActive(_)));
-    mach.resolveAlert(alert_digest)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    gas_of(
-        &finalize()
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap(),
-    );
+    mach.resolveAlert(alert_digest).mined().await;
+    gas_of(&finalize().mined().await);
     assert_eq!(
         l1.provider.get_balance(recipient).await.unwrap(),
         U256::from(ETHER)

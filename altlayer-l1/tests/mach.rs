@@ -84,12 +84,8 @@ async fn a_certificate_made_in_rust_makes_a_block_fast_final_on_the_l1() {
                 set.l1().into_sol().into(),
                 certificate.into(),
             )
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .mined()
+            .await;
         println!("gas: confirmFastFinality, {what}: {}", gas_of(&receipt));
         let fast = mach.fastFinal(height).call().await.unwrap();
         assert_eq!(
@@ -365,12 +361,8 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
             current.l1().into_sol(),
             current.certify(digest, &[0, 1, 2]),
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!(
         "gas: advanceEpoch (3 rosters of 4, 2 and 5 operators): {}",
         gas_of(&receipt)
@@ -421,12 +413,8 @@ async fn the_rosters_hand_over_only_with_a_certificate_of_the_current_mach_set()
             next[2].l1().into_sol().into(),
             next[2].certify(vote.digest(), &[0, 1]).into(),
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     gas_of(&receipt);
 }
 
@@ -467,12 +455,8 @@ async fn alerts_are_confirmed_queried_and_resolved() {
             set.l1().into_sol().into(),
             certificate.clone().into(),
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!("gas: confirmAlert, 3 of 4: {}", gas_of(&receipt));
     assert!(mach.hasActiveAlerts().call().await.unwrap());
     assert_eq!(mach.totalAlerts().call().await.unwrap(), U256::from(1));
@@ -559,14 +543,7 @@ async fn alerts_are_confirmed_queried_and_resolved() {
         mach_error(error),
         MachServiceManager::MachServiceManagerErrors::Unauthorized(_)
     ));
-    let receipt = mach
-        .resolveAlert(alert.digest())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mach.resolveAlert(alert.digest()).mined().await;
     println!("gas: resolveAlert: {}", gas_of(&receipt));
     assert!(!mach.hasActiveAlerts().call().await.unwrap());
     assert!(mach.contains(alert.digest()).call().await.unwrap());

@@ -60,12 +60,8 @@ impl<'a> Game<'a> {
                 B256::repeat_byte(0xee),
             )
             .value(U256::from(PROPOSER_BOND))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .mined()
+            .await;
         gas_of(&receipt)
     }
 
@@ -224,25 +220,10 @@ async fn batches_commit_in_order_with_bonds_and_finalize_after_their_window() {
         (0, 3, B256::repeat_byte(0xee), first.windowEnds)
     );
     // Nothing is final inside the window.
-    game.settlement
-        .finalize()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    game.settlement.finalize().mined().await;
     assert!(!game.settlement.isFinal(0).call().await.unwrap());
     advance(&l1.provider, WINDOW).await;
-    let receipt = game
-        .settlement
-        .finalize()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = game.settlement.finalize().mined().await;
     println!("gas: finalize (2 batches): {}", gas_of(&receipt));
     assert!(game.settlement.isFinal(0).call().await.unwrap());
     assert!(game.settlement.isFinal(1).call().await.unwrap());
@@ -263,15 +244,7 @@ async fn batches_commit_in_order_with_bonds_and_finalize_after_their_window() {
         game.owed(game.proposer).await,
         U256::from(2 * PROPOSER_BOND)
     );
-    let receipt = game
-        .settlement
-        .withdraw()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = game.settlement.withdraw().mined().await;
     println!("gas: withdraw: {}", gas_of(&receipt));
     assert_eq!(game.owed(game.proposer).await, U256::ZERO);
 }
@@ -298,24 +271,16 @@ async fn a_wrong_batch_is_bisected_proven_wrong_by_vital_and_reverted_with_every
         .challenge(0)
         .value(U256::from(CHALLENGE_BOND))
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!("gas: challenge: {}", gas_of(&receipt));
     // A second challenger on the later batch: made moot by the revert.
     game.settlement
         .challenge(1)
         .value(U256::from(CHALLENGE_BOND))
         .from(bystander)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let error = game
         .settlement
         .challenge(0)
@@ -353,41 +318,25 @@ async fn a_wrong_batch_is_bisected_proven_wrong_by_vital_and_reverted_with_every
     let receipt = game
         .settlement
         .postRoot(U256::ZERO, 2, claimed[2])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!("gas: postRoot: {}", gas_of(&receipt));
     let receipt = game
         .settlement
         .giveVerdict(U256::ZERO, true)
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!("gas: giveVerdict: {}", gas_of(&receipt));
     game.settlement
         .postRoot(U256::ZERO, 3, claimed[3])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     game.settlement
         .giveVerdict(U256::ZERO, false)
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let dispute = game.settlement.dispute(U256::ZERO).call().await.unwrap();
     assert_eq!(
         (dispute.lo, dispute.hi, dispute.loRoot, dispute.hiRoot),
@@ -429,12 +378,8 @@ async fn a_wrong_batch_is_bisected_proven_wrong_by_vital_and_reverted_with_every
         .settlement
         .proveStep(U256::ZERO, proof)
         .from(bystander)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!(
         "gas: proveStep (VITAL verdict, 2 signers) and revert of 2 batches: {}",
         gas_of(&receipt)
@@ -502,66 +447,32 @@ async fn a_right_batch_survives_its_challenge_and_the_challenger_forfeits_its_bo
         .challenge(0)
         .value(U256::from(CHALLENGE_BOND))
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     game.settlement
         .postRoot(U256::ZERO, 2, truth[2])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     game.settlement
         .giveVerdict(U256::ZERO, false)
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     game.settlement
         .postRoot(U256::ZERO, 1, truth[1])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     game.settlement
         .giveVerdict(U256::ZERO, true)
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let proof = game.verdict(0, 1, truth[1], true, truth[2], &[0, 1]);
-    game.settlement
-        .proveStep(U256::ZERO, proof)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    game.settlement.proveStep(U256::ZERO, proof).mined().await;
     assert_eq!(game.owed(game.proposer).await, U256::from(CHALLENGE_BOND));
     assert_eq!(game.owed(challenger).await, U256::ZERO);
     advance(&l1.provider, WINDOW).await;
-    game.settlement
-        .finalize()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    game.settlement.finalize().mined().await;
     assert!(game.settlement.isFinal(0).call().await.unwrap());
 }
 
@@ -576,12 +487,8 @@ async fn a_missed_deadline_loses_the_game() {
         .challenge(0)
         .value(U256::from(CHALLENGE_BOND))
         .from(challenger)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     // Nobody may call time before the deadline.
     let error = game
         .settlement
@@ -599,12 +506,8 @@ async fn a_missed_deadline_loses_the_game() {
         .settlement
         .timeout(U256::ZERO)
         .from(l1.anvil.addresses()[7])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     println!(
         "gas: timeout (proposer missed its move) and revert: {}",
         gas_of(&receipt)

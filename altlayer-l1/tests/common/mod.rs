@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
-use alloy_network::{EthereumWallet, ReceiptResponse};
+use alloy_contract::{CallBuilder, CallDecoder};
+use alloy_network::{Ethereum, EthereumWallet, Network, ReceiptResponse};
+
+/// A transaction's receipt on the L1.
+pub(crate) type TransactionReceipt = <Ethereum as Network>::ReceiptResponse;
 use alloy_node_bindings::AnvilInstance;
 use alloy_primitives::{Address, B256, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
@@ -178,6 +182,18 @@ impl L1 {
 
     pub(crate) fn mach_set(&self) -> &Set {
         &self.sets[2]
+    }
+}
+
+/// Sends a contract call and waits for its receipt: every test's transactions must reach
+/// the L1.
+pub(crate) trait Mined {
+    async fn mined(self) -> TransactionReceipt;
+}
+
+impl<P: Provider, D: CallDecoder> Mined for CallBuilder<P, D> {
+    async fn mined(self) -> TransactionReceipt {
+        self.send().await.unwrap().get_receipt().await.unwrap()
     }
 }
 
